@@ -1,0 +1,147 @@
+//! `CollectionService`: create, read, update, delete and list collections.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::{
+    api::{
+        convert,
+        database::{optional_id, required},
+        gather::Gather,
+        mask::check_update_mask,
+        paging::{decode_token, next_token, page_size},
+        respond,
+    },
+    fields::check_description,
+    names::{CollectionName, DatabaseName, IdKind},
+    proto::database::{self as pb, collection_service_server::CollectionService},
+    store::{Op, Store},
+};
+
+/// Serves `worker.database.v1.CollectionService` from a [`Store`].
+#[derive(Clone, Debug)]
+pub struct CollectionApi {
+    store: Arc<Store>,
+}
+
+impl CollectionApi {
+    /// The service over `store`.
+    pub fn new(store: Arc<Store>) -> Self {
+        CollectionApi { store }
+    }
+}
+
+#[tonic::async_trait]
+impl CollectionService for CollectionApi {
+    async fn list_collections(
+        &self,
+        request: Request<pb::ListCollectionsRequest>,
+    ) -> Result<Response<pb::ListCollectionsResponse>, Status> {
+        let req = request.into_inner();
+        respond("ListCollections", &req.parent, async {
+            // The parent's name is the token scope: a token from another
+            // database's listing is refused.
+            let (parent, limit, after) = (
+                DatabaseName::parse(&req.parent, "parent"),
+                page_size(req.page_size),
+                decode_token(&req.page_token, &req.parent),
+            )
+                .gather()?;
+            let page = self
+                .store
+                .list_collections(&parent, after.as_deref(), limit)?;
+            let next_page_token = next_token(&req.parent, &page);
+            let collections = page
+                .items
+                .iter()
+                .map(|(id, row)| convert::collection(&parent.collection(id.clone()), row))
+                .collect();
+            Ok(pb::ListCollectionsResponse {
+                collections,
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    async fn get_collection(
+        &self,
+        request: Request<pb::GetCollectionRequest>,
+    ) -> Result<Response<pb::Collection>, Status> {
+        let req = request.into_inner();
+        respond("GetCollection", &req.name, async {
+            let name = CollectionName::parse(&req.name, "name")?;
+            let row = self.store.get_collection(&name)?;
+            Ok(convert::collection(&name, &row))
+        })
+        .await
+    }
+
+    async fn create_collection(
+        &self,
+        request: Request<pb::CreateCollectionRequest>,
+    ) -> Result<Response<pb::Collection>, Status> {
+        let req = request.into_inner();
+        respond("CreateCollection", &req.parent, async {
+            let description = required(req.collection, "collection").and_then(|c| {
+                check_description(&c.description, "collection.description").map(|()| c.description)
+            });
+            let (parent, id, description) = (
+                DatabaseName::parse(&req.parent, "parent"),
+                optional_id(&req.collection_id, IdKind::Child, "collection_id"),
+                description,
+            )
+                .gather()?;
+            let op = Op::CreateCollection {
+                parent,
+                id,
+                description,
+            };
+            let record = self.store.write(op).await?;
+            convert::written_collection(&record)
+        })
+        .await
+    }
+
+    async fn update_collection(
+        &self,
+        request: Request<pb::UpdateCollectionRequest>,
+    ) -> Result<Response<pb::Collection>, Status> {
+        let req = request.into_inner();
+        let resource = req
+            .collection
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        respond("UpdateCollection", &resource, async {
+            let collection = required(req.collection, "collection")?;
+            let (name, (), ()) = (
+                CollectionName::parse(&collection.name, "collection.name"),
+                check_description(&collection.description, "collection.description"),
+                check_update_mask(req.update_mask.as_ref(), "description"),
+            )
+                .gather()?;
+            let op = Op::UpdateCollection {
+                name,
+                description: collection.description,
+            };
+            let record = self.store.write(op).await?;
+            convert::written_collection(&record)
+        })
+        .await
+    }
+
+    async fn delete_collection(
+        &self,
+        request: Request<pb::DeleteCollectionRequest>,
+    ) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        respond("DeleteCollection", &req.name, async {
+            let name = CollectionName::parse(&req.name, "name")?;
+            self.store.write(Op::DeleteCollection { name }).await?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,174 @@
+//! `DocumentService`: create, read, update, delete and list documents.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::{
+    api::{
+        convert,
+        database::{optional_id, required},
+        gather::Gather,
+        mask::check_update_mask,
+        paging::{decode_token, next_token, page_size},
+        respond,
+    },
+    error::Violation,
+    fields::check_value,
+    names::{CollectionName, DocumentName, IdKind},
+    proto::database::{self as pb, document_service_server::DocumentService},
+    store::{Op, Store},
+};
+
+/// Serves `worker.database.v1.DocumentService` from a [`Store`].
+#[derive(Clone, Debug)]
+pub struct DocumentApi {
+    store: Arc<Store>,
+}
+
+impl DocumentApi {
+    /// The service over `store`.
+    pub fn new(store: Arc<Store>) -> Self {
+        DocumentApi { store }
+    }
+}
+
+/// The id a CreateDocument asks for: `document_id` wins, `document.id` is the
+/// fallback, both empty lets the server pick, and two different ids are an
+/// error rather than a guess.
+fn requested_id(document_id: &str, body_id: &str) -> Result<Option<String>, Violation> {
+    match (document_id.is_empty(), body_id.is_empty()) {
+        (false, false) if document_id != body_id => Err(Violation::new(
+            "document.id",
+            format!("{body_id:?} differs from document_id {document_id:?}"),
+        )),
+        (false, _) => optional_id(document_id, IdKind::Child, "document_id"),
+        (true, _) => optional_id(body_id, IdKind::Child, "document.id"),
+    }
+}
+
+#[tonic::async_trait]
+impl DocumentService for DocumentApi {
+    async fn list_documents(
+        &self,
+        request: Request<pb::ListDocumentsRequest>,
+    ) -> Result<Response<pb::ListDocumentsResponse>, Status> {
+        let req = request.into_inner();
+        respond("ListDocuments", &req.parent, async {
+            let (parent, limit, after) = (
+                CollectionName::parse(&req.parent, "parent"),
+                page_size(req.page_size),
+                decode_token(&req.page_token, &req.parent),
+            )
+                .gather()?;
+            let page = self
+                .store
+                .list_documents(&parent, after.as_deref(), limit)?;
+            let next_page_token = next_token(&req.parent, &page);
+            let documents = page
+                .items
+                .iter()
+                .map(|(id, row)| convert::document(&parent.document(id.clone()), row))
+                .collect();
+            Ok(pb::ListDocumentsResponse {
+                documents,
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    async fn get_document(
+        &self,
+        request: Request<pb::GetDocumentRequest>,
+    ) -> Result<Response<pb::Document>, Status> {
+        let req = request.into_inner();
+        respond("GetDocument", &req.name, async {
+            let name = DocumentName::parse(&req.name, "name")?;
+            let row = self.store.get_document(&name)?;
+            Ok(convert::document(&name, &row))
+        })
+        .await
+    }
+
+    async fn create_document(
+        &self,
+        request: Request<pb::CreateDocumentRequest>,
+    ) -> Result<Response<pb::Document>, Status> {
+        let req = request.into_inner();
+        respond("CreateDocument", &req.parent, async {
+            let document = required(req.document, "document")?;
+            let (parent, id, ()) = (
+                CollectionName::parse(&req.parent, "parent"),
+                requested_id(&req.document_id, &document.id),
+                check_value(&document.value, "document.value"),
+            )
+                .gather()?;
+            let op = Op::CreateDocument {
+                parent,
+                id,
+                value: document.value,
+            };
+            let record = self.store.write(op).await?;
+            convert::written_document(&record)
+        })
+        .await
+    }
+
+    async fn update_document(
+        &self,
+        request: Request<pb::UpdateDocumentRequest>,
+    ) -> Result<Response<pb::Document>, Status> {
+        let req = request.into_inner();
+        let resource = req
+            .document
+            .as_ref()
+            .map(|d| d.name.clone())
+            .unwrap_or_default();
+        respond("UpdateDocument", &resource, async {
+            let document = required(req.document, "document")?;
+            let (name, (), ()) = (
+                DocumentName::parse(&document.name, "document.name"),
+                check_value(&document.value, "document.value"),
+                check_update_mask(req.update_mask.as_ref(), "value"),
+            )
+                .gather()?;
+            let op = Op::UpdateDocument {
+                name,
+                value: document.value,
+            };
+            let record = self.store.write(op).await?;
+            convert::written_document(&record)
+        })
+        .await
+    }
+
+    async fn delete_document(
+        &self,
+        request: Request<pb::DeleteDocumentRequest>,
+    ) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        respond("DeleteDocument", &req.name, async {
+            let name = DocumentName::parse(&req.name, "name")?;
+            self.store.write(Op::DeleteDocument { name }).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_id_wins_and_conflicting_ids_are_refused() {
+        assert_eq!(requested_id("a", ""), Ok(Some("a".into())));
+        assert_eq!(requested_id("", "b"), Ok(Some("b".into())));
+        assert_eq!(requested_id("a", "a"), Ok(Some("a".into())));
+        assert_eq!(requested_id("", ""), Ok(None));
+        assert_eq!(requested_id("a", "b").unwrap_err().field, "document.id");
+        assert_eq!(requested_id("bad id", "").unwrap_err().field, "document_id");
+        assert_eq!(requested_id("", "bad/id").unwrap_err().field, "document.id");
+    }
+}

@@ -1,0 +1,72 @@
+use std::{fs, path::Path};
+
+use super::*;
+
+#[test]
+fn the_embedded_default_is_the_contract_example() {
+    let config = Config::embedded_default().unwrap();
+    assert_eq!(config.name, "worker_1");
+    assert_eq!(config.grpc.port, 55055);
+    assert_eq!(config.grpc.timeout, Duration::from_secs(4));
+    assert_eq!(config.grpc.host, "0.0.0.0".parse::<IpAddr>().unwrap());
+    assert_eq!(config.logging.level, LogLevel::Info);
+    assert_eq!(config.logging.format, LogFormat::Pretty);
+    assert_eq!(config.logging.output, LogOutput::Stdout);
+}
+
+#[test]
+fn only_the_name_is_required() {
+    let config = Config::from_yaml("name: w\n").unwrap();
+    assert_eq!(config.grpc.port, 55055);
+    assert_eq!(config.logging.level, LogLevel::Info);
+}
+
+#[test]
+fn every_setting_is_read() {
+    let yaml = "name: w\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 1m30s\n\
+                logging:\n  level: debug\n  format: json\n  output: /tmp/w.log\n";
+    let config = Config::from_yaml(yaml).unwrap();
+    assert_eq!(config.grpc.host, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(config.grpc.port, 0);
+    assert_eq!(config.grpc.timeout, Duration::from_secs(90));
+    assert_eq!(config.logging.level, LogLevel::Debug);
+    assert_eq!(config.logging.format, LogFormat::Json);
+    assert_eq!(config.logging.output, LogOutput::File("/tmp/w.log".into()));
+}
+
+#[test]
+fn durations_accept_the_usual_units() {
+    for (text, expected) in [
+        ("500ms", Duration::from_millis(500)),
+        ("4s", Duration::from_secs(4)),
+        ("1m", Duration::from_secs(60)),
+        ("2h", Duration::from_secs(7200)),
+    ] {
+        assert_eq!(parse_duration(text, "k"), Ok(expected), "{text}");
+    }
+    for bad in ["", "4", "4x", "-1s", "0s", "s"] {
+        assert!(parse_duration(bad, "k").is_err(), "{bad:?}");
+    }
+}
+
+/// Every file in `fixtures/configs/bad/` starts with `# expect: MESSAGE`; the
+/// error must be exactly that one line.
+#[test]
+fn every_bad_config_fails_with_its_message() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs/bad");
+    let mut checked = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        let expected = text
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{} lacks an `# expect:` line", path.display()));
+        let err = Config::from_yaml(&text).expect_err(&path.display().to_string());
+        assert_eq!(err.to_string(), expected, "{}", path.display());
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} bad configs");
+}

@@ -1,0 +1,23 @@
+//! The wire contract, generated from `proto/` by `build.rs`.
+//!
+//! Everything a client sees is defined here: messages, enums and the service
+//! traits that [`crate::api`] implements. The generated code is not edited by
+//! hand; change the `.proto` files instead (and keep them equal to Part 1 of
+//! the contract, or other implementations stop understanding us).
+
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+/// Package `worker.database.v1`: databases, collections, documents,
+/// transactions and the write-ahead log.
+pub mod database {
+    tonic::include_proto!("worker.database.v1");
+}
+
+/// Package `worker.cluster.v1`: what the master node asks of a worker.
+pub mod cluster {
+    tonic::include_proto!("worker.cluster.v1");
+}
+
+/// The encoded `FileDescriptorSet` of every `.proto` file, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/distgo_descriptor.bin"));

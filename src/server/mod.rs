@@ -1,0 +1,153 @@
+//! Serving: from a bound listener to a running gRPC server, and back.
+//!
+//! Following mini-redis, the server takes an already-bound listener and any
+//! shutdown future. The binary binds the configured address and passes
+//! Ctrl-C/SIGTERM; a test binds `127.0.0.1:0`, reads back the port, and passes
+//! a oneshot receiver, so it runs the real server in-process.
+//!
+//! Shutdown is graceful: when the future completes the server stops
+//! accepting connections, asks clients to go away (HTTP/2 GOAWAY, which they
+//! see as UNAVAILABLE on new calls), and lets in-flight requests finish, for
+//! at most `grpc.timeout` — no request may run longer than that anyway.
+
+mod edge;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::{net::TcpListener, sync::oneshot};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+pub use self::edge::EdgeLayer;
+use crate::{
+    api::{
+        cluster::ClusterApi, collection::CollectionApi, database::DatabaseApi,
+        document::DocumentApi, transaction::TransactionApi, wal::WalApi,
+    },
+    clock::{Clock, SystemClock},
+    config::Config,
+    proto::{
+        FILE_DESCRIPTOR_SET,
+        cluster::cluster_service_server::ClusterServiceServer,
+        database::{
+            collection_service_server::CollectionServiceServer,
+            database_service_server::DatabaseServiceServer,
+            document_service_server::DocumentServiceServer,
+            transaction_service_server::TransactionServiceServer,
+            wal_service_server::WalServiceServer,
+        },
+    },
+    store::Store,
+    wal::Wal,
+};
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listener's address could not be read.
+    #[error("cannot read the listener's address: {0}")]
+    Address(#[source] std::io::Error),
+    /// The reflection service could not be built from the descriptors.
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(String),
+    /// The transport failed.
+    #[error("transport error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A worker ready to serve: its configuration and its store.
+#[derive(Debug)]
+pub struct Worker {
+    config: Config,
+    store: Arc<Store>,
+}
+
+impl Worker {
+    /// A worker with an empty in-memory store on the system clock.
+    pub fn new(config: Config) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A worker whose store reads time from `clock` (tests move time by hand).
+    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Arc::new(Store::new(clock, Wal::memory()));
+        Worker { config, store }
+    }
+
+    /// The worker's store, for in-process inspection in tests.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight
+    /// requests for at most `grpc.timeout`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let address: SocketAddr = listener.local_addr().map_err(ServeError::Address)?;
+        let timeout = self.config.grpc.timeout;
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|err| ServeError::Reflection(err.to_string()))?;
+
+        let store = self.store;
+        let router = Server::builder()
+            .layer(EdgeLayer::new(timeout))
+            .add_service(DatabaseServiceServer::new(DatabaseApi::new(store.clone())))
+            .add_service(CollectionServiceServer::new(CollectionApi::new(
+                store.clone(),
+            )))
+            .add_service(DocumentServiceServer::new(DocumentApi::new(store.clone())))
+            .add_service(TransactionServiceServer::new(TransactionApi))
+            .add_service(WalServiceServer::new(WalApi))
+            .add_service(ClusterServiceServer::new(ClusterApi))
+            .add_service(health)
+            .add_service(reflection);
+
+        tracing::info!(node = %self.config.name, %address, "distgo worker listening");
+        let (stopping_tx, stopping_rx) = oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, draining in-flight requests");
+            health_reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            let _ = stopping_tx.send(());
+        };
+        let serving = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        let drain_bound = async move {
+            // Only counts once shutdown has begun; a dropped sender means the
+            // server already returned, and `select!` picked that branch.
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = serving => result?,
+            () = drain_bound => {
+                tracing::warn!(?timeout, "in-flight requests did not finish within grpc.timeout");
+            }
+        }
+        tracing::info!(node = %self.config.name, "distgo worker stopped");
+        Ok(())
+    }
+}
+
+/// Serves a fresh in-memory worker on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    Worker::new(config).serve(listener, shutdown).await
+}

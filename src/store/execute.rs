@@ -1,0 +1,265 @@
+//! Executing operations: from what the client asked to a log record.
+//!
+//! [`plan`] looks at the current tree and decides the entries one operation
+//! produces: it checks that the parent exists and the name is free (or
+//! taken, for updates and deletes), picks generated ids, stamps the commit
+//! time and lists the children a cascade delete takes with it. It never
+//! changes the tree.
+//!
+//! [`execute`] runs a list of operations (one for a plain request, many for a
+//! transaction) against the tree: plan one, apply its entries, plan the next
+//! against the changed tree, and so on, so a transaction can create a
+//! collection and then documents inside it. If any operation fails, the
+//! entries already applied are undone in reverse order and nothing of the
+//! batch remains. The caller holds the write lock throughout, so no reader
+//! ever sees a half-executed batch.
+
+use std::sync::Arc;
+
+use rand::{Rng, RngCore};
+
+use crate::{
+    clock::Timestamp,
+    error::{Error, Result},
+    ids::generate_id,
+    names::{CollectionName, DatabaseName, IdKind},
+    store::{
+        ops::Op,
+        record::{Change, Entry, Mutation},
+        rows::{CollectionRow, DatabaseRow, DocumentRow},
+        tree::Tree,
+    },
+};
+
+/// Operations that failed: which one (0-based) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failed {
+    /// Index of the failing operation in the batch.
+    pub index: usize,
+    /// Why it failed.
+    pub error: Error,
+}
+
+/// Entries applied by a successful [`execute`], with the changes that undo them.
+#[derive(Debug)]
+pub struct Applied {
+    /// The record's entries, in the order they were applied.
+    pub entries: Vec<Entry>,
+    /// The inverse changes, in the order they were made.
+    pub undo: Vec<Change>,
+}
+
+/// Applies `ops` to `tree` all or nothing, stamping every change with `now`.
+pub fn execute(
+    tree: &mut Tree,
+    ops: &[Op],
+    now: Timestamp,
+    rng: &mut impl RngCore,
+) -> Result<Applied, Failed> {
+    let mut applied = Applied {
+        entries: Vec::new(),
+        undo: Vec::new(),
+    };
+    for (index, op) in ops.iter().enumerate() {
+        let planned = plan(tree, op, now, rng).and_then(|entries| {
+            for entry in &entries {
+                applied.undo.push(tree.set(entry.change.clone())?);
+            }
+            Ok(entries)
+        });
+        match planned {
+            Ok(entries) => applied.entries.extend(entries),
+            Err(error) => {
+                undo(tree, applied.undo);
+                return Err(Failed { index, error });
+            }
+        }
+    }
+    Ok(applied)
+}
+
+/// Reverts changes made by [`execute`], newest first.
+pub fn undo(tree: &mut Tree, undo: Vec<Change>) {
+    for change in undo.into_iter().rev() {
+        // Undoing restores a state that existed a moment ago, so every parent
+        // is in place and `set` cannot fail.
+        let _ = tree.set(change);
+    }
+}
+
+/// Decides the entries of one operation against the current tree.
+pub fn plan(tree: &Tree, op: &Op, now: Timestamp, rng: &mut impl RngCore) -> Result<Vec<Entry>> {
+    let (mutation, changes) = decide(tree, op, now, rng)?;
+    Ok(changes
+        .into_iter()
+        .map(|change| Entry {
+            id: uuid_v4(rng),
+            mutation,
+            change,
+        })
+        .collect())
+}
+
+/// The kind of mutation `op` makes and the resources it changes.
+fn decide(
+    tree: &Tree,
+    op: &Op,
+    now: Timestamp,
+    rng: &mut impl RngCore,
+) -> Result<(Mutation, Vec<Change>)> {
+    let decided = match op {
+        Op::CreateDatabase { id, display_name } => {
+            let id = pick_id(id.as_deref(), IdKind::Database, rng, |id| {
+                tree.database(&DatabaseName {
+                    database: id.into(),
+                })
+                .is_some()
+            });
+            let name = DatabaseName { database: id };
+            if tree.database(&name).is_some() {
+                return Err(Error::AlreadyExists(name.to_string()));
+            }
+            let row = DatabaseRow {
+                display_name: display_name.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            (Mutation::Create, vec![Change::Database(name, Some(row))])
+        }
+        Op::UpdateDatabase { name, display_name } => {
+            let node = tree.database(name).ok_or_else(|| not_found(name))?;
+            let row = DatabaseRow {
+                display_name: display_name.clone(),
+                created_at: node.row.created_at,
+                updated_at: now,
+            };
+            (
+                Mutation::Update,
+                vec![Change::Database(name.clone(), Some(row))],
+            )
+        }
+        Op::DeleteDatabase { name } => {
+            let node = tree.database(name).ok_or_else(|| not_found(name))?;
+            let mut changes = Vec::new();
+            for (collection, coll_node) in &node.collections {
+                let coll_name = name.collection(collection.clone());
+                cascade_documents(&coll_name, coll_node.documents.keys(), &mut changes);
+                changes.push(Change::Collection(coll_name, None));
+            }
+            changes.push(Change::Database(name.clone(), None));
+            (Mutation::Delete, changes)
+        }
+        Op::CreateCollection {
+            parent,
+            id,
+            description,
+        } => {
+            let db = tree.database(parent).ok_or_else(|| not_found(parent))?;
+            let id = pick_id(id.as_deref(), IdKind::Child, rng, |id| {
+                db.collections.contains_key(id)
+            });
+            if db.collections.contains_key(&id) {
+                return Err(Error::AlreadyExists(parent.collection(id).to_string()));
+            }
+            let row = CollectionRow {
+                description: description.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            (
+                Mutation::Create,
+                vec![Change::Collection(parent.collection(id), Some(row))],
+            )
+        }
+        Op::UpdateCollection { name, description } => {
+            let node = tree.collection(name).ok_or_else(|| not_found(name))?;
+            let row = CollectionRow {
+                description: description.clone(),
+                created_at: node.row.created_at,
+                updated_at: now,
+            };
+            (
+                Mutation::Update,
+                vec![Change::Collection(name.clone(), Some(row))],
+            )
+        }
+        Op::DeleteCollection { name } => {
+            let node = tree.collection(name).ok_or_else(|| not_found(name))?;
+            let mut changes = Vec::new();
+            cascade_documents(name, node.documents.keys(), &mut changes);
+            changes.push(Change::Collection(name.clone(), None));
+            (Mutation::Delete, changes)
+        }
+        Op::CreateDocument { parent, id, value } => {
+            let coll = tree.collection(parent).ok_or_else(|| not_found(parent))?;
+            let id = pick_id(id.as_deref(), IdKind::Child, rng, |id| {
+                coll.documents.contains_key(id)
+            });
+            if coll.documents.contains_key(&id) {
+                return Err(Error::AlreadyExists(parent.document(id).to_string()));
+            }
+            let row = DocumentRow {
+                value: value.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            let change = Change::Document(parent.document(id), Some(Arc::new(row)));
+            (Mutation::Create, vec![change])
+        }
+        Op::UpdateDocument { name, value } => {
+            let old = tree.document(name).ok_or_else(|| not_found(name))?;
+            let row = DocumentRow {
+                value: value.clone(),
+                created_at: old.created_at,
+                updated_at: now,
+            };
+            let change = Change::Document(name.clone(), Some(Arc::new(row)));
+            (Mutation::Update, vec![change])
+        }
+        Op::DeleteDocument { name } => {
+            tree.document(name).ok_or_else(|| not_found(name))?;
+            (Mutation::Delete, vec![Change::Document(name.clone(), None)])
+        }
+    };
+    Ok(decided)
+}
+
+fn cascade_documents<'a>(
+    collection: &CollectionName,
+    documents: impl Iterator<Item = &'a String>,
+    changes: &mut Vec<Change>,
+) {
+    changes.extend(documents.map(|doc| Change::Document(collection.document(doc.clone()), None)));
+}
+
+/// The client's id, or a fresh generated one that is not `taken`.
+///
+/// 20 characters from a 38-letter alphabet are ~105 bits: a collision is
+/// astronomically unlikely, but checking costs one lookup, so we check.
+fn pick_id(
+    requested: Option<&str>,
+    kind: IdKind,
+    rng: &mut impl RngCore,
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    if let Some(id) = requested {
+        return id.to_owned();
+    }
+    loop {
+        let id = generate_id(kind, rng);
+        if !taken(&id) {
+            return id;
+        }
+    }
+}
+
+/// A random (version 4) UUID from the store's generator.
+fn uuid_v4(rng: &mut impl RngCore) -> [u8; 16] {
+    *uuid::Builder::from_random_bytes(rng.random())
+        .as_uuid()
+        .as_bytes()
+}
+
+fn not_found(name: &impl ToString) -> Error {
+    Error::NotFound(name.to_string())
+}
