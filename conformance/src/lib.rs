@@ -1,1 +1,6 @@
-//! placeholder
+//! # distgo-conformance
+//!
+//! The conformance suite of distgo-db: it checks any worker, by address,
+//! against the contract.
+
+pub mod proto;
