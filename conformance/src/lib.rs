@@ -4,3 +4,4 @@
 //! against the contract.
 
 pub mod proto;
+pub mod bench;
