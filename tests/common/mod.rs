@@ -1,0 +1,95 @@
+//! Starting a real worker in-process for integration tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use distgo_db::{
+    config::Config,
+    proto::database::{
+        collection_service_client::CollectionServiceClient,
+        database_service_client::DatabaseServiceClient,
+        document_service_client::DocumentServiceClient,
+    },
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+/// A worker on 127.0.0.1:0, stopped when dropped.
+pub struct TestWorker {
+    pub address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), distgo_db::ServeError>>>,
+}
+
+/// The YAML of a test worker: loopback, any free port, quiet logs.
+pub fn test_config(extra: &str) -> Config {
+    let yaml = format!(
+        "name: test\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 4s\nlogging:\n  level: error\n{extra}"
+    );
+    Config::from_yaml(&yaml).expect("a valid test config")
+}
+
+impl TestWorker {
+    pub async fn start() -> Self {
+        Self::start_with(test_config("")).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let worker = distgo_db::Worker::new(config);
+        let task = tokio::spawn(worker.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        TestWorker {
+            address,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.address))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn clients(&self) -> Clients {
+        let channel = self.channel().await;
+        Clients {
+            databases: DatabaseServiceClient::new(channel.clone()),
+            collections: CollectionServiceClient::new(channel.clone()),
+            documents: DocumentServiceClient::new(channel),
+        }
+    }
+
+    /// Stops the worker and waits for it to return.
+    pub async fn stop(mut self) -> Result<(), distgo_db::ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestWorker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Clients {
+    pub databases: DatabaseServiceClient<Channel>,
+    pub collections: CollectionServiceClient<Channel>,
+    pub documents: DocumentServiceClient<Channel>,
+}
