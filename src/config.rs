@@ -10,6 +10,10 @@
 //!   level: info           # trace | debug | info | warn | error
 //!   format: pretty        # pretty | json
 //!   output: stdout        # stdout | stderr | a file path (appended)
+//! transactions:           # optional
+//!   ttl: 60s              # open transactions expire this long after Begin
+//!   max_operations: 500   # per transaction
+//!   max_open: 10000       # at once
 //! ```
 //!
 //! Parsing is strict on purpose. A misspelt key (`timout:`) silently falling
@@ -68,6 +72,8 @@ pub struct Config {
     pub grpc: GrpcConfig,
     /// Where and how much to log.
     pub logging: LoggingConfig,
+    /// Bounds on open transactions.
+    pub transactions: crate::txn::Limits,
 }
 
 /// `grpc.*`
@@ -138,6 +144,8 @@ struct RawConfig {
     grpc: RawGrpc,
     #[serde(default)]
     logging: RawLogging,
+    #[serde(default)]
+    transactions: RawTransactions,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +180,25 @@ impl Default for RawLogging {
             level: LogLevel::Info,
             format: LogFormat::Pretty,
             output: "stdout".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTransactions {
+    ttl: String,
+    max_operations: usize,
+    max_open: usize,
+}
+
+impl Default for RawTransactions {
+    fn default() -> Self {
+        let limits = crate::txn::Limits::default();
+        RawTransactions {
+            ttl: "60s".into(),
+            max_operations: limits.max_operations,
+            max_open: limits.max_open,
         }
     }
 }
@@ -213,6 +240,7 @@ fn describe_shape_error(err: serde_path_to_error::Error<serde_yaml::Error>) -> C
         .or_else(|| message.strip_prefix(&format!("{parent}: ")))
         .unwrap_or(&message)
         .replace("expected u16", "expected a port number from 0 to 65535")
+        .replace("expected usize", "expected a whole number")
         .replace("unknown field", "unknown key")
         .replace("duplicate field", "duplicate key");
     let message = replace_struct_names(&message);
@@ -255,6 +283,7 @@ impl RawConfig {
             name: self.name,
             grpc: self.grpc.validate()?,
             logging: self.logging.validate()?,
+            transactions: self.transactions.validate()?,
         })
     }
 }
@@ -285,6 +314,25 @@ impl RawLogging {
             level: self.level,
             format: self.format,
             output,
+        })
+    }
+}
+
+impl RawTransactions {
+    fn validate(self) -> Result<crate::txn::Limits, ConfigError> {
+        let ttl = parse_duration(&self.ttl, "transactions.ttl")?;
+        for (key, value) in [
+            ("transactions.max_operations", self.max_operations),
+            ("transactions.max_open", self.max_open),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(crate::txn::Limits {
+            ttl,
+            max_operations: self.max_operations,
+            max_open: self.max_open,
         })
     }
 }

@@ -70,6 +70,7 @@ pub mod names;
 pub mod proto;
 pub mod server;
 pub mod store;
+pub mod txn;
 pub mod wal;
 
 pub use server::{ServeError, Worker, serve};

@@ -152,7 +152,10 @@ async fn paging_250_documents_by_7_with_a_deletion_between_pages() {
         .map(|i| format!("{parent}/documents/d{i:03}"))
         .filter(|name| !deleted.contains(name) || seen.contains(name))
         .collect();
-    assert_eq!(seen, expected, "every remaining item exactly once, in order");
+    assert_eq!(
+        seen, expected,
+        "every remaining item exactly once, in order"
+    );
     assert!(pages >= 30, "{pages} pages");
 }
 
@@ -214,11 +217,8 @@ async fn values_round_trip_byte_for_byte_and_updates_keep_created_at() {
         .unwrap()
         .into_inner();
     assert_eq!(updated.created_at, created.created_at);
-    let nanos = |t: &Option<prost_types::Timestamp>| {
-        let t = t.clone().unwrap();
-        (t.seconds, t.nanos)
-    };
-    assert!(nanos(&updated.updated_at) > nanos(&created.updated_at));
+    let nanos = |t: Option<prost_types::Timestamp>| t.map(|t| (t.seconds, t.nanos));
+    assert!(nanos(updated.updated_at) > nanos(created.updated_at));
     let read = clients
         .documents
         .get_document(GetDocumentRequest { name: created.name })

@@ -26,24 +26,40 @@ impl Drop for Running {
 
 #[test]
 fn a_bad_config_exits_2_with_one_line_naming_the_key() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs/bad/timeout-bad-unit.yaml");
-    let output = Command::new(WORKER).arg("--config").arg(&path).output().unwrap();
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs/bad/timeout-bad-unit.yaml");
+    let output = Command::new(WORKER)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("distgo-worker: configuration error: grpc.timeout: invalid duration \"4x\""),
+        stderr.starts_with(
+            "distgo-worker: configuration error: grpc.timeout: invalid duration \"4x\""
+        ),
         "{stderr}"
     );
-    assert!(output.stdout.is_empty(), "nothing logged before the config is valid");
+    assert!(
+        output.stdout.is_empty(),
+        "nothing logged before the config is valid"
+    );
 }
 
 #[test]
 fn a_missing_config_file_exits_2() {
-    let output = Command::new(WORKER).args(["--config", "/nonexistent/worker.yaml"]).output().unwrap();
+    let output = Command::new(WORKER)
+        .args(["--config", "/nonexistent/worker.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("cannot read /nonexistent/worker.yaml"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/worker.yaml"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -77,10 +93,16 @@ fn sigterm_stops_the_worker_cleanly_with_exit_0() {
         if let Some(status) = running.0.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "worker did not stop");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "worker did not stop"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("distgo worker stopped")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("distgo worker stopped")),
+        "{rest:?}"
+    );
 }

@@ -16,6 +16,7 @@ pub mod database;
 pub mod document;
 pub mod gather;
 pub mod mask;
+pub mod operation;
 pub mod paging;
 pub mod status;
 pub mod transaction;

@@ -1,35 +1,97 @@
-//! `TransactionService`: not implemented yet; every call answers UNIMPLEMENTED.
+//! `TransactionService`: Begin, Execute, Commit, Rollback.
+//!
+//! The lifecycle and its bounds live in [`crate::txn`]; this file checks
+//! requests and translates. `database_name` is a database resource name
+//! (`databases/{db}`), and every operation must name a resource inside it.
+
+use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use crate::proto::database::{self as pb, transaction_service_server::TransactionService};
+use crate::{
+    api::{gather::Gather, operation::parse_operations, respond},
+    error::Violation,
+    names::DatabaseName,
+    proto::database::{self as pb, transaction_service_server::TransactionService},
+    txn::Transactions,
+};
 
-/// Answers UNIMPLEMENTED until transactions land.
-#[derive(Clone, Debug, Default)]
-pub struct TransactionApi;
+/// Serves `worker.database.v1.TransactionService`.
+#[derive(Clone, Debug)]
+pub struct TransactionApi {
+    transactions: Arc<Transactions>,
+}
 
-fn unimplemented(method: &str) -> Status {
-    Status::unimplemented(format!("{method} is not implemented by this worker yet"))
+impl TransactionApi {
+    /// The service over the worker's open transactions.
+    pub fn new(transactions: Arc<Transactions>) -> Self {
+        TransactionApi { transactions }
+    }
+}
+
+fn transaction_id(id: &str) -> Result<&str, Violation> {
+    if id.is_empty() {
+        Err(Violation::new("transaction_id", "must not be empty"))
+    } else {
+        Ok(id)
+    }
 }
 
 #[tonic::async_trait]
 impl TransactionService for TransactionApi {
     async fn begin(
         &self,
-        _: Request<pb::BeginRequest>,
+        request: Request<pb::BeginRequest>,
     ) -> Result<Response<pb::BeginResponse>, Status> {
-        Err(unimplemented("Begin"))
+        let req = request.into_inner();
+        respond("Begin", &req.database_name, async {
+            let database = DatabaseName::parse(&req.database_name, "database_name")?;
+            let transaction_id = self.transactions.begin(&database)?;
+            Ok(pb::BeginResponse { transaction_id })
+        })
+        .await
     }
 
-    async fn execute(&self, _: Request<pb::ExecuteRequest>) -> Result<Response<()>, Status> {
-        Err(unimplemented("Execute"))
+    async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        respond("Execute", &req.database_name, async {
+            let (database, id) = (
+                DatabaseName::parse(&req.database_name, "database_name"),
+                transaction_id(&req.transaction_id),
+            )
+                .gather()?;
+            let ops = parse_operations(&database, req.operations)?;
+            self.transactions.execute(&database, id, ops)
+        })
+        .await
     }
 
-    async fn commit(&self, _: Request<pb::CommitRequest>) -> Result<Response<()>, Status> {
-        Err(unimplemented("Commit"))
+    async fn commit(&self, request: Request<pb::CommitRequest>) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        respond("Commit", &req.database_name, async {
+            let (database, id) = (
+                DatabaseName::parse(&req.database_name, "database_name"),
+                transaction_id(&req.transaction_id),
+            )
+                .gather()?;
+            self.transactions.commit(&database, id).await
+        })
+        .await
     }
 
-    async fn rollback(&self, _: Request<pb::RollbackRequest>) -> Result<Response<()>, Status> {
-        Err(unimplemented("Rollback"))
+    async fn rollback(
+        &self,
+        request: Request<pb::RollbackRequest>,
+    ) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        respond("Rollback", &req.database_name, async {
+            let (database, id) = (
+                DatabaseName::parse(&req.database_name, "database_name"),
+                transaction_id(&req.transaction_id),
+            )
+                .gather()?;
+            self.transactions.rollback(&database, id)
+        })
+        .await
     }
 }

@@ -70,3 +70,15 @@ fn every_bad_config_fails_with_its_message() {
     }
     assert!(checked >= 10, "only {checked} bad configs");
 }
+
+#[test]
+fn transaction_bounds_are_read_and_default_to_the_contract() {
+    let config = Config::from_yaml("name: w\n").unwrap();
+    assert_eq!(config.transactions, crate::txn::Limits::default());
+    let yaml = "name: w\ntransactions:\n  ttl: 2s\n  max_operations: 3\n  max_open: 4\n";
+    let limits = Config::from_yaml(yaml).unwrap().transactions;
+    assert_eq!(
+        (limits.ttl, limits.max_operations, limits.max_open),
+        (Duration::from_secs(2), 3, 4)
+    );
+}

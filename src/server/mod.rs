@@ -39,6 +39,7 @@ use crate::{
         },
     },
     store::Store,
+    txn::Transactions,
     wal::Wal,
 };
 
@@ -61,6 +62,7 @@ pub enum ServeError {
 pub struct Worker {
     config: Config,
     store: Arc<Store>,
+    transactions: Arc<Transactions>,
 }
 
 impl Worker {
@@ -71,8 +73,13 @@ impl Worker {
 
     /// A worker whose store reads time from `clock` (tests move time by hand).
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
-        let store = Arc::new(Store::new(clock, Wal::memory()));
-        Worker { config, store }
+        let store = Arc::new(Store::new(clock.clone(), Wal::memory()));
+        let transactions = Arc::new(Transactions::new(store.clone(), clock, config.transactions));
+        Worker {
+            config,
+            store,
+            transactions,
+        }
     }
 
     /// The worker's store, for in-process inspection in tests.
@@ -106,7 +113,9 @@ impl Worker {
                 store.clone(),
             )))
             .add_service(DocumentServiceServer::new(DocumentApi::new(store.clone())))
-            .add_service(TransactionServiceServer::new(TransactionApi))
+            .add_service(TransactionServiceServer::new(TransactionApi::new(
+                self.transactions,
+            )))
             .add_service(WalServiceServer::new(WalApi))
             .add_service(ClusterServiceServer::new(ClusterApi))
             .add_service(health)

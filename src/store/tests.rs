@@ -147,10 +147,21 @@ fn deleting_a_database_lists_every_child_before_its_parent() {
             "databases/a",
         ]
     );
-    assert!(record.entries.iter().all(|e| e.mutation == Mutation::Delete));
+    assert!(
+        record
+            .entries
+            .iter()
+            .all(|e| e.mutation == Mutation::Delete)
+    );
     // Re-created, it starts empty.
     write(&store, create_db("a")).unwrap();
-    assert!(store.list_collections(&db("a"), None, 10).unwrap().items.is_empty());
+    assert!(
+        store
+            .list_collections(&db("a"), None, 10)
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 #[test]
@@ -239,7 +250,11 @@ fn cascade_delete_is_atomic_for_concurrent_readers() {
         for c in 0..4 {
             write(&store, create_coll("a", &format!("c{c}"))).unwrap();
             for d in 0..25 {
-                write(&store, create_doc("a", &format!("c{c}"), &format!("d{d}"), "{}")).unwrap();
+                write(
+                    &store,
+                    create_doc("a", &format!("c{c}"), &format!("d{d}"), "{}"),
+                )
+                .unwrap();
             }
         }
         let done = Arc::new(AtomicBool::new(false));

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use distgo_db::{
     config::Config,
@@ -10,7 +10,9 @@ use distgo_db::{
         collection_service_client::CollectionServiceClient,
         database_service_client::DatabaseServiceClient,
         document_service_client::DocumentServiceClient,
+        transaction_service_client::TransactionServiceClient,
     },
+    store::Store,
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
@@ -18,6 +20,8 @@ use tonic::transport::Channel;
 /// A worker on 127.0.0.1:0, stopped when dropped.
 pub struct TestWorker {
     pub address: SocketAddr,
+    /// The worker's store, to observe its state atomically from the test.
+    pub store: Arc<Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), distgo_db::ServeError>>>,
 }
@@ -40,11 +44,13 @@ impl TestWorker {
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let worker = distgo_db::Worker::new(config);
+        let store = worker.store().clone();
         let task = tokio::spawn(worker.serve(listener, async {
             let _ = stopped.await;
         }));
         TestWorker {
             address,
+            store,
             stop: Some(stop),
             task: Some(task),
         }
@@ -63,7 +69,8 @@ impl TestWorker {
         Clients {
             databases: DatabaseServiceClient::new(channel.clone()),
             collections: CollectionServiceClient::new(channel.clone()),
-            documents: DocumentServiceClient::new(channel),
+            documents: DocumentServiceClient::new(channel.clone()),
+            transactions: TransactionServiceClient::new(channel),
         }
     }
 
@@ -92,4 +99,5 @@ pub struct Clients {
     pub databases: DatabaseServiceClient<Channel>,
     pub collections: CollectionServiceClient<Channel>,
     pub documents: DocumentServiceClient<Channel>,
+    pub transactions: TransactionServiceClient<Channel>,
 }

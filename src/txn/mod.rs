@@ -1,0 +1,217 @@
+//! Transactions: operations buffered by id, applied all at once.
+//!
+//! ```text
+//! Begin(db) ──► id ──► Execute(id, ops) ... Execute(id, ops) ──► Commit(id)
+//!                         │ checked for shape at once,              │ one store commit:
+//!                         │ buffered, invisible to everyone         │ all ops or none,
+//!                         ▼                                         ▼ ONE log record
+//!                     [op, op, op ...] ─────────────────────────► applied
+//!                                         Rollback(id): discarded
+//! ```
+//!
+//! A transaction is only a list of operations waiting for Commit; there are
+//! no reads inside a transaction, so nothing is locked while it is open. At
+//! Commit the store applies the whole list under its write lock, as a single
+//! step between other writes, and undoes it if any operation fails. Each
+//! commit therefore behaves as if it ran alone at its commit point: commits
+//! are serializable by construction.
+//!
+//! Open transactions are bounded three ways so a careless or hostile client
+//! cannot grow the worker's memory without limit: they expire `ttl` after
+//! Begin, hold at most `max_operations` operations, and at most `max_open`
+//! exist at once. Expired transactions are reclaimed in expiry order on
+//! every call, so reclaiming costs O(log n) per transaction.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::Duration,
+};
+
+use parking_lot::Mutex;
+use rand::RngCore;
+
+use crate::{
+    clock::{Clock, Timestamp},
+    error::{Error, Result},
+    names::DatabaseName,
+    store::{Op, Store},
+};
+
+/// Bounds on open transactions (`transactions.*` in the configuration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How long after Begin a transaction expires.
+    pub ttl: Duration,
+    /// The most operations one transaction may hold.
+    pub max_operations: usize,
+    /// The most transactions open at once.
+    pub max_open: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ttl: Duration::from_secs(60),
+            max_operations: 500,
+            max_open: 10_000,
+        }
+    }
+}
+
+/// The open transactions of a worker.
+#[derive(Debug)]
+pub struct Transactions {
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    by_id: HashMap<String, Pending>,
+    /// `(expires_at, id)`, so the next to expire is the first.
+    by_expiry: BTreeSet<(Timestamp, String)>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    database: DatabaseName,
+    ops: Vec<Op>,
+    expires_at: Timestamp,
+}
+
+impl Transactions {
+    /// No open transactions; commits go to `store`, expiry follows `clock`.
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        Transactions {
+            store,
+            clock,
+            limits,
+            open: Mutex::new(Open::default()),
+        }
+    }
+
+    /// Opens a transaction on `database` and returns its id.
+    pub fn begin(&self, database: &DatabaseName) -> Result<String> {
+        self.store.get_database(database)?;
+        let now = self.clock.now();
+        let mut open = self.open.lock();
+        open.reclaim_expired(now);
+        if open.by_id.len() >= self.limits.max_open {
+            return Err(Error::ResourceExhausted(format!(
+                "too many open transactions (at most {}); commit or roll back some first",
+                self.limits.max_open
+            )));
+        }
+        let id = new_transaction_id();
+        let expires_at = now.plus(self.limits.ttl);
+        open.by_expiry.insert((expires_at, id.clone()));
+        let pending = Pending {
+            database: database.clone(),
+            ops: Vec::new(),
+            expires_at,
+        };
+        open.by_id.insert(id.clone(), pending);
+        Ok(id)
+    }
+
+    /// Buffers `ops` (already checked for shape) in transaction `id`.
+    ///
+    /// All or nothing: past the operation bound none of `ops` is added and
+    /// the transaction stays open as it was.
+    pub fn execute(&self, database: &DatabaseName, id: &str, ops: Vec<Op>) -> Result<()> {
+        let now = self.clock.now();
+        let mut open = self.open.lock();
+        open.reclaim_expired(now);
+        let pending = open.find(database, id)?;
+        let total = pending.ops.len() + ops.len();
+        if total > self.limits.max_operations {
+            return Err(Error::ResourceExhausted(format!(
+                "transaction {id} would hold {total} operations, at most {} are allowed",
+                self.limits.max_operations
+            )));
+        }
+        pending.ops.extend(ops);
+        Ok(())
+    }
+
+    /// Ends transaction `id` and applies its operations atomically.
+    ///
+    /// The transaction ends whether or not the commit succeeds.
+    pub async fn commit(&self, database: &DatabaseName, id: &str) -> Result<()> {
+        let pending = self.take(database, id)?;
+        match self.store.commit(&pending.ops).await {
+            Ok(_) => Ok(()),
+            Err(failed) => Err(match failed.error {
+                // The log failing is not the transaction's fault.
+                error @ (Error::Unavailable(_) | Error::Internal(_)) => error,
+                error => Error::FailedPrecondition(format!(
+                    "transaction {id} rolled back: operation {} failed: {error}",
+                    failed.index
+                )),
+            }),
+        }
+    }
+
+    /// Ends transaction `id`, discarding its operations.
+    pub fn rollback(&self, database: &DatabaseName, id: &str) -> Result<()> {
+        self.take(database, id).map(drop)
+    }
+
+    /// The number of open (not yet reclaimed) transactions.
+    pub fn open_count(&self) -> usize {
+        self.open.lock().by_id.len()
+    }
+
+    fn take(&self, database: &DatabaseName, id: &str) -> Result<Pending> {
+        let now = self.clock.now();
+        let mut open = self.open.lock();
+        open.reclaim_expired(now);
+        open.find(database, id)?;
+        let pending = open.by_id.remove(id).ok_or_else(|| unknown(id))?;
+        open.by_expiry.remove(&(pending.expires_at, id.to_owned()));
+        Ok(pending)
+    }
+}
+
+impl Open {
+    /// Drops every transaction whose expiry is at or before `now`.
+    fn reclaim_expired(&mut self, now: Timestamp) {
+        while let Some((expires_at, _)) = self.by_expiry.first() {
+            if *expires_at > now {
+                break;
+            }
+            if let Some((_, id)) = self.by_expiry.pop_first() {
+                self.by_id.remove(&id);
+            }
+        }
+    }
+
+    /// The open transaction `id` of `database`. A transaction of another
+    /// database is reported exactly like a missing one, so ids cannot be
+    /// probed across databases.
+    fn find(&mut self, database: &DatabaseName, id: &str) -> Result<&mut Pending> {
+        match self.by_id.get_mut(id) {
+            Some(pending) if pending.database == *database => Ok(pending),
+            _ => Err(unknown(id)),
+        }
+    }
+}
+
+/// Unknown, finished, expired and other-database ids all look the same.
+fn unknown(id: &str) -> Error {
+    Error::NotFound(format!("transaction {id:?}"))
+}
+
+/// 128 random bits from the OS-seeded generator, as 32 hex digits: an id a
+/// client cannot guess, so one client cannot commit another's transaction.
+fn new_transaction_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;
