@@ -5,7 +5,7 @@
 //! Each check returns `Result<T, Violation>`; [`Gather`] turns a tuple of
 //! them into either all the values or every violation:
 //!
-//! ```ignore
+//! ```text
 //! let (name, value) = (DocumentName::parse(..), check_value(..)).gather()?;
 //! ```
 
