@@ -322,3 +322,27 @@ mod tests {
         assert!(check_id("Ab", IdKind::Database, "id").is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a client sends, parsing returns; and a name that parses
+        /// prints back exactly as it was sent.
+        #[test]
+        fn parsing_never_panics_and_round_trips(name in "(databases/)?[a-zA-Z0-9._/é -]{0,40}(/collections/[a-zA-Z0-9._-]{0,6})?(/documents/[a-zA-Z0-9._/-]{0,6})?") {
+            if let Ok(parsed) = DatabaseName::parse(&name, "name") {
+                prop_assert_eq!(parsed.to_string(), name.clone());
+            }
+            if let Ok(parsed) = CollectionName::parse(&name, "name") {
+                prop_assert_eq!(parsed.to_string(), name.clone());
+            }
+            if let Ok(parsed) = DocumentName::parse(&name, "name") {
+                prop_assert_eq!(parsed.to_string(), name);
+            }
+        }
+    }
+}

@@ -170,3 +170,23 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_token_is_decoded_or_refused_without_panicking(token in ".{0,64}", scope in "[a-z/]{0,20}") {
+            let _ = decode_token(&token, &scope);
+        }
+
+        #[test]
+        fn every_cursor_round_trips(scope in "[a-z0-9/._-]{0,80}", cursor in "[a-zA-Z0-9._-]{0,64}") {
+            let token = encode_token(&scope, &cursor);
+            prop_assert_eq!(decode_token(&token, &scope), Ok(Some(cursor)));
+        }
+    }
+}
