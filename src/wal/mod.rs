@@ -190,15 +190,20 @@ impl Wal {
     }
 
     /// Re-arms the trigger: after a failure, try again one budget later
-    /// rather than on every write.
+    /// rather than on every write; after a success, go again at once if
+    /// the writes that came in meanwhile already fill the budget.
     fn compaction_finished(&self, succeeded: bool) {
+        let bytes = self.retained.lock().bytes();
         let next = if succeeded {
             self.budget
         } else {
-            self.retained.lock().bytes().saturating_add(self.budget)
+            bytes.saturating_add(self.budget)
         };
         self.compact_at.store(next, Ordering::Relaxed);
         self.compacting.store(false, Ordering::Release);
+        if bytes >= next {
+            self.start_compaction();
+        }
     }
 
     /// Lets compaction reach the store that owns this log.

@@ -225,6 +225,15 @@ fn scan_segments(
                 reason,
             });
         }
+        let continues = expected.unwrap_or(keep_from);
+        if *first > continues && *first > keep_from {
+            tracing::warn!(
+                file = %path.display(),
+                "records {continues} to {} are missing; the snapshot covers them, \
+                 but ListWALEntries cannot list them",
+                first - 1
+            );
+        }
         let last = i + 1 == segments.len();
         let bytes = fs::read(path).opening("read", path)?;
         report.segments += 1;
