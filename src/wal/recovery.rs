@@ -42,7 +42,7 @@ use crate::{
         frame::{self, End},
         retained::Retained,
         snapshot::{self, SnapshotFile},
-        writer::{Progress, Writer},
+        writer::{Progress, Stats, Writer},
     },
 };
 
@@ -437,6 +437,7 @@ fn start_writer(
         buf: Vec::with_capacity(1 << 16),
         progress: progress_tx,
         poisoned: poisoned.clone(),
+        stats: Stats::default(),
     };
     let (commands, receiver) = mpsc::channel();
     let thread = std::thread::Builder::new()

@@ -94,6 +94,17 @@ pub(crate) struct Writer {
     pub(crate) buf: Vec<u8>,
     pub(crate) progress: watch::Sender<Progress>,
     pub(crate) poisoned: Arc<AtomicBool>,
+    /// Records, writes and fsyncs so far: records per fsync is group
+    /// commit at work.
+    pub(crate) stats: Stats,
+}
+
+/// What the writer has done since it started.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) records: u64,
+    pub(crate) writes: u64,
+    pub(crate) syncs: u64,
 }
 
 impl Writer {
@@ -128,6 +139,12 @@ impl Writer {
                     Command::Close(reply) => {
                         self.flush()?;
                         self.sync()?;
+                        let Stats {
+                            records,
+                            writes,
+                            syncs,
+                        } = self.stats;
+                        tracing::info!(records, writes, syncs, "closed the write-ahead log");
                         let _ = reply.send(());
                         return Ok(());
                     }
@@ -159,6 +176,7 @@ impl Writer {
     fn encode(&mut self, record: &Record) {
         frame::push_frame(&mut self.buf, |buf| codec::encode_record(record, buf));
         self.pending = record.lsn;
+        self.stats.records += 1;
     }
 
     /// Writes the batch, syncs if the policy says so, and wakes its waiters.
@@ -167,6 +185,7 @@ impl Writer {
             return Ok(());
         }
         self.file.write_all(&self.buf)?;
+        self.stats.writes += 1;
         self.buf.clear();
         self.written = self.pending;
         self.dirty = true;
@@ -183,6 +202,7 @@ impl Writer {
     fn sync(&mut self) -> std::io::Result<()> {
         if self.dirty {
             self.file.sync_data()?;
+            self.stats.syncs += 1;
             self.dirty = false;
         }
         self.synced_at = Instant::now();
