@@ -9,7 +9,7 @@ use distgo_db::{
     proto::database::{
         Collection, CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest,
         Database, DeleteCollectionRequest, Document, EntityType, ListWalEntriesRequest,
-        MutationType, TruncateWalRequest, UpdateDocumentRequest, WalEntry,
+        ListWalEntriesResponse, MutationType, TruncateWalRequest, UpdateDocumentRequest, WalEntry,
         collection_service_client::CollectionServiceClient,
         database_service_client::DatabaseServiceClient,
         document_service_client::DocumentServiceClient, wal_entry::Payload,
@@ -66,20 +66,26 @@ impl Running {
         WalServiceClient::new(self.channel.clone())
     }
 
+    /// One page of entries.
+    async fn page(&self, request: ListWalEntriesRequest) -> ListWalEntriesResponse {
+        self.wal()
+            .list_wal_entries(request)
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     /// Every entry matching `request`, page by page.
     async fn list_all(&self, request: ListWalEntriesRequest) -> Vec<WalEntry> {
         let mut entries = Vec::new();
         let mut page_token = String::new();
         loop {
             let page = self
-                .wal()
-                .list_wal_entries(ListWalEntriesRequest {
+                .page(ListWalEntriesRequest {
                     page_token,
                     ..request
                 })
-                .await
-                .unwrap()
-                .into_inner();
+                .await;
             entries.extend(page.entries);
             if page.next_page_token.is_empty() {
                 return entries;
@@ -193,22 +199,32 @@ fn nanos(ts: &Option<Timestamp>) -> i128 {
     i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
 }
 
-/// Runs `test` against a memory-only worker and one with a log directory.
+/// A listing request with `edit` applied to the defaults.
+fn request(edit: impl FnOnce(&mut ListWalEntriesRequest)) -> ListWalEntriesRequest {
+    let mut request = ListWalEntriesRequest::default();
+    edit(&mut request);
+    request
+}
+
+/// Runs `test` against a memory-only worker and one with a log directory,
+/// each after [`history`], with the entries it listed.
 async fn in_both_modes<F, Fut>(test: F)
 where
-    F: Fn(Running) -> Fut,
+    F: Fn(Running, Vec<WalEntry>) -> Fut,
     Fut: std::future::Future<Output = Running>,
 {
-    test(start(None).await).await.stop().await;
     let dir = tempfile::tempdir().unwrap();
-    test(start(Some(dir.path())).await).await.stop().await;
+    for wal in [None, Some(dir.path())] {
+        let worker = start(wal).await;
+        history(&worker).await;
+        let all = worker.entries().await;
+        test(worker, all).await.stop().await;
+    }
 }
 
 #[tokio::test]
 async fn entries_follow_commit_order_one_per_resource() {
-    in_both_modes(|worker| async move {
-        history(&worker).await;
-        let entries = worker.entries().await;
+    in_both_modes(|worker, entries| async move {
         let doc = |id: &str| format!("databases/shop/collections/cart/documents/{id}");
         let cart = "databases/shop/collections/cart".to_owned();
         use {EntityType as E, MutationType as M};
@@ -237,9 +253,7 @@ async fn entries_follow_commit_order_one_per_resource() {
 
 #[tokio::test]
 async fn data_is_the_json_of_the_resource_after_the_change() {
-    in_both_modes(|worker| async move {
-        history(&worker).await;
-        let entries = worker.entries().await;
+    in_both_modes(|worker, entries| async move {
         let database = json(&entries[0]);
         assert_eq!(database["name"], "databases/shop");
         assert_eq!(database["display_name"], "Shop");
@@ -259,48 +273,33 @@ async fn data_is_the_json_of_the_resource_after_the_change() {
 
 #[tokio::test]
 async fn filters_select_by_entity_mutation_and_time() {
-    in_both_modes(|worker| async move {
-        history(&worker).await;
-        let all = worker.entries().await;
-        let documents = worker
-            .list_all(ListWalEntriesRequest {
-                entity_type_filter: EntityType::Document as i32,
-                ..Default::default()
-            })
-            .await;
-        assert_eq!(documents, all[2..7]);
-        let deletes = worker
-            .list_all(ListWalEntriesRequest {
-                operation_type_filter: MutationType::Delete as i32,
-                ..Default::default()
-            })
-            .await;
-        assert_eq!(deletes, all[5..]);
-        let both = worker
-            .list_all(ListWalEntriesRequest {
-                entity_type_filter: EntityType::Collection as i32,
-                operation_type_filter: MutationType::Create as i32,
-                ..Default::default()
-            })
-            .await;
-        assert_eq!(both, all[1..2]);
-        // start_time is inclusive, end_time exclusive.
-        let window = worker
-            .list_all(ListWalEntriesRequest {
-                start_time: all[2].timestamp,
-                end_time: all[4].timestamp,
-                ..Default::default()
-            })
-            .await;
-        assert_eq!(window, all[2..4]);
-        let empty = worker
-            .list_all(ListWalEntriesRequest {
-                start_time: all[3].timestamp,
-                end_time: all[3].timestamp,
-                ..Default::default()
-            })
-            .await;
-        assert!(empty.is_empty());
+    in_both_modes(|worker, all| async move {
+        let filter = |entity: EntityType, mutation: MutationType| ListWalEntriesRequest {
+            entity_type_filter: entity as i32,
+            operation_type_filter: mutation as i32,
+            ..Default::default()
+        };
+        let window = |start: usize, end: usize| ListWalEntriesRequest {
+            start_time: all[start].timestamp,
+            end_time: all[end].timestamp,
+            ..Default::default()
+        };
+        use {EntityType as E, MutationType as M};
+        let cases = [
+            ("documents", filter(E::Document, M::Unspecified), 2..7),
+            ("deletes", filter(E::Unspecified, M::Delete), 5..8),
+            (
+                "created collections",
+                filter(E::Collection, M::Create),
+                1..2,
+            ),
+            // start_time is inclusive, end_time exclusive.
+            ("a time window", window(2, 4), 2..4),
+            ("an empty window", window(3, 3), 3..3),
+        ];
+        for (what, request, expected) in cases {
+            assert_eq!(worker.list_all(request).await, all[expected], "{what}");
+        }
         worker
     })
     .await;
@@ -308,23 +307,18 @@ async fn filters_select_by_entity_mutation_and_time() {
 
 #[tokio::test]
 async fn pages_continue_where_they_stopped() {
-    in_both_modes(|worker| async move {
-        history(&worker).await;
-        let all = worker.entries().await;
+    in_both_modes(|worker, all| async move {
         for page_size in [1, 2, 3, 7, 8, 9] {
             let mut seen = Vec::new();
             let mut page_token = String::new();
             loop {
                 let page = worker
-                    .wal()
-                    .list_wal_entries(ListWalEntriesRequest {
+                    .page(ListWalEntriesRequest {
                         page_size,
                         page_token,
                         ..Default::default()
                     })
-                    .await
-                    .unwrap()
-                    .into_inner();
+                    .await;
                 let more = !page.next_page_token.is_empty();
                 let expected_len = if more {
                     page_size as usize
@@ -350,85 +344,44 @@ async fn bad_requests_are_invalid_arguments_naming_the_field() {
     let worker = start(None).await;
     history(&worker).await;
     let first = worker
-        .wal()
-        .list_wal_entries(ListWalEntriesRequest {
+        .page(ListWalEntriesRequest {
             page_size: 2,
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await;
     let bad = |request: ListWalEntriesRequest| {
         let mut wal = worker.wal();
         async move { wal.list_wal_entries(request).await.unwrap_err() }
     };
+    let token = first.next_page_token;
+    let time = |seconds, nanos| Some(Timestamp { seconds, nanos });
     let cases = [
+        // A token is bound to the filter it was issued for.
         (
             "page_token",
-            ListWalEntriesRequest {
-                page_token: first.next_page_token.clone(),
-                entity_type_filter: EntityType::Document as i32,
-                ..Default::default()
-            },
+            request(|r| {
+                r.page_token = token.clone();
+                r.entity_type_filter = EntityType::Document as i32;
+            }),
         ),
         (
             "page_token",
-            ListWalEntriesRequest {
-                page_token: "bm90IGEgdG9rZW4".into(),
-                ..Default::default()
-            },
+            request(|r| r.page_token = "bm90IGEgdG9rZW4".into()),
         ),
-        (
-            "page_size",
-            ListWalEntriesRequest {
-                page_size: -1,
-                ..Default::default()
-            },
-        ),
-        (
-            "page_size",
-            ListWalEntriesRequest {
-                page_size: 1001,
-                ..Default::default()
-            },
-        ),
-        (
-            "entity_type_filter",
-            ListWalEntriesRequest {
-                entity_type_filter: 9,
-                ..Default::default()
-            },
-        ),
+        ("page_size", request(|r| r.page_size = -1)),
+        ("page_size", request(|r| r.page_size = 1001)),
+        ("entity_type_filter", request(|r| r.entity_type_filter = 9)),
         (
             "operation_type_filter",
-            ListWalEntriesRequest {
-                operation_type_filter: -3,
-                ..Default::default()
-            },
+            request(|r| r.operation_type_filter = -3),
         ),
-        (
-            "start_time",
-            ListWalEntriesRequest {
-                start_time: Some(Timestamp {
-                    seconds: 0,
-                    nanos: -1,
-                }),
-                ..Default::default()
-            },
-        ),
+        ("start_time", request(|r| r.start_time = time(0, -1))),
         (
             "end_time",
-            ListWalEntriesRequest {
-                start_time: Some(Timestamp {
-                    seconds: 10,
-                    nanos: 0,
-                }),
-                end_time: Some(Timestamp {
-                    seconds: 9,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            },
+            request(|r| {
+                r.start_time = time(10, 0);
+                r.end_time = time(9, 0);
+            }),
         ),
     ];
     for (field, request) in cases {
@@ -441,10 +394,7 @@ async fn bad_requests_are_invalid_arguments_naming_the_field() {
     let status = worker
         .wal()
         .truncate_wal(TruncateWalRequest {
-            before: Some(Timestamp {
-                seconds: 0,
-                nanos: 1_000_000_000,
-            }),
+            before: time(0, 1_000_000_000),
         })
         .await
         .unwrap_err();
@@ -454,9 +404,7 @@ async fn bad_requests_are_invalid_arguments_naming_the_field() {
 
 #[tokio::test]
 async fn truncation_drops_older_entries_and_keeps_the_state() {
-    in_both_modes(|worker| async move {
-        history(&worker).await;
-        let all = worker.entries().await;
+    in_both_modes(|worker, all| async move {
         worker.truncate(all[3].timestamp).await;
         assert_eq!(worker.entries().await, all[3..]);
         worker.truncate(None).await;
@@ -490,28 +438,20 @@ async fn history_after_truncation(worker: &Running) {
 
 #[tokio::test]
 async fn a_page_token_outlives_the_truncation_of_its_entry() {
-    in_both_modes(|worker| async move {
-        history(&worker).await;
-        let all = worker.entries().await;
+    in_both_modes(|worker, all| async move {
         let first = worker
-            .wal()
-            .list_wal_entries(ListWalEntriesRequest {
+            .page(ListWalEntriesRequest {
                 page_size: 2,
                 ..Default::default()
             })
-            .await
-            .unwrap()
-            .into_inner();
+            .await;
         worker.truncate(all[4].timestamp).await;
         let next = worker
-            .wal()
-            .list_wal_entries(ListWalEntriesRequest {
+            .page(ListWalEntriesRequest {
                 page_token: first.next_page_token,
                 ..Default::default()
             })
-            .await
-            .unwrap()
-            .into_inner();
+            .await;
         assert_eq!(next.entries, all[4..], "resumes at the oldest entry left");
         worker
     })

@@ -251,42 +251,47 @@ impl<'a> Data<'a> {
     }
 }
 
+/// `data`: the resource after the change as JSON; empty once deleted.
+fn data(change: &Change) -> Vec<u8> {
+    let name = change.name();
+    let data = match change {
+        Change::Database(_, Some(row)) => Data {
+            display_name: Some(&row.display_name),
+            ..Data::new(name, row.created_at, row.updated_at)
+        },
+        Change::Collection(_, Some(row)) => Data {
+            description: Some(&row.description),
+            ..Data::new(name, row.created_at, row.updated_at)
+        },
+        Change::Document(_, Some(row)) => Data {
+            value: Some(&row.value),
+            ..Data::new(name, row.created_at, row.updated_at)
+        },
+        Change::Database(_, None) | Change::Collection(_, None) | Change::Document(_, None) => {
+            return Vec::new();
+        }
+    };
+    data.bytes()
+}
+
 fn payload(change: &Change) -> pb::wal_entry::Payload {
     use pb::wal_entry::Payload;
-    let name = change.name();
+    let data = data(change);
     match change {
-        Change::Database(db, row) => Payload::DatabasePayload(pb::DatabasePayload {
+        Change::Database(db, _) => Payload::DatabasePayload(pb::DatabasePayload {
             database_id: db.database.clone(),
-            data: row.as_ref().map_or_else(Vec::new, |row| {
-                Data {
-                    display_name: Some(&row.display_name),
-                    ..Data::new(name, row.created_at, row.updated_at)
-                }
-                .bytes()
-            }),
+            data,
         }),
-        Change::Collection(coll, row) => Payload::CollectionPayload(pb::CollectionPayload {
+        Change::Collection(coll, _) => Payload::CollectionPayload(pb::CollectionPayload {
             database_id: coll.database.clone(),
             collection_id: coll.collection.clone(),
-            data: row.as_ref().map_or_else(Vec::new, |row| {
-                Data {
-                    description: Some(&row.description),
-                    ..Data::new(name, row.created_at, row.updated_at)
-                }
-                .bytes()
-            }),
+            data,
         }),
-        Change::Document(doc, row) => Payload::DocumentPayload(pb::DocumentPayload {
+        Change::Document(doc, _) => Payload::DocumentPayload(pb::DocumentPayload {
             database_id: doc.database.clone(),
             collection_id: doc.collection.clone(),
             document_id: doc.document.clone(),
-            data: row.as_ref().map_or_else(Vec::new, |row| {
-                Data {
-                    value: Some(&row.value),
-                    ..Data::new(name, row.created_at, row.updated_at)
-                }
-                .bytes()
-            }),
+            data,
         }),
     }
 }
