@@ -253,6 +253,15 @@ fn scan_segments(
             } else if recovery == Recovery::Repair {
                 let why = format!("repair: {}", damage.reason);
                 cut(path, damage.offset, bytes.len() as u64, &why, report)?;
+                // If the next segment starts inside the snapshot, the lost
+                // records were only there for listing: the state is whole
+                // and the later segments are kept.
+                if segments
+                    .get(i + 1)
+                    .is_some_and(|(next, _)| *next <= covered + 1)
+                {
+                    continue;
+                }
                 for (_, later) in &segments[i + 1..] {
                     let size = fs::metadata(later).map_or(0, |m| m.len());
                     fs::remove_file(later).opening("delete", later)?;

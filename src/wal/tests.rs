@@ -340,6 +340,39 @@ fn corruption_in_the_middle_stops_start_up_unless_repaired() {
     assert_eq!((store.last_lsn(), report.dropped.len()), (2, 0));
 }
 
+#[test]
+fn repairing_records_the_snapshot_covers_keeps_every_later_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    seed(&store, 2);
+    // A snapshot that keeps every entry listed keeps the first segment too.
+    store.wal().truncate(&store, Timestamp::MIN).unwrap();
+    seed_more(&store);
+    let before = store.snapshot();
+    close(store);
+    let first = segments(dir.path()).remove(0);
+    let mut bytes = fs::read(&first).unwrap();
+    let ends = frame_ends(&bytes);
+    bytes[ends[0] + 20] ^= 1;
+    fs::write(&first, &bytes).unwrap();
+
+    let err = open_with(dir.path(), Recovery::Strict).unwrap_err();
+    assert!(
+        matches!(&err, OpenError::Corrupt { file, .. } if *file == first),
+        "{err}"
+    );
+    let (store, report) = open_with(dir.path(), Recovery::Repair).unwrap();
+    assert_eq!(store.snapshot(), before, "no state lost");
+    assert_eq!(report.dropped.len(), 1, "only the damaged segment was cut");
+    let listed = store.wal().list(&Filter::default(), None, usize::MAX);
+    let lsns: Vec<Lsn> = listed.entries.iter().map(|l| l.record.lsn).collect();
+    assert_eq!(
+        lsns,
+        [1, 5],
+        "the entries after the damage are gone from the listing"
+    );
+}
+
 /// Three segments: every start begins a fresh segment, so a log written
 /// over three runs has three (and no snapshot).
 fn three_segments() -> (tempfile::TempDir, Vec<PathBuf>) {
