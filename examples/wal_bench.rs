@@ -3,13 +3,18 @@
 //!
 //! ```text
 //! cargo run --release --example wal_bench -- throughput --sync always --clients 1
-//! cargo run --release --example wal_bench -- throughput --sync always --clients 64
-//! cargo run --release --example wal_bench -- throughput --sync never --clients 64
+//! cargo run --release --example wal_bench -- throughput --sync always --clients 64 --connections 1
+//! cargo run --release --example wal_bench -- throughput --sync never --clients 64 --connections 1
 //! cargo run --release --example wal_bench -- recovery --documents 1000000
 //! ```
 //!
+//! (`just bench-wal` runs these four.) The 64 clients share one HTTP/2
+//! connection: on a small machine, 64 TCP connections served and driven by
+//! the same process cost more CPU than the log, and the benchmark would
+//! measure that instead.
+//!
 //! `throughput` serves a worker in-process on 127.0.0.1 with its log in a
-//! fresh directory and has N gRPC clients (one connection each) create
+//! fresh directory and has N gRPC clients create
 //! small documents back to back for a while; with `sync: always` every
 //! acknowledged create has been fsynced, so the ratio between 64 clients
 //! and 1 shows how well group commit shares fsyncs.
