@@ -10,6 +10,11 @@
 //!   level: info           # trace | debug | info | warn | error
 //!   format: pretty        # pretty | json
 //!   output: stdout        # stdout | stderr | a file path (appended)
+//! wal:                    # optional; absent: memory only
+//!   path: /var/lib/distgo # the log's directory
+//!   sync: always          # always | interval | never
+//!   sync_interval: 100ms  # how often `interval` syncs
+//!   snapshot_bytes: 67108864  # snapshot once the log is this large
 //! transactions:           # optional
 //!   ttl: 60s              # open transactions expire this long after Begin
 //!   max_operations: 500   # per transaction
@@ -72,6 +77,8 @@ pub struct Config {
     pub grpc: GrpcConfig,
     /// Where and how much to log.
     pub logging: LoggingConfig,
+    /// The write-ahead log.
+    pub wal: WalConfig,
     /// Bounds on open transactions.
     pub transactions: crate::txn::Limits,
 }
@@ -135,6 +142,45 @@ pub enum LogOutput {
     File(PathBuf),
 }
 
+/// `wal.*`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalConfig {
+    /// The log's directory; `None` keeps everything in memory only.
+    pub path: Option<PathBuf>,
+    /// When an acknowledged write reaches the disk.
+    pub sync: SyncPolicy,
+    /// How often the `interval` policy syncs.
+    pub sync_interval: Duration,
+    /// The log size that triggers a snapshot (and bounds the retained log).
+    pub snapshot_bytes: u64,
+}
+
+/// `wal.sync`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncPolicy {
+    /// fsync before acknowledging; concurrent writers share one fsync.
+    Always,
+    /// Acknowledge after write(2); fsync every `wal.sync_interval`.
+    Interval,
+    /// Acknowledge after write(2); leave flushing to the operating system.
+    Never,
+}
+
+/// The default of `wal.snapshot_bytes`: 64 MiB.
+pub const DEFAULT_SNAPSHOT_BYTES: u64 = 64 << 20;
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            path: None,
+            sync: SyncPolicy::Always,
+            sync_interval: Duration::from_millis(100),
+            snapshot_bytes: DEFAULT_SNAPSHOT_BYTES,
+        }
+    }
+}
+
 /// The file's shape, before values are checked.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +190,8 @@ struct RawConfig {
     grpc: RawGrpc,
     #[serde(default)]
     logging: RawLogging,
+    #[serde(default)]
+    wal: RawWal,
     #[serde(default)]
     transactions: RawTransactions,
 }
@@ -180,6 +228,26 @@ impl Default for RawLogging {
             level: LogLevel::Info,
             format: LogFormat::Pretty,
             output: "stdout".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWal {
+    path: Option<String>,
+    sync: SyncPolicy,
+    sync_interval: String,
+    snapshot_bytes: u64,
+}
+
+impl Default for RawWal {
+    fn default() -> Self {
+        RawWal {
+            path: None,
+            sync: SyncPolicy::Always,
+            sync_interval: "100ms".into(),
+            snapshot_bytes: DEFAULT_SNAPSHOT_BYTES,
         }
     }
 }
@@ -240,6 +308,7 @@ fn describe_shape_error(err: serde_path_to_error::Error<serde_yaml::Error>) -> C
         .or_else(|| message.strip_prefix(&format!("{parent}: ")))
         .unwrap_or(&message)
         .replace("expected u16", "expected a port number from 0 to 65535")
+        .replace("expected u64", "expected a number of bytes")
         .replace("expected usize", "expected a whole number")
         .replace("unknown field", "unknown key")
         .replace("duplicate field", "duplicate key");
@@ -283,6 +352,7 @@ impl RawConfig {
             name: self.name,
             grpc: self.grpc.validate()?,
             logging: self.logging.validate()?,
+            wal: self.wal.validate()?,
             transactions: self.transactions.validate()?,
         })
     }
@@ -314,6 +384,29 @@ impl RawLogging {
             level: self.level,
             format: self.format,
             output,
+        })
+    }
+}
+
+impl RawWal {
+    fn validate(self) -> Result<WalConfig, ConfigError> {
+        let path = match self.path {
+            Some(path) if path.is_empty() => {
+                return Err(ConfigError::invalid("wal.path", "must not be empty"));
+            }
+            path => path.map(PathBuf::from),
+        };
+        if self.snapshot_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "wal.snapshot_bytes",
+                "must be greater than zero",
+            ));
+        }
+        Ok(WalConfig {
+            path,
+            sync: self.sync,
+            sync_interval: parse_duration(&self.sync_interval, "wal.sync_interval")?,
+            snapshot_bytes: self.snapshot_bytes,
         })
     }
 }

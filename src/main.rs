@@ -3,13 +3,19 @@
 //! Parses flags, loads the configuration, sets up logging, binds, and hands
 //! the listener and a Ctrl-C/SIGTERM future to the library. Exit codes:
 //! 0 after a clean shutdown, 1 when the server fails, 2 for a bad
-//! configuration (before anything is bound).
+//! configuration (before anything is bound; an unusable `wal.path` included),
+//! 3 when the write-ahead log is corrupt (rerun with `--repair` to keep the
+//! valid prefix).
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::Parser;
-use distgo_db::config::Config;
+use distgo_db::{
+    Worker,
+    config::Config,
+    wal::{OpenError, Recovery},
+};
 
 /// Runs a distgo-db worker.
 #[derive(Debug, Parser)]
@@ -18,6 +24,10 @@ struct Args {
     /// YAML configuration file; without it the embedded default runs.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Start even if the write-ahead log is corrupt: keep the valid records
+    /// before the damage, delete the rest, and log what was dropped.
+    #[arg(long)]
+    repair: bool,
 }
 
 fn main() -> ExitCode {
@@ -33,7 +43,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(config) {
+    let recovery = if args.repair {
+        Recovery::Repair
+    } else {
+        Recovery::Strict
+    };
+    let worker = match Worker::open(config.clone(), recovery) {
+        Ok(worker) => worker,
+        Err(err) => {
+            tracing::error!("{err}");
+            let kind = match err {
+                OpenError::Directory { .. } => "configuration error: ",
+                _ => "",
+            };
+            eprintln!("distgo-worker: {kind}{err}");
+            return ExitCode::from(err.exit_code());
+        }
+    };
+    match run(config, worker) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -43,7 +70,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, worker: Worker) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,7 +81,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
-        distgo_db::serve(config, listener, shutdown).await?;
+        worker.serve(listener, shutdown).await?;
         Ok(())
     })
 }

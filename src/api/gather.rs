@@ -40,6 +40,7 @@ macro_rules! impl_gather {
 impl_gather!(A a, B b);
 impl_gather!(A a, B b, C c);
 impl_gather!(A a, B b, C c, D d);
+impl_gather!(A a, B b, C c, D d, E e);
 
 #[cfg(test)]
 mod tests {

@@ -72,6 +72,23 @@ fn every_bad_config_fails_with_its_message() {
 }
 
 #[test]
+fn the_wal_section_is_optional_and_read_in_full() {
+    let config = Config::from_yaml("name: w\n").unwrap();
+    assert_eq!(config.wal, WalConfig::default());
+    assert_eq!(config.wal.path, None, "memory only by default");
+    assert_eq!(config.wal.sync, SyncPolicy::Always);
+    assert_eq!(config.wal.sync_interval, Duration::from_millis(100));
+    assert_eq!(config.wal.snapshot_bytes, 64 << 20);
+    let yaml = "name: w\nwal:\n  path: /var/lib/w\n  sync: interval\n  \
+                sync_interval: 250ms\n  snapshot_bytes: 4096\n";
+    let config = Config::from_yaml(yaml).unwrap();
+    assert_eq!(config.wal.path, Some(PathBuf::from("/var/lib/w")));
+    assert_eq!(config.wal.sync, SyncPolicy::Interval);
+    assert_eq!(config.wal.sync_interval, Duration::from_millis(250));
+    assert_eq!(config.wal.snapshot_bytes, 4096);
+}
+
+#[test]
 fn transaction_bounds_are_read_and_default_to_the_contract() {
     let config = Config::from_yaml("name: w\n").unwrap();
     assert_eq!(config.transactions, crate::txn::Limits::default());

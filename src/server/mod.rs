@@ -18,7 +18,7 @@ use tokio::{net::TcpListener, sync::oneshot};
 use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::ServingStatus;
 
-pub use self::edge::EdgeLayer;
+pub use self::edge::{Edge, EdgeLayer};
 use crate::{
     api::{
         cluster::ClusterApi, collection::CollectionApi, database::DatabaseApi,
@@ -39,7 +39,7 @@ use crate::{
     },
     store::Store,
     txn::Transactions,
-    wal::Wal,
+    wal::{OpenError, Recovery, Wal},
 };
 
 /// Why the server stopped with an error.
@@ -54,6 +54,12 @@ pub enum ServeError {
     /// The transport failed.
     #[error("transport error: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The recovery task panicked or was cancelled.
+    #[error("recovery did not finish: {0}")]
+    Recovery(String),
+    /// The write-ahead log could not be opened or recovered.
+    #[error(transparent)]
+    Open(#[from] OpenError),
 }
 
 /// A worker ready to serve: its configuration and its store.
@@ -65,14 +71,37 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker with an empty in-memory store on the system clock.
+    /// A worker with an empty in-memory store on the system clock; ignores
+    /// `wal.path` ([`Worker::open`] honours it).
     pub fn new(config: Config) -> Self {
         Self::with_clock(config, Arc::new(SystemClock))
     }
 
-    /// A worker whose store reads time from `clock` (tests move time by hand).
+    /// A worker whose in-memory store reads time from `clock` (tests move
+    /// time by hand); ignores `wal.path`.
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
-        let store = Arc::new(Store::new(clock.clone(), Wal::memory()));
+        let wal = Wal::memory_with_budget(config.wal.snapshot_bytes);
+        let store = Arc::new(Store::new(clock.clone(), wal));
+        Self::with_store(config, store, clock)
+    }
+
+    /// A worker on the system clock whose store is recovered from
+    /// `wal.path` (or empty and memory-only without it).
+    pub fn open(config: Config, recovery: Recovery) -> Result<Self, OpenError> {
+        Self::open_with_clock(config, Arc::new(SystemClock), recovery)
+    }
+
+    /// [`Worker::open`] with a clock of the caller's choosing.
+    pub fn open_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        recovery: Recovery,
+    ) -> Result<Self, OpenError> {
+        let (store, _report) = crate::wal::open_store(&config.wal, clock.clone(), recovery)?;
+        Ok(Self::with_store(config, store, clock))
+    }
+
+    fn with_store(config: Config, store: Arc<Store>, clock: Arc<dyn Clock>) -> Self {
         let transactions = Arc::new(Transactions::new(store.clone(), clock, config.transactions));
         Worker {
             config,
@@ -115,7 +144,7 @@ impl Worker {
             .add_service(TransactionServiceServer::new(TransactionApi::new(
                 self.transactions,
             )))
-            .add_service(WalServiceServer::new(WalApi))
+            .add_service(WalServiceServer::new(WalApi::new(store.clone())))
             .add_service(ClusterServiceServer::new(ClusterApi))
             .add_service(health)
             .add_service(reflection);
@@ -144,22 +173,32 @@ impl Worker {
                 std::future::pending::<()>().await;
             }
         };
-        tokio::select! {
-            result = serving => result?,
+        let served = tokio::select! {
+            result = serving => result.map_err(ServeError::from),
             () = drain_bound => {
                 tracing::warn!(?timeout, "in-flight requests did not finish within grpc.timeout");
+                Ok(())
             }
-        }
+        };
+        // Everything acknowledged is on disk already; this syncs the rest and
+        // releases the directory, so the same process may open it again.
+        let wal_store = store.clone();
+        let _ = tokio::task::spawn_blocking(move || wal_store.wal().close()).await;
+        served?;
         tracing::info!(node = %self.config.name, "distgo worker stopped");
         Ok(())
     }
 }
 
-/// Serves a fresh in-memory worker on `listener` until `shutdown` completes.
+/// Opens the worker's store (recovering `wal.path`, if set) and serves it on
+/// `listener` until `shutdown` completes.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    Worker::new(config).serve(listener, shutdown).await
+    let worker = tokio::task::spawn_blocking(move || Worker::open(config, Recovery::Strict))
+        .await
+        .map_err(|err| ServeError::Recovery(err.to_string()))??;
+    worker.serve(listener, shutdown).await
 }

@@ -63,6 +63,16 @@ pub struct Page<T> {
 }
 
 impl Tree {
+    /// A tree made of `databases`, keyed by id (loading a snapshot).
+    pub fn from_databases(databases: BTreeMap<String, DatabaseNode>) -> Self {
+        Tree { databases }
+    }
+
+    /// Every database, keyed by id (writing a snapshot).
+    pub fn databases(&self) -> &BTreeMap<String, DatabaseNode> {
+        &self.databases
+    }
+
     /// The database `name`, if it exists.
     pub fn database(&self, name: &DatabaseName) -> Option<&DatabaseNode> {
         self.databases.get(&name.database)

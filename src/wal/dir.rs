@@ -1,0 +1,174 @@
+//! The log directory: which files it holds and what their names mean.
+//!
+//! ```text
+//! wal.path/
+//!   00000000000000000001.wal            segment: records from LSN 1 on
+//!   00000000000000004711.wal            segment: records from LSN 4711 on (current)
+//!   snapshot-00000000000000004710.snap  the state after LSN 4710
+//!   snapshot-00000000000000004710.snap.tmp   a snapshot being written
+//! ```
+//!
+//! Names carry zero-padded LSNs, so sorting names sorts the log. A segment
+//! is never rewritten, only appended to and, once a snapshot covers all of
+//! it, deleted whole: compaction is `unlink`, not a copy.
+//!
+//! Creating or renaming a file changes the *directory*, which has its own
+//! place on disk: fsyncing a new file makes its bytes durable but not its
+//! name. Every create and rename here is therefore followed by an fsync of
+//! the directory ([`sync_dir`]).
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+use crate::{store::Lsn, wal::frame};
+
+const SEGMENT_SUFFIX: &str = ".wal";
+const SNAPSHOT_PREFIX: &str = "snapshot-";
+const SNAPSHOT_SUFFIX: &str = ".snap";
+/// Suffix of a file being written; such a file is garbage after a crash.
+pub(crate) const TEMP_SUFFIX: &str = ".tmp";
+
+/// The file name of the segment whose first record is `first`.
+pub(crate) fn segment_name(first: Lsn) -> String {
+    format!("{first:020}{SEGMENT_SUFFIX}")
+}
+
+/// The file name of the snapshot of the state after `lsn`.
+pub(crate) fn snapshot_name(lsn: Lsn) -> String {
+    format!("{SNAPSHOT_PREFIX}{lsn:020}{SNAPSHOT_SUFFIX}")
+}
+
+/// What the directory holds, each list in LSN order.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// Segments: (first LSN, path).
+    pub(crate) segments: Vec<(Lsn, PathBuf)>,
+    /// Snapshots: (LSN covered, path).
+    pub(crate) snapshots: Vec<(Lsn, PathBuf)>,
+    /// Leftovers of interrupted writes.
+    pub(crate) temps: Vec<PathBuf>,
+}
+
+/// Lists the files of `dir` that belong to the log; other files are left
+/// alone.
+pub(crate) fn list(dir: &Path) -> io::Result<Listing> {
+    let mut listing = Listing::default();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let path = entry.path();
+        if name.ends_with(TEMP_SUFFIX) {
+            listing.temps.push(path);
+        } else if let Some(lsn) = parse_lsn(name.strip_suffix(SEGMENT_SUFFIX)) {
+            listing.segments.push((lsn, path));
+        } else if let Some(lsn) = parse_lsn(
+            name.strip_prefix(SNAPSHOT_PREFIX)
+                .and_then(|n| n.strip_suffix(SNAPSHOT_SUFFIX)),
+        ) {
+            listing.snapshots.push((lsn, path));
+        }
+    }
+    listing.segments.sort();
+    listing.snapshots.sort();
+    Ok(listing)
+}
+
+fn parse_lsn(digits: Option<&str>) -> Option<Lsn> {
+    let digits = digits?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Makes the directory's entries (created, renamed, removed files) durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates (or empties) the segment whose first record will be `first`,
+/// writes its header and makes both the file and its name durable.
+pub(crate) fn create_segment(dir: &Path, first: Lsn) -> io::Result<(File, PathBuf)> {
+    let path = dir.join(segment_name(first));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)?;
+    file.write_all(&frame::header())?;
+    file.sync_all()?;
+    sync_dir(dir)?;
+    Ok((file, path))
+}
+
+/// Deletes what a snapshot at `snapshot_lsn` makes unnecessary: older
+/// snapshots, and every segment whose records all come before `keep_from`
+/// (a segment ends where the next one starts, so it can go once the next
+/// one starts at or before `keep_from`).
+pub(crate) fn remove_covered(dir: &Path, keep_from: Lsn, snapshot_lsn: Lsn) -> io::Result<usize> {
+    let listing = list(dir)?;
+    let mut removed = 0;
+    for pair in listing.segments.windows(2) {
+        if pair[1].0 <= keep_from {
+            fs::remove_file(&pair[0].1)?;
+            removed += 1;
+        }
+    }
+    for (lsn, path) in &listing.snapshots {
+        if *lsn < snapshot_lsn {
+            fs::remove_file(path)?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_like_their_lsns_and_parse_back() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            segment_name(10),
+            segment_name(9),
+            snapshot_name(8),
+            "notes.txt".into(),
+            "123.wal".into(),
+            format!("{}{TEMP_SUFFIX}", snapshot_name(12)),
+        ] {
+            fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let listing = list(dir.path()).unwrap();
+        let lsns: Vec<Lsn> = listing.segments.iter().map(|s| s.0).collect();
+        assert_eq!(lsns, [9, 10]);
+        assert_eq!(listing.snapshots.len(), 1);
+        assert_eq!(listing.snapshots[0].0, 8);
+        assert_eq!(listing.temps.len(), 1);
+    }
+
+    #[test]
+    fn covered_segments_and_older_snapshots_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for first in [1, 50, 100] {
+            create_segment(dir.path(), first).unwrap();
+        }
+        for lsn in [40, 99] {
+            fs::write(dir.path().join(snapshot_name(lsn)), b"").unwrap();
+        }
+        // Records 1..=99 are covered; the segment from 50 holds 50..=99.
+        assert_eq!(remove_covered(dir.path(), 100, 99).unwrap(), 3);
+        let listing = list(dir.path()).unwrap();
+        let lsns: Vec<Lsn> = listing.segments.iter().map(|s| s.0).collect();
+        assert_eq!(lsns, [100]);
+        assert_eq!(listing.snapshots.len(), 1);
+    }
+}
