@@ -13,8 +13,7 @@ use distgo_db::proto::database::{
     CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest, Database,
     DeleteDatabaseRequest, Document, GetDocumentRequest, ListDocumentsRequest,
     collection_service_client::CollectionServiceClient,
-    database_service_client::DatabaseServiceClient,
-    document_service_client::DocumentServiceClient,
+    database_service_client::DatabaseServiceClient, document_service_client::DocumentServiceClient,
 };
 
 #[tokio::main]

@@ -3,5 +3,5 @@
 //! The conformance suite of distgo-db: it checks any worker, by address,
 //! against the contract.
 
-pub mod proto;
 pub mod bench;
+pub mod proto;

@@ -1,16 +1,490 @@
-//! The load generator (`distgo-conformance bench`). Not written yet.
+//! The load generator: `distgo-conformance bench`.
+//!
+//! Like the conformance suite, the bench talks to any worker by address and
+//! knows only the wire contract. One run:
+//!
+//! ```text
+//!  --null?  ┌────────────────────┐      ┌─────────────────────┐
+//!   yes ──► │ null worker        │ then │ target (--addr, or  │
+//!           │ (same RPCs, no     │ ───► │ --spawn-worker PATH)│
+//!           │ store; in-process) │      │                     │
+//!           └────────────────────┘      └─────────────────────┘
+//!   each: create databases/bench-XXXXXXXX, preload --docs,
+//!         warm up, measure the closed loop, delete the database
+//!   then: table on stdout, target/null ratios, --json FILE
+//! ```
+//!
+//! Measuring a null worker *in the same run* matters: absolute figures on a
+//! shared 2-core machine move with everything else running, but the ratio
+//! of two back-to-back measurements with the same client says how much of
+//! the cost is the worker's own. `--scaling` repeats the measurement over
+//! growing data sets ([`scaling`]).
+//!
+//! Files: [`workload`] (what is asked), [`dataset`] (what it is asked of),
+//! [`load`] (the closed loop), [`null`] (the ceiling), [`spawn`] (a worker
+//! process), [`report`] (table and JSON), [`scaling`] (cost vs data size).
 
-use std::process::ExitCode;
+pub mod dataset;
+pub mod load;
+pub mod null;
+pub mod report;
+pub mod scaling;
+pub mod spawn;
+pub mod workload;
+
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use anyhow::Context;
+use rand::{SeedableRng, rngs::StdRng};
+use serde::Serialize;
+use tonic::transport::{Channel, Endpoint};
+
+use self::{
+    dataset::{Dataset, MAX_VALUE_BYTES, MIN_VALUE_BYTES},
+    load::LoadPlan,
+    null::{NullWorker, Running},
+    report::{BENCH_SCHEMA, BenchReport, Machine, Ratio, RunReport},
+    spawn::{SpawnSpec, SpawnedWorker},
+    workload::{Call, KeyDist, Workload},
+};
 
 /// Options of `distgo-conformance bench`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
     /// The worker to measure, e.g. `http://127.0.0.1:55055`.
     #[arg(long, env = "DISTGO_ADDR")]
     pub addr: Option<String>,
+    /// Start this worker binary on 127.0.0.1:0 and measure it (instead of --addr).
+    #[arg(long, value_name = "PATH")]
+    pub spawn_worker: Option<PathBuf>,
+    /// Also measure a null worker (no store) first, and report target/null.
+    #[arg(long)]
+    pub null: bool,
+    /// get | create | update | list | mixed:R/W (R% gets, W% updates).
+    #[arg(long, default_value = "get")]
+    pub workload: Workload,
+    /// Calls in flight.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// HTTP/2 connections the calls are spread over.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// The measured window: 10s, 500ms, 1m ...
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Load before the measured window, not recorded.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub warmup: Duration,
+    /// Documents preloaded before measuring (not needed by `create`).
+    #[arg(long, default_value_t = 10_000)]
+    pub docs: u64,
+    /// Bytes of every document value (a JSON object), 8-4096.
+    #[arg(long, default_value_t = 256)]
+    pub value_bytes: usize,
+    /// Which preloaded documents Gets and Updates hit.
+    #[arg(long, value_enum, default_value_t = KeyDist::Uniform)]
+    pub key_dist: KeyDist,
+    /// The exponent of --key-dist zipf.
+    #[arg(long, default_value_t = 0.99)]
+    pub zipf_s: f64,
+    /// page_size of List calls.
+    #[arg(long, default_value_t = 100)]
+    pub page_size: i32,
+    /// Where List calls start, as a fraction of the preloaded documents (0: first page).
+    #[arg(long, default_value_t = 0.0)]
+    pub list_depth: f64,
+    /// Calls in flight while preloading.
+    #[arg(long, default_value_t = 64)]
+    pub preload_concurrency: usize,
+    /// Seeds keys, mixes and the database prefix (random if absent).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Also write the results as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Scaling run: for each size (e.g. 10000,100000,1000000) start a fresh
+    /// --spawn-worker, preload, and measure Get, Create, List and memory.
+    #[arg(long, value_delimiter = ',', value_name = "SIZES")]
+    pub scaling: Option<Vec<u64>>,
+    /// Scaling run: also time recovery with `wal.path` (skipped, with a note,
+    /// when the worker does not accept `wal.path`).
+    #[arg(long)]
+    pub recovery: bool,
 }
 
-/// Runs a benchmark.
-pub async fn run(_args: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the load generator is not written yet")
+impl BenchArgs {
+    /// Checks combinations clap cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(MIN_VALUE_BYTES..=MAX_VALUE_BYTES).contains(&self.value_bytes) {
+            return Err(format!(
+                "--value-bytes must be {MIN_VALUE_BYTES}-{MAX_VALUE_BYTES}, got {}",
+                self.value_bytes
+            ));
+        }
+        if self.concurrency == 0 || self.connections == 0 || self.preload_concurrency == 0 {
+            return Err(
+                "--concurrency, --connections and --preload-concurrency must be at least 1".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.list_depth) {
+            return Err(format!(
+                "--list-depth must be 0.0-1.0, got {}",
+                self.list_depth
+            ));
+        }
+        if self.duration.is_zero() {
+            return Err("--duration must be more than 0".into());
+        }
+        if self.scaling.is_some() {
+            if self.spawn_worker.is_none() {
+                return Err(
+                    "--scaling needs --spawn-worker PATH (it reads the worker's memory)".into(),
+                );
+            }
+        } else if self.workload.reads_preloaded() && self.docs == 0 {
+            return Err(format!(
+                "--workload {} needs --docs of at least 1",
+                self.workload
+            ));
+        } else if self.addr.is_none() && self.spawn_worker.is_none() && !self.null {
+            return Err("give --addr URL (or DISTGO_ADDR), --spawn-worker PATH, or --null".into());
+        }
+        if self.addr.is_some() && self.spawn_worker.is_some() {
+            return Err("give either --addr or --spawn-worker, not both".into());
+        }
+        Ok(())
+    }
+
+    /// The closed-loop settings for `workload` at `concurrency`.
+    pub fn plan(&self, workload: Workload, concurrency: usize, seed: u64) -> LoadPlan {
+        LoadPlan {
+            workload,
+            concurrency,
+            warmup: self.warmup,
+            duration: self.duration,
+            key_dist: self.key_dist,
+            zipf_s: self.zipf_s,
+            page_size: self.page_size,
+            seed,
+        }
+    }
+
+    fn spawn_spec(&self, binary: PathBuf) -> SpawnSpec {
+        SpawnSpec {
+            binary,
+            wal_path: None,
+            startup_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The settings a report records, as given on the command line.
+#[derive(Clone, Debug, Serialize)]
+pub struct Settings {
+    workload: String,
+    concurrency: usize,
+    connections: usize,
+    duration_s: f64,
+    warmup_s: f64,
+    docs: u64,
+    value_bytes: usize,
+    key_dist: KeyDist,
+    zipf_s: f64,
+    page_size: i32,
+    list_depth: f64,
+    seed: u64,
+}
+
+impl Settings {
+    fn of(args: &BenchArgs, seed: u64) -> Self {
+        Settings {
+            workload: args.workload.to_string(),
+            concurrency: args.concurrency,
+            connections: args.connections,
+            duration_s: args.duration.as_secs_f64(),
+            warmup_s: args.warmup.as_secs_f64(),
+            docs: args.docs,
+            value_bytes: args.value_bytes,
+            key_dist: args.key_dist,
+            zipf_s: args.zipf_s,
+            page_size: args.page_size,
+            list_depth: args.list_depth,
+            seed,
+        }
+    }
+}
+
+/// Runs a benchmark (or a scaling run). Exit code 1 if any call failed.
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    args.validate().map_err(anyhow::Error::msg)?;
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let stop = stop_on_ctrl_c();
+    let runs = match &args.scaling {
+        Some(sizes) => scaling::run(&args, sizes, seed, &stop).await?,
+        None => single(&args, seed, &stop).await?,
+    };
+    let failed = runs.iter().any(|run| run.error_count() > 0);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A flag that Ctrl-C sets, so runs stop early and still clean up.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: finishing the current run and cleaning up");
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    stop
+}
+
+/// The null worker (if asked), then the target; prints and saves the report.
+async fn single(
+    args: &BenchArgs,
+    seed: u64,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let started_at = now_rfc3339();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut runs = Vec::new();
+    if args.null {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let running = Running::start(NullWorker::new(args.value_bytes), threads)?;
+        let addr = format!("http://{}", running.addr);
+        let measured = measure("null", &addr, args, seed, &mut rng, stop).await;
+        // Joining the null worker's thread blocks; keep it off the runtime.
+        tokio::task::spawn_blocking(move || drop(running)).await?;
+        runs.push(measured?);
+    }
+    let spawned = match &args.spawn_worker {
+        Some(binary) => Some(SpawnedWorker::start(&args.spawn_spec(binary.clone()))?),
+        None => None,
+    };
+    if let Some(addr) = spawned
+        .as_ref()
+        .map(SpawnedWorker::url)
+        .or(args.addr.clone())
+    {
+        let mut run = measure("target", &addr, args, seed, &mut rng, stop).await?;
+        run.worker_rss_bytes = spawned.as_ref().and_then(SpawnedWorker::rss_bytes);
+        runs.push(run);
+    }
+    print!("{}", report::table(&runs));
+    let ratio = match runs.as_slice() {
+        [null, target] => Some(Ratio::of(target, null)),
+        _ => None,
+    };
+    if let Some(ratio) = &ratio {
+        println!(
+            "target/null: throughput {:.3}, p99 {:.3}",
+            ratio.throughput, ratio.p99
+        );
+    }
+    if let Some(path) = &args.json {
+        let report = BenchReport {
+            schema: BENCH_SCHEMA,
+            started_at,
+            machine: Machine::this(),
+            settings: Settings::of(args, seed),
+            runs: runs.clone(),
+            ratio,
+        };
+        report::write_json(path, &report)?;
+    }
+    Ok(runs)
+}
+
+/// Sets up a dataset on `addr`, runs the workload, and deletes the dataset
+/// whatever happened.
+async fn measure(
+    label: &str,
+    addr: &str,
+    args: &BenchArgs,
+    seed: u64,
+    rng: &mut StdRng,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<RunReport> {
+    let channels = connect(addr, args.connections).await?;
+    let docs = if args.workload.reads_preloaded() {
+        args.docs
+    } else {
+        0
+    };
+    let mut dataset = Dataset::new(rng, docs, args.value_bytes);
+    dataset::create(&channels[0], &dataset).await?;
+    let outcome = async {
+        dataset::preload(
+            &channels,
+            &Arc::new(dataset.clone()),
+            args.preload_concurrency,
+            label,
+        )
+        .await?;
+        if args.workload == Workload::Only(Call::List) && args.list_depth > 0.0 {
+            dataset.list_token =
+                dataset::deep_token(&channels[0], &dataset, args.list_depth).await?;
+        }
+        let plan = args.plan(args.workload, args.concurrency, seed);
+        let measured = load::run(label, &channels, &Arc::new(dataset.clone()), &plan, stop).await?;
+        anyhow::Ok(RunReport::new(
+            label,
+            addr,
+            &args.workload.to_string(),
+            args.concurrency,
+            &measured,
+        ))
+    }
+    .await;
+    let cleanup = dataset::delete(&channels[0], &dataset).await;
+    let report = outcome?;
+    cleanup?;
+    Ok(report)
+}
+
+/// `count` separate HTTP/2 connections to `addr`.
+pub async fn connect(addr: &str, count: usize) -> anyhow::Result<Vec<Channel>> {
+    let endpoint =
+        Endpoint::from_shared(addr.to_owned()).with_context(|| format!("bad address {addr:?}"))?;
+    let mut channels = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        channels.push(
+            endpoint
+                .connect()
+                .await
+                .with_context(|| format!("cannot connect to {addr}"))?,
+        );
+    }
+    Ok(channels)
+}
+
+/// The current time, RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<BenchArgs, String> {
+        let argv = std::iter::once("bench").chain(args.iter().copied());
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        cli.bench.validate()?;
+        Ok(cli.bench)
+    }
+
+    #[test]
+    fn defaults_measure_gets_at_concurrency_16_over_4_connections() {
+        let args = parse(&["--addr", "http://127.0.0.1:1"]).unwrap();
+        assert_eq!(args.workload, Workload::Only(Call::Get));
+        assert_eq!((args.concurrency, args.connections), (16, 4));
+        assert_eq!(
+            (args.duration, args.warmup),
+            (Duration::from_secs(10), Duration::from_secs(2))
+        );
+        assert_eq!(
+            (args.docs, args.value_bytes, args.key_dist),
+            (10_000, 256, KeyDist::Uniform)
+        );
+        assert!(!args.null);
+    }
+
+    #[test]
+    fn every_option_parses() {
+        let args = parse(&[
+            "--null",
+            "--workload",
+            "mixed:90/10",
+            "--concurrency",
+            "64",
+            "--connections",
+            "2",
+            "--duration",
+            "1500ms",
+            "--warmup",
+            "0s",
+            "--docs",
+            "5",
+            "--value-bytes",
+            "4096",
+            "--key-dist",
+            "zipf",
+            "--zipf-s",
+            "1.2",
+            "--page-size",
+            "10",
+            "--list-depth",
+            "0.9",
+            "--seed",
+            "7",
+            "--json",
+            "out.json",
+        ])
+        .unwrap();
+        assert_eq!(args.workload, Workload::Mixed { read_percent: 90 });
+        assert_eq!((args.concurrency, args.connections), (64, 2));
+        assert_eq!(
+            (args.duration, args.warmup),
+            (Duration::from_millis(1500), Duration::ZERO)
+        );
+        assert_eq!(
+            (args.key_dist, args.zipf_s, args.seed),
+            (KeyDist::Zipf, 1.2, Some(7))
+        );
+        assert_eq!(args.json, Some(PathBuf::from("out.json")));
+        let scaling = parse(&[
+            "--spawn-worker",
+            "w",
+            "--scaling",
+            "10000,100000",
+            "--recovery",
+        ])
+        .unwrap();
+        assert_eq!(scaling.scaling, Some(vec![10_000, 100_000]));
+    }
+
+    #[test]
+    fn inconsistent_options_are_refused_with_a_reason() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "--addr"),
+            (&["--null", "--value-bytes", "4097"], "--value-bytes"),
+            (&["--null", "--value-bytes", "7"], "--value-bytes"),
+            (&["--null", "--concurrency", "0"], "at least 1"),
+            (&["--null", "--list-depth", "1.5"], "--list-depth"),
+            (&["--null", "--docs", "0"], "--docs"),
+            (&["--null", "--duration", "0s"], "--duration"),
+            (&["--scaling", "10"], "--spawn-worker"),
+            (&["--addr", "http://x", "--spawn-worker", "w"], "not both"),
+            (&["--null", "--workload", "mixed:50/60"], "mixed:"),
+            (&["--null", "--key-dist", "pareto"], "pareto"),
+            (&["--null", "--duration", "10"], "10"),
+        ];
+        for (args, expected) in cases {
+            let err = parse(args).unwrap_err();
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+        assert!(parse(&["--null", "--workload", "create", "--docs", "0"]).is_ok());
+    }
 }
