@@ -72,6 +72,8 @@ pub struct Measured {
     pub errors: BTreeMap<String, u64>,
     /// The measured window.
     pub window: Duration,
+    /// Every call made, warmup and failures included.
+    pub calls: u64,
 }
 
 /// Drives `dataset` on `channels` according to `plan`, showing progress
@@ -108,10 +110,12 @@ pub async fn run(
         latency: new_histogram(),
         errors: BTreeMap::new(),
         window: plan.duration,
+        calls: 0,
     };
     while let Some(joined) = tasks.join_next().await {
         let part = joined.context("a load task panicked")?;
         merged.ok += part.ok;
+        merged.calls += part.calls;
         merged
             .latency
             .add(&part.latency)
@@ -160,6 +164,7 @@ impl Caller {
             latency: new_histogram(),
             errors: BTreeMap::new(),
             window: until - from,
+            calls: 0,
         };
         loop {
             let started = Instant::now();
@@ -169,6 +174,7 @@ impl Caller {
             let call = workload.pick(&mut self.rng);
             let outcome = self.call(call).await;
             let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            measured.calls += 1;
             match &outcome {
                 Ok(()) => progress.record_ok(),
                 Err(_) => progress.record_error(),

@@ -22,11 +22,13 @@
 //!
 //! Files: [`workload`] (what is asked), [`dataset`] (what it is asked of),
 //! [`load`] (the closed loop), [`null`] (the ceiling), [`spawn`] (a worker
-//! process), [`report`] (table and JSON), [`scaling`] (cost vs data size).
+//! process), [`procfs`] (its memory and CPU time), [`report`] (table and
+//! JSON), [`scaling`] (cost vs data size).
 
 pub mod dataset;
 pub mod load;
 pub mod null;
+pub mod procfs;
 pub mod report;
 pub mod scaling;
 pub mod spawn;
@@ -51,6 +53,7 @@ use self::{
     dataset::{Dataset, MAX_VALUE_BYTES, MIN_VALUE_BYTES},
     load::LoadPlan,
     null::{NullWorker, Running},
+    procfs::CpuSource,
     report::{BENCH_SCHEMA, BenchReport, Machine, Ratio, RunReport},
     spawn::{SpawnSpec, SpawnedWorker},
     workload::{Call, KeyDist, Workload},
@@ -265,7 +268,11 @@ async fn single(
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let running = Running::start(NullWorker::new(args.value_bytes), threads)?;
         let addr = format!("http://{}", running.addr);
-        let measured = measure("null", &addr, args, seed, &mut rng, stop).await;
+        let cpu = Some(CpuSource::Threads(null::THREAD_NAME));
+        let measured = match Target::connect("null", &addr, args.connections, cpu).await {
+            Ok(target) => measure(&target, args, seed, &mut rng, stop).await,
+            Err(err) => Err(err),
+        };
         // Joining the null worker's thread blocks; keep it off the runtime.
         tokio::task::spawn_blocking(move || drop(running)).await?;
         runs.push(measured?);
@@ -279,7 +286,9 @@ async fn single(
         .map(SpawnedWorker::url)
         .or(args.addr.clone())
     {
-        let mut run = measure("target", &addr, args, seed, &mut rng, stop).await?;
+        let cpu = spawned.as_ref().map(SpawnedWorker::cpu);
+        let target = Target::connect("target", &addr, args.connections, cpu).await?;
+        let mut run = measure(&target, args, seed, &mut rng, stop).await?;
         run.worker_rss_bytes = spawned.as_ref().and_then(SpawnedWorker::rss_bytes);
         runs.push(run);
     }
@@ -311,64 +320,103 @@ async fn single(
 /// Sets up a dataset on `addr`, runs the workload, and deletes the dataset
 /// whatever happened.
 async fn measure(
-    label: &str,
-    addr: &str,
+    target: &Target,
     args: &BenchArgs,
     seed: u64,
     rng: &mut StdRng,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<RunReport> {
-    let channels = connect(addr, args.connections).await?;
+    let channel = &target.channels[0];
     let docs = if args.workload.reads_preloaded() {
         args.docs
     } else {
         0
     };
     let mut dataset = Dataset::new(rng, docs, args.value_bytes);
-    dataset::create(&channels[0], &dataset).await?;
+    dataset::create(channel, &dataset).await?;
     let outcome = async {
+        let preload = Arc::new(dataset.clone());
         dataset::preload(
-            &channels,
-            &Arc::new(dataset.clone()),
+            &target.channels,
+            &preload,
             args.preload_concurrency,
-            label,
+            &target.label,
         )
         .await?;
         if args.workload == Workload::Only(Call::List) && args.list_depth > 0.0 {
-            dataset.list_token =
-                dataset::deep_token(&channels[0], &dataset, args.list_depth).await?;
+            dataset.list_token = dataset::deep_token(channel, &dataset, args.list_depth).await?;
         }
         let plan = args.plan(args.workload, args.concurrency, seed);
-        let measured = load::run(label, &channels, &Arc::new(dataset.clone()), &plan, stop).await?;
-        anyhow::Ok(RunReport::new(
-            label,
-            addr,
-            &args.workload.to_string(),
-            args.concurrency,
-            &measured,
-        ))
+        let name = args.workload.to_string();
+        target
+            .measure(&name, &Arc::new(dataset.clone()), &plan, stop)
+            .await
     }
     .await;
-    let cleanup = dataset::delete(&channels[0], &dataset).await;
+    let cleanup = dataset::delete(channel, &dataset).await;
     let report = outcome?;
     cleanup?;
     Ok(report)
 }
 
-/// `count` separate HTTP/2 connections to `addr`.
-pub async fn connect(addr: &str, count: usize) -> anyhow::Result<Vec<Channel>> {
-    let endpoint =
-        Endpoint::from_shared(addr.to_owned()).with_context(|| format!("bad address {addr:?}"))?;
-    let mut channels = Vec::with_capacity(count);
-    for _ in 0..count.max(1) {
-        channels.push(
-            endpoint
-                .connect()
-                .await
-                .with_context(|| format!("cannot connect to {addr}"))?,
-        );
+/// A server under measurement: how to reach it and where its CPU time is read.
+#[derive(Debug)]
+pub struct Target {
+    /// `null`, `target`, or a scaling step's name.
+    pub label: String,
+    /// Its URL.
+    pub addr: String,
+    /// Separate HTTP/2 connections to it.
+    pub channels: Vec<Channel>,
+    /// Its process or threads, when they are local.
+    pub cpu: Option<CpuSource>,
+}
+
+impl Target {
+    /// Opens `connections` HTTP/2 connections to `addr`.
+    pub async fn connect(
+        label: &str,
+        addr: &str,
+        connections: usize,
+        cpu: Option<CpuSource>,
+    ) -> anyhow::Result<Self> {
+        let endpoint = Endpoint::from_shared(addr.to_owned())
+            .with_context(|| format!("bad address {addr:?}"))?;
+        let mut channels = Vec::with_capacity(connections);
+        for _ in 0..connections.max(1) {
+            let channel = endpoint.connect().await;
+            channels.push(channel.with_context(|| format!("cannot connect to {addr}"))?);
+        }
+        Ok(Target {
+            label: label.to_owned(),
+            addr: addr.to_owned(),
+            channels,
+            cpu,
+        })
     }
-    Ok(channels)
+
+    /// Runs `plan` on `dataset` and summarises it as the run `name`, with the
+    /// server's CPU time per call when it can be read.
+    pub async fn measure(
+        &self,
+        name: &str,
+        dataset: &Arc<Dataset>,
+        plan: &LoadPlan,
+        stop: &Arc<AtomicBool>,
+    ) -> anyhow::Result<RunReport> {
+        let cpu_time = || self.cpu.as_ref().and_then(CpuSource::cpu_time);
+        let before = cpu_time();
+        let measured = load::run(&self.label, &self.channels, dataset, plan, stop).await?;
+        let after = cpu_time();
+        let mut report = RunReport::new(&self.label, &self.addr, name, plan.concurrency, &measured);
+        if let (Some(before), Some(after)) = (before, after)
+            && measured.calls > 0
+        {
+            let us = (after - before).as_secs_f64() * 1e6 / measured.calls as f64;
+            report.server_cpu_us_per_call = Some((us * 10.0).round() / 10.0);
+        }
+        Ok(report)
+    }
 }
 
 /// The current time, RFC 3339 UTC, to the second.

@@ -35,6 +35,9 @@ use crate::proto::database::{
     wal_service_server::{WalService, WalServiceServer},
 };
 
+/// The name of the null worker's threads, whose CPU time the report reads.
+pub const THREAD_NAME: &str = "null-worker";
+
 /// The length of an id the null worker "generates" (as a worker would: 20).
 const GENERATED_ID: &str = "nullnullnullnullnull";
 
@@ -370,13 +373,13 @@ impl Running {
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
-            .thread_name("null-worker")
+            .thread_name(THREAD_NAME)
             .enable_all()
             .build()
             .context("cannot start the null worker's runtime")?;
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name("null-worker".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 runtime.block_on(async move {
                     let outcome = match TcpListener::from_std(listener) {

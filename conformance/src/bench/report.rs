@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, fs, path::Path, time::Duration};
 use anyhow::Context;
 use serde::Serialize;
 
-use super::load::Measured;
+use super::{load::Measured, procfs};
 
 /// The `schema` of a single bench run's JSON.
 pub const BENCH_SCHEMA: &str = "distgo-bench/1";
@@ -33,7 +33,7 @@ impl Machine {
     /// The machine this process runs on.
     pub fn this() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let memory_kib = read_proc_field("/proc/meminfo", "MemTotal:").unwrap_or(0);
+        let memory_kib = procfs::read_field("/proc/meminfo", "MemTotal:").unwrap_or(0);
         let cpu = fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|text| {
@@ -53,18 +53,6 @@ impl Machine {
             ),
         }
     }
-}
-
-/// The number (in kB) after `field` in a `/proc` file such as
-/// `/proc/meminfo` or `/proc/PID/status`.
-pub fn read_proc_field(path: impl AsRef<Path>, field: &str) -> Option<u64> {
-    let text = fs::read_to_string(path).ok()?;
-    parse_proc_field(&text, field)
-}
-
-fn parse_proc_field(text: &str, field: &str) -> Option<u64> {
-    let line = text.lines().find(|line| line.starts_with(field))?;
-    line[field.len()..].split_whitespace().next()?.parse().ok()
 }
 
 /// Latency percentiles of one run, microseconds.
@@ -108,6 +96,11 @@ pub struct RunReport {
     /// The worker's resident memory after the run, if it is a local process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_rss_bytes: Option<u64>,
+    /// The server's CPU time (user + system) per call, warmup included,
+    /// when its process or threads are known: its own cost, whatever the
+    /// load generator costs beside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_call: Option<f64>,
 }
 
 impl RunReport {
@@ -140,6 +133,7 @@ impl RunReport {
                 max: us(h.max()),
             },
             worker_rss_bytes: None,
+            server_cpu_us_per_call: None,
         }
     }
 
@@ -206,8 +200,17 @@ pub fn write_json(path: &Path, report: &impl Serialize) -> anyhow::Result<()> {
 /// The runs as an aligned text table, one line per run.
 pub fn table(runs: &[RunReport]) -> String {
     let mut out = format!(
-        "{:<10} {:<12} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}  errors\n",
-        "target", "workload", "conc", "ops/s", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us"
+        "{:<10} {:<12} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}  errors\n",
+        "target",
+        "workload",
+        "conc",
+        "ops/s",
+        "p50 us",
+        "p90 us",
+        "p99 us",
+        "p99.9 us",
+        "max us",
+        "cpu us/call"
     );
     for run in runs {
         let l = &run.latency_us;
@@ -221,7 +224,7 @@ pub fn table(runs: &[RunReport]) -> String {
                 .join(" ")
         };
         out.push_str(&format!(
-            "{:<10} {:<12} {:>5} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}  {errors}\n",
+            "{:<10} {:<12} {:>5} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>11}  {errors}\n",
             run.target,
             run.workload,
             run.concurrency,
@@ -230,7 +233,8 @@ pub fn table(runs: &[RunReport]) -> String {
             l.p90,
             l.p99,
             l.p999,
-            l.max
+            l.max,
+            run.server_cpu_us_per_call.map_or("-".into(), |us| format!("{us:.1}")),
         ));
     }
     out
@@ -252,6 +256,7 @@ mod tests {
             latency,
             errors: errors.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect(),
             window: Duration::from_secs(secs),
+            calls: ok,
         }
     }
 
@@ -340,15 +345,20 @@ mod tests {
             );
         }
         assert!(run.get("worker_rss_bytes").is_none(), "absent when unknown");
+        assert!(
+            run.get("server_cpu_us_per_call").is_none(),
+            "absent when unknown"
+        );
         assert_eq!(json["ratio"]["throughput"], 1.0);
     }
 
     #[test]
-    fn proc_fields_are_read_in_kilobytes() {
-        let status = "Name:\tdistgo-worker\nVmPeak:\t  2000 kB\nVmRSS:\t   12345 kB\n";
-        assert_eq!(parse_proc_field(status, "VmRSS:"), Some(12345));
-        assert_eq!(parse_proc_field(status, "VmSwap:"), None);
-        assert!(Machine::this().cores >= 1);
+    fn the_machine_is_described() {
+        let machine = Machine::this();
+        assert!(
+            machine.cores >= 1 && machine.memory_gib > 0.0,
+            "{machine:?}"
+        );
     }
 
     #[test]

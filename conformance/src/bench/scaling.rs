@@ -28,9 +28,9 @@ use rand::{SeedableRng, rngs::StdRng};
 use serde::Serialize;
 
 use super::{
-    BenchArgs, Settings, connect,
+    BenchArgs, Settings, Target,
     dataset::{self, Dataset},
-    load, now_rfc3339,
+    now_rfc3339,
     report::{self, Machine, RunReport},
     spawn::{SpawnSpec, SpawnedWorker},
     workload::{Call, Workload},
@@ -151,14 +151,14 @@ async fn measure_size(
 ) -> anyhow::Result<Step> {
     let label = format!("{docs} docs");
     let worker = SpawnedWorker::start(spec)?;
-    let addr = worker.url();
-    let channels = connect(&addr, args.connections).await?;
+    let target =
+        Target::connect(&label, &worker.url(), args.connections, Some(worker.cpu())).await?;
     let rss_empty_bytes = worker.rss_bytes();
     let mut dataset = Dataset::new(rng, docs, args.value_bytes);
-    dataset::create(&channels[0], &dataset).await?;
+    dataset::create(&target.channels[0], &dataset).await?;
     let began = Instant::now();
     dataset::preload(
-        &channels,
+        &target.channels,
         &Arc::new(dataset.clone()),
         args.preload_concurrency,
         &label,
@@ -169,13 +169,13 @@ async fn measure_size(
 
     let phase = async |name: &str, workload, concurrency, dataset: &Dataset| {
         let plan = args.plan(workload, concurrency, seed);
-        let measured =
-            load::run(&label, &channels, &Arc::new(dataset.clone()), &plan, stop).await?;
-        anyhow::Ok(RunReport::new(&label, &addr, name, concurrency, &measured))
+        target
+            .measure(name, &Arc::new(dataset.clone()), &plan, stop)
+            .await
     };
     let get = phase("get", Workload::Only(Call::Get), args.concurrency, &dataset).await?;
     let list_first = phase("list-first", Workload::Only(Call::List), 1, &dataset).await?;
-    dataset.list_token = dataset::deep_token(&channels[0], &dataset, DEEP).await?;
+    dataset.list_token = dataset::deep_token(&target.channels[0], &dataset, DEEP).await?;
     let list_deep = phase("list-deep", Workload::Only(Call::List), 1, &dataset).await?;
     let create = phase(
         "create",
@@ -184,7 +184,7 @@ async fn measure_size(
         &dataset,
     )
     .await?;
-    drop(channels);
+    drop(target);
     worker.kill();
 
     let recovery = if args.recovery {
@@ -248,7 +248,9 @@ async fn recovery(
             )));
         }
     };
-    let channels = connect(&worker.url(), args.connections).await?;
+    let channels = Target::connect("recovery", &worker.url(), args.connections, None)
+        .await?
+        .channels;
     let dataset = Dataset::new(rng, docs, args.value_bytes);
     dataset::create(&channels[0], &dataset).await?;
     dataset::preload(
@@ -348,6 +350,7 @@ mod tests {
             latency,
             errors: BTreeMap::new(),
             window: Duration::from_secs(1),
+            calls: ops,
         };
         RunReport::new("x", "a", name, 16, &measured)
     }

@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{Context, bail};
 
-use super::report::read_proc_field;
+use super::procfs::{self, CpuSource};
 
 /// Log lines kept to explain a worker that failed to start.
 const TAIL_LINES: usize = 20;
@@ -120,7 +120,12 @@ impl SpawnedWorker {
 
     /// Resident memory (`VmRSS`), in bytes.
     pub fn rss_bytes(&self) -> Option<u64> {
-        read_proc_field(format!("/proc/{}/status", self.child.id()), "VmRSS:").map(|kib| kib * 1024)
+        procfs::rss_bytes(self.child.id())
+    }
+
+    /// Where its CPU time is read.
+    pub fn cpu(&self) -> CpuSource {
+        CpuSource::Process(self.child.id())
     }
 
     /// Kills the process at once (SIGKILL: a crash, as recovery tests want).
