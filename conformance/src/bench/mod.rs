@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// Also measure a null worker (no store) first, and report target/null.
     #[arg(long)]
     pub null: bool,
+    /// Measure null and target alternately this many times; the report's
+    /// ratio is the median of the rounds' ratios (steadier on a busy machine).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
     /// get | create | update | list | mixed:R/W (R% gets, W% updates).
     #[arg(long, default_value = "get")]
     pub workload: Workload,
@@ -132,10 +136,15 @@ impl BenchArgs {
                 self.value_bytes
             ));
         }
-        if self.concurrency == 0 || self.connections == 0 || self.preload_concurrency == 0 {
-            return Err(
-                "--concurrency, --connections and --preload-concurrency must be at least 1".into(),
-            );
+        if [
+            self.concurrency,
+            self.connections,
+            self.preload_concurrency,
+            self.rounds,
+        ]
+        .contains(&0)
+        {
+            return Err("--concurrency, --connections, --preload-concurrency and --rounds must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&self.list_depth) {
             return Err(format!(
@@ -255,7 +264,8 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     stop
 }
 
-/// The null worker (if asked), then the target; prints and saves the report.
+/// The null worker (if asked), then the target, for each round; prints and
+/// saves the report.
 async fn single(
     args: &BenchArgs,
     seed: u64,
@@ -263,44 +273,74 @@ async fn single(
 ) -> anyhow::Result<Vec<RunReport>> {
     let started_at = now_rfc3339();
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut runs = Vec::new();
-    if args.null {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let running = Running::start(NullWorker::new(args.value_bytes), threads)?;
-        let addr = format!("http://{}", running.addr);
-        let cpu = Some(CpuSource::Threads(null::THREAD_NAME));
-        let measured = match Target::connect("null", &addr, args.connections, cpu).await {
-            Ok(target) => measure(&target, args, seed, &mut rng, stop).await,
-            Err(err) => Err(err),
-        };
-        // Joining the null worker's thread blocks; keep it off the runtime.
-        tokio::task::spawn_blocking(move || drop(running)).await?;
-        runs.push(measured?);
-    }
+    let null = match args.null {
+        true => {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            Some(Running::start(NullWorker::new(args.value_bytes), threads)?)
+        }
+        false => None,
+    };
     let spawned = match &args.spawn_worker {
         Some(binary) => Some(SpawnedWorker::start(&args.spawn_spec(binary.clone()))?),
         None => None,
     };
+    let mut targets = Vec::new();
+    if let Some(null) = &null {
+        let cpu = Some(CpuSource::Threads(null::THREAD_NAME));
+        let addr = format!("http://{}", null.addr);
+        targets.push(Target::connect("null", &addr, args.connections, cpu).await?);
+    }
     if let Some(addr) = spawned
         .as_ref()
         .map(SpawnedWorker::url)
         .or(args.addr.clone())
     {
         let cpu = spawned.as_ref().map(SpawnedWorker::cpu);
-        let target = Target::connect("target", &addr, args.connections, cpu).await?;
-        let mut run = measure(&target, args, seed, &mut rng, stop).await?;
-        run.worker_rss_bytes = spawned.as_ref().and_then(SpawnedWorker::rss_bytes);
-        runs.push(run);
+        targets.push(Target::connect("target", &addr, args.connections, cpu).await?);
+    }
+    let mut datasets = Vec::new();
+    let outcome = async {
+        let docs = if args.workload.reads_preloaded() {
+            args.docs
+        } else {
+            0
+        };
+        for target in &targets {
+            let dataset = Dataset::new(&mut rng, docs, args.value_bytes);
+            dataset::create(&target.channels[0], &dataset).await?;
+            datasets.push(dataset);
+            if let Some(dataset) = datasets.last_mut() {
+                fill(target, args, dataset).await?;
+            }
+        }
+        rounds(&targets, &datasets, args, seed, stop).await
+    }
+    .await;
+    for (target, dataset) in targets.iter().zip(&datasets) {
+        if let Err(err) = dataset::delete(&target.channels[0], dataset).await {
+            eprintln!("{}: {err:#}", target.label);
+        }
+    }
+    drop(targets);
+    // Joining the null worker's thread blocks; keep it off the runtime.
+    tokio::task::spawn_blocking(move || drop(null)).await?;
+    let mut runs = outcome?;
+    if let (Some(spawned), Some(last)) = (&spawned, runs.last_mut()) {
+        last.worker_rss_bytes = spawned.rss_bytes();
     }
     print!("{}", report::table(&runs));
-    let ratio = match runs.as_slice() {
-        [null, target] => Some(Ratio::of(target, null)),
-        _ => None,
-    };
+    let ratios = ratios(&runs, args.null);
+    let ratio = report::median_ratio(&ratios);
     if let Some(ratio) = &ratio {
         println!(
-            "target/null: throughput {:.3}, p99 {:.3}",
-            ratio.throughput, ratio.p99
+            "target/null: throughput {:.3}, p99 {:.3}{}",
+            ratio.throughput,
+            ratio.p99,
+            if ratios.len() > 1 {
+                format!(" (median of {} rounds)", ratios.len())
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(path) = &args.json {
@@ -310,6 +350,7 @@ async fn single(
             machine: Machine::this(),
             settings: Settings::of(args, seed),
             runs: runs.clone(),
+            rounds: ratios,
             ratio,
         };
         report::write_json(path, &report)?;
@@ -317,46 +358,58 @@ async fn single(
     Ok(runs)
 }
 
-/// Sets up a dataset on `addr`, runs the workload, and deletes the dataset
-/// whatever happened.
-async fn measure(
-    target: &Target,
+/// Preloads the documents of `dataset`, and finds the deep page token if
+/// the workload lists from there.
+async fn fill(target: &Target, args: &BenchArgs, dataset: &mut Dataset) -> anyhow::Result<()> {
+    let shared = Arc::new(dataset.clone());
+    dataset::preload(
+        &target.channels,
+        &shared,
+        args.preload_concurrency,
+        &target.label,
+    )
+    .await?;
+    if args.workload == Workload::Only(Call::List) && args.list_depth > 0.0 {
+        dataset.list_token =
+            dataset::deep_token(&target.channels[0], dataset, args.list_depth).await?;
+    }
+    Ok(())
+}
+
+/// Each round measures every target in turn (null first).
+async fn rounds(
+    targets: &[Target],
+    datasets: &[Dataset],
     args: &BenchArgs,
     seed: u64,
-    rng: &mut StdRng,
     stop: &Arc<AtomicBool>,
-) -> anyhow::Result<RunReport> {
-    let channel = &target.channels[0];
-    let docs = if args.workload.reads_preloaded() {
-        args.docs
-    } else {
-        0
-    };
-    let mut dataset = Dataset::new(rng, docs, args.value_bytes);
-    dataset::create(channel, &dataset).await?;
-    let outcome = async {
-        let preload = Arc::new(dataset.clone());
-        dataset::preload(
-            &target.channels,
-            &preload,
-            args.preload_concurrency,
-            &target.label,
-        )
-        .await?;
-        if args.workload == Workload::Only(Call::List) && args.list_depth > 0.0 {
-            dataset.list_token = dataset::deep_token(channel, &dataset, args.list_depth).await?;
+) -> anyhow::Result<Vec<RunReport>> {
+    let plan = args.plan(args.workload, args.concurrency, seed);
+    let name = args.workload.to_string();
+    let mut runs = Vec::new();
+    for _ in 0..args.rounds {
+        for (target, dataset) in targets.iter().zip(datasets) {
+            runs.push(
+                target
+                    .measure(&name, &Arc::new(dataset.clone()), &plan, stop)
+                    .await?,
+            );
         }
-        let plan = args.plan(args.workload, args.concurrency, seed);
-        let name = args.workload.to_string();
-        target
-            .measure(&name, &Arc::new(dataset.clone()), &plan, stop)
-            .await
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
     }
-    .await;
-    let cleanup = dataset::delete(channel, &dataset).await;
-    let report = outcome?;
-    cleanup?;
-    Ok(report)
+    Ok(runs)
+}
+
+/// target/null of each round, when both were measured.
+fn ratios(runs: &[RunReport], with_null: bool) -> Vec<Ratio> {
+    if !with_null {
+        return Vec::new();
+    }
+    runs.chunks_exact(2)
+        .map(|pair| Ratio::of(&pair[1], &pair[0]))
+        .collect()
 }
 
 /// A server under measurement: how to reach it and where its CPU time is read.

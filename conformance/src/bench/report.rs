@@ -169,6 +169,25 @@ impl Ratio {
     }
 }
 
+/// The median throughput ratio and the median p99 ratio of `rounds`
+/// (each taken on its own), or `None` for no rounds.
+pub fn median_ratio(rounds: &[Ratio]) -> Option<Ratio> {
+    let median = |pick: fn(&Ratio) -> f64| {
+        let mut values: Vec<f64> = rounds.iter().map(pick).collect();
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        if values.len() % 2 == 1 {
+            values[mid]
+        } else {
+            (values[mid - 1] + values[mid]) / 2.0
+        }
+    };
+    (!rounds.is_empty()).then(|| Ratio {
+        throughput: median(|r| r.throughput),
+        p99: median(|r| r.p99),
+    })
+}
+
 /// The JSON document of one `distgo-conformance bench` run.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport<S: Serialize> {
@@ -180,9 +199,12 @@ pub struct BenchReport<S: Serialize> {
     pub machine: Machine,
     /// The options it ran with.
     pub settings: S,
-    /// Each measured target, null first.
+    /// Each measured target, round after round, null first in each.
     pub runs: Vec<RunReport>,
-    /// The last run relative to the null run, when `--null` was given.
+    /// target/null of each round, when `--null` was given with a target.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Ratio>,
+    /// The median of `rounds`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Ratio>,
 }
@@ -311,6 +333,10 @@ mod tests {
             machine: Machine::this(),
             settings: serde_json::json!({"workload": "get"}),
             runs: vec![run.clone(), run],
+            rounds: vec![Ratio {
+                throughput: 1.0,
+                p99: 1.0,
+            }],
             ratio: Some(Ratio {
                 throughput: 1.0,
                 p99: 1.0,
@@ -318,7 +344,14 @@ mod tests {
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["schema"], "distgo-bench/1");
-        for key in ["started_at", "machine", "settings", "runs", "ratio"] {
+        for key in [
+            "started_at",
+            "machine",
+            "settings",
+            "runs",
+            "rounds",
+            "ratio",
+        ] {
             assert!(json.get(key).is_some(), "missing {key}");
         }
         for key in ["cores", "memory_gib", "cpu", "note"] {
@@ -350,6 +383,18 @@ mod tests {
             "absent when unknown"
         );
         assert_eq!(json["ratio"]["throughput"], 1.0);
+    }
+
+    #[test]
+    fn the_median_ratio_takes_each_ratio_on_its_own() {
+        let r = |throughput, p99| Ratio { throughput, p99 };
+        assert_eq!(median_ratio(&[]), None);
+        assert_eq!(median_ratio(&[r(0.5, 2.0)]), Some(r(0.5, 2.0)));
+        assert_eq!(
+            median_ratio(&[r(0.9, 1.0), r(0.5, 3.0), r(0.7, 2.0)]),
+            Some(r(0.7, 2.0))
+        );
+        assert_eq!(median_ratio(&[r(0.9, 1.0), r(0.5, 3.0)]), Some(r(0.7, 2.0)));
     }
 
     #[test]
