@@ -4,7 +4,7 @@
 //! databases/bench-k3x9q2ab                 (random prefix: runs never collide)
 //!  └─ collections/docs
 //!      ├─ documents/d0000000 ... d0999999  (preloaded, ids sort in index order)
-//!      └─ documents/n3-17 ...              (created during a run)
+//!      └─ documents/n0-3-17 ...            (created: round 0, caller 3, 17th)
 //! ```
 //!
 //! Preloaded ids are zero-padded indexes, so name order is index order and a

@@ -59,6 +59,9 @@ pub struct LoadPlan {
     pub page_size: i32,
     /// Seeds the callers' generators (caller i uses seed + i).
     pub seed: u64,
+    /// Which repetition this is on the same dataset; part of created ids,
+    /// so a later round never creates an id an earlier one did.
+    pub round: usize,
 }
 
 /// What a run measured.
@@ -99,7 +102,7 @@ pub async fn run(
             rng: StdRng::seed_from_u64(plan.seed.wrapping_add(task as u64)),
             value: json_value(dataset.value_bytes, task as u64),
             page_size: plan.page_size,
-            task,
+            id_prefix: created_id_prefix(plan.round, task),
             created: 0,
         };
         let (workload, progress, stop) = (plan.workload, progress.clone(), stop.clone());
@@ -147,7 +150,8 @@ struct Caller {
     rng: StdRng,
     value: String,
     page_size: i32,
-    task: usize,
+    /// `n{round}-{caller}-`: created ids sort after every preloaded `d...` id.
+    id_prefix: String,
     created: u64,
 }
 
@@ -208,7 +212,7 @@ impl Caller {
                 self.created += 1;
                 let request = pb::CreateDocumentRequest {
                     parent: self.dataset.collection.clone(),
-                    document_id: format!("n{}-{}", self.task, self.created),
+                    document_id: format!("{}{}", self.id_prefix, self.created),
                     document: Some(self.document(String::new())),
                 };
                 self.client.create_document(request).await.map(drop)
@@ -246,6 +250,12 @@ impl Caller {
             ..Default::default()
         }
     }
+}
+
+/// The prefix of ids that caller `task` creates in `round`: rounds never
+/// repeat an id, and `n` sorts after every preloaded `d...` id.
+fn created_id_prefix(round: usize, task: usize) -> String {
+    format!("n{round}-{task}-")
 }
 
 /// The canonical gRPC name of `code`, as in the status code table.
@@ -343,6 +353,16 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn created_ids_never_repeat_across_rounds_and_callers() {
+        let ids: std::collections::HashSet<String> = (0..3)
+            .flat_map(|round| (0..12).map(move |task| created_id_prefix(round, task)))
+            .flat_map(|prefix| (1..=12).map(move |n| format!("{prefix}{n}")))
+            .collect();
+        assert_eq!(ids.len(), 3 * 12 * 12);
+        assert!(ids.iter().all(|id| id.as_str() > "d999999999"));
+    }
 
     #[test]
     fn code_names_are_the_canonical_upper_case_names() {

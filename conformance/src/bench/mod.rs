@@ -186,6 +186,7 @@ impl BenchArgs {
             zipf_s: self.zipf_s,
             page_size: self.page_size,
             seed,
+            round: 0,
         }
     }
 
@@ -384,10 +385,11 @@ async fn rounds(
     seed: u64,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let plan = args.plan(args.workload, args.concurrency, seed);
+    let mut plan = args.plan(args.workload, args.concurrency, seed);
     let name = args.workload.to_string();
     let mut runs = Vec::new();
-    for _ in 0..args.rounds {
+    for round in 0..args.rounds {
+        plan.round = round;
         for (target, dataset) in targets.iter().zip(datasets) {
             runs.push(
                 target
@@ -567,12 +569,37 @@ mod tests {
     }
 
     #[test]
+    fn each_round_pairs_a_null_run_with_the_target_run_after_it() {
+        use std::collections::BTreeMap;
+
+        use hdrhistogram::Histogram;
+
+        let run = |ops| {
+            let mut latency = Histogram::new(3).unwrap();
+            latency.record(1000).unwrap();
+            let measured = load::Measured {
+                ok: ops,
+                latency,
+                errors: BTreeMap::new(),
+                window: Duration::from_secs(1),
+                calls: ops,
+            };
+            RunReport::new("x", "a", "get", 1, &measured)
+        };
+        let runs = [run(100), run(80), run(200), run(100)];
+        let throughputs: Vec<f64> = ratios(&runs, true).iter().map(|r| r.throughput).collect();
+        assert_eq!(throughputs, [0.8, 0.5]);
+        assert!(ratios(&runs, false).is_empty(), "no null run, no ratio");
+    }
+
+    #[test]
     fn inconsistent_options_are_refused_with_a_reason() {
         let cases: &[(&[&str], &str)] = &[
             (&[], "--addr"),
             (&["--null", "--value-bytes", "4097"], "--value-bytes"),
             (&["--null", "--value-bytes", "7"], "--value-bytes"),
             (&["--null", "--concurrency", "0"], "at least 1"),
+            (&["--null", "--rounds", "0"], "at least 1"),
             (&["--null", "--list-depth", "1.5"], "--list-depth"),
             (&["--null", "--docs", "0"], "--docs"),
             (&["--null", "--duration", "0s"], "--duration"),
