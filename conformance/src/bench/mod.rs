@@ -202,6 +202,8 @@ impl BenchArgs {
 /// The settings a report records, as given on the command line.
 #[derive(Clone, Debug, Serialize)]
 pub struct Settings {
+    /// `--addr`, or the `--spawn-worker` binary.
+    target: Option<String>,
     workload: String,
     concurrency: usize,
     connections: usize,
@@ -218,7 +220,12 @@ pub struct Settings {
 
 impl Settings {
     fn of(args: &BenchArgs, seed: u64) -> Self {
+        let binary = args
+            .spawn_worker
+            .as_ref()
+            .map(|path| path.display().to_string());
         Settings {
+            target: args.addr.clone().or(binary),
             workload: args.workload.to_string(),
             concurrency: args.concurrency,
             connections: args.connections,

@@ -85,6 +85,9 @@ pub struct RunReport {
     pub concurrency: usize,
     /// Successful calls in the measured window.
     pub ok: u64,
+    /// Every call made, warmup and failures included (the divisor of
+    /// `server_cpu_us_per_call`, and of a profiler's totals).
+    pub calls: u64,
     /// Failed calls in the window, by status code.
     pub errors: BTreeMap<String, u64>,
     /// The measured window, seconds.
@@ -121,6 +124,7 @@ impl RunReport {
             workload: workload.to_owned(),
             concurrency,
             ok: measured.ok,
+            calls: measured.calls,
             errors: measured.errors.clone(),
             window_s: (window * 1000.0).round() / 1000.0,
             ops_per_s: (measured.ok as f64 / window).round(),
@@ -364,6 +368,7 @@ mod tests {
             "workload",
             "concurrency",
             "ok",
+            "calls",
             "errors",
             "window_s",
             "ops_per_s",

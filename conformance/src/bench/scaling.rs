@@ -244,7 +244,7 @@ async fn recovery(
                 .unwrap_or("")
                 .trim();
             return Ok(Recovery::Skipped(format!(
-                "the worker does not run with wal.path: {last}"
+                "worker refused wal.path: {last}"
             )));
         }
     };
@@ -286,6 +286,14 @@ async fn recovery(
     })
 }
 
+/// `text` cut to at most `max` characters, marked with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// The steps as a markdown table (README-ready).
 pub fn markdown(steps: &[Step], value_bytes: usize) -> String {
     let mut out = format!(
@@ -301,7 +309,7 @@ pub fn markdown(steps: &[Step], value_bytes: usize) -> String {
             .rss_per_doc_bytes
             .map_or("?".into(), |b| format!("{b:.0}"));
         let recovery = match &s.recovery {
-            Recovery::Skipped(why) => format!("skipped: {why}"),
+            Recovery::Skipped(why) => format!("skipped: {}", shorten(why, 60)),
             Recovery::Measured {
                 listening_s,
                 first_read_s,
@@ -369,6 +377,12 @@ mod tests {
             deep_over_first_p50: 1.5,
             recovery,
         }
+    }
+
+    #[test]
+    fn long_reasons_are_shortened_on_a_character_boundary() {
+        assert_eq!(shorten("no wal", 60), "no wal");
+        assert_eq!(shorten("ééééé", 3), "ééé…");
     }
 
     #[test]
