@@ -135,7 +135,7 @@ pub enum KeySampler {
     Empty,
     /// Uniform over `0..n`.
     Uniform(u64),
-    /// Zipf ranks, scattered by [`scatter`].
+    /// Zipf ranks, scattered over the key space by a fixed permutation.
     Zipf(Zipf<f64>, u64),
 }
 
@@ -248,14 +248,20 @@ mod tests {
         assert!(Workload::Mixed { read_percent: 50 }.reads_preloaded());
     }
 
-    #[test]
-    fn uniform_keys_cover_the_range_evenly() {
-        let sampler = KeySampler::new(KeyDist::Uniform, 10, 0.99).unwrap();
-        let mut rng = StdRng::seed_from_u64(1);
-        let mut counts = [0u32; 10];
-        for _ in 0..20_000 {
+    /// How often each of `n` keys is drawn in `draws` samples.
+    fn key_counts(dist: KeyDist, n: u64, draws: u32, seed: u64) -> Vec<u32> {
+        let sampler = KeySampler::new(dist, n, 1.0).unwrap();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut counts = vec![0u32; usize::try_from(n).unwrap()];
+        for _ in 0..draws {
             counts[usize::try_from(sampler.sample(&mut rng).unwrap()).unwrap()] += 1;
         }
+        counts
+    }
+
+    #[test]
+    fn uniform_keys_cover_the_range_evenly() {
+        let counts = key_counts(KeyDist::Uniform, 10, 20_000, 1);
         assert!(
             counts.iter().all(|&c| (1_700..2_300).contains(&c)),
             "{counts:?}"
@@ -264,15 +270,8 @@ mod tests {
 
     #[test]
     fn zipf_keys_are_skewed_like_one_over_k() {
-        let n = 1000;
-        let sampler = KeySampler::new(KeyDist::Zipf, n, 1.0).unwrap();
-        let mut rng = StdRng::seed_from_u64(2);
-        let mut counts = vec![0u32; 1000];
         let draws = 100_000;
-        for _ in 0..draws {
-            counts[usize::try_from(sampler.sample(&mut rng).unwrap()).unwrap()] += 1;
-        }
-        let mut sorted = counts.clone();
+        let mut sorted = key_counts(KeyDist::Zipf, 1000, draws, 2);
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         // With s = 1 over 1000 keys, rank 1 has p = 1/H(1000) ~ 13.4% and
         // rank 2 half of that; the top 10 ranks hold ~39% of all draws.
@@ -287,13 +286,7 @@ mod tests {
 
     #[test]
     fn zipf_hot_keys_are_scattered_over_the_key_space() {
-        let n = 1000;
-        let sampler = KeySampler::new(KeyDist::Zipf, n, 1.0).unwrap();
-        let mut rng = StdRng::seed_from_u64(3);
-        let mut counts = vec![0u32; 1000];
-        for _ in 0..50_000 {
-            counts[usize::try_from(sampler.sample(&mut rng).unwrap()).unwrap()] += 1;
-        }
+        let counts = key_counts(KeyDist::Zipf, 1000, 50_000, 3);
         let mut by_count: Vec<usize> = (0..1000).collect();
         by_count.sort_unstable_by_key(|&i| std::cmp::Reverse(counts[i]));
         let hottest: Vec<usize> = by_count[..3].to_vec();
