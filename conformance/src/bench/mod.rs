@@ -22,7 +22,7 @@
 //!
 //! Files: [`workload`] (what is asked), [`dataset`] (what it is asked of),
 //! [`load`] (the closed loop), [`null`] (the ceiling), [`spawn`] (a worker
-//! process), [`procfs`] (its memory and CPU time), [`report`] (table and
+//! process), [`target`] (a server to measure), [`procfs`] (its memory and CPU time), [`report`] (table and
 //! JSON), [`scaling`] (cost vs data size).
 
 pub mod dataset;
@@ -32,6 +32,7 @@ pub mod procfs;
 pub mod report;
 pub mod scaling;
 pub mod spawn;
+pub mod target;
 pub mod workload;
 
 use std::{
@@ -44,10 +45,8 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use anyhow::Context;
 use rand::{SeedableRng, rngs::StdRng};
 use serde::Serialize;
-use tonic::transport::{Channel, Endpoint};
 
 use self::{
     dataset::{Dataset, MAX_VALUE_BYTES, MIN_VALUE_BYTES},
@@ -56,6 +55,7 @@ use self::{
     procfs::CpuSource,
     report::{BENCH_SCHEMA, BenchReport, Machine, Ratio, RunReport},
     spawn::{SpawnSpec, SpawnedWorker},
+    target::Target,
     workload::{Call, KeyDist, Workload},
 };
 
@@ -419,66 +419,6 @@ fn ratios(runs: &[RunReport], with_null: bool) -> Vec<Ratio> {
     runs.chunks_exact(2)
         .map(|pair| Ratio::of(&pair[1], &pair[0]))
         .collect()
-}
-
-/// A server under measurement: how to reach it and where its CPU time is read.
-#[derive(Debug)]
-pub struct Target {
-    /// `null`, `target`, or a scaling step's name.
-    pub label: String,
-    /// Its URL.
-    pub addr: String,
-    /// Separate HTTP/2 connections to it.
-    pub channels: Vec<Channel>,
-    /// Its process or threads, when they are local.
-    pub cpu: Option<CpuSource>,
-}
-
-impl Target {
-    /// Opens `connections` HTTP/2 connections to `addr`.
-    pub async fn connect(
-        label: &str,
-        addr: &str,
-        connections: usize,
-        cpu: Option<CpuSource>,
-    ) -> anyhow::Result<Self> {
-        let endpoint = Endpoint::from_shared(addr.to_owned())
-            .with_context(|| format!("bad address {addr:?}"))?;
-        let mut channels = Vec::with_capacity(connections);
-        for _ in 0..connections.max(1) {
-            let channel = endpoint.connect().await;
-            channels.push(channel.with_context(|| format!("cannot connect to {addr}"))?);
-        }
-        Ok(Target {
-            label: label.to_owned(),
-            addr: addr.to_owned(),
-            channels,
-            cpu,
-        })
-    }
-
-    /// Runs `plan` on `dataset` and summarises it as the run `name`, with the
-    /// server's CPU time per call when it can be read.
-    pub async fn measure(
-        &self,
-        name: &str,
-        dataset: &Arc<Dataset>,
-        plan: &LoadPlan,
-        stop: &Arc<AtomicBool>,
-    ) -> anyhow::Result<RunReport> {
-        let cpu_time = || self.cpu.as_ref().and_then(CpuSource::cpu_time);
-        let before = cpu_time();
-        let measured = load::run(&self.label, &self.channels, dataset, plan, stop).await?;
-        let after = cpu_time();
-        let mut report = RunReport::new(&self.label, &self.addr, name, plan.concurrency, &measured);
-        if let (Some(before), Some(after)) = (before, after)
-            && measured.calls > 0
-        {
-            let us = (after - before).as_secs_f64() * 1e6 / measured.calls as f64;
-            report.server_cpu_us_per_call = Some((us * 10.0).round() / 10.0);
-        }
-        Ok(report)
-    }
 }
 
 /// The current time, RFC 3339 UTC, to the second.
