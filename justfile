@@ -23,3 +23,14 @@ bench-wal:
     ./target/release/examples/wal_bench throughput --sync always --clients 64 --connections 1
     ./target/release/examples/wal_bench throughput --sync never --clients 64 --connections 1
     ./target/release/examples/wal_bench recovery --documents 1000000
+
+# Load-test a release worker beside the null worker (no store) in one run;
+# extra flags go to `distgo-conformance bench`, e.g. `just bench --workload create --concurrency 64`.
+bench *ARGS:
+    cargo build --release -p distgo-db --bin distgo-worker -p distgo-conformance --bin distgo-conformance
+    ./target/release/distgo-conformance bench --null --spawn-worker target/release/distgo-worker {{ARGS}}
+
+# Cost vs data size: 10^4, 10^5, 10^6 documents on fresh workers; JSON into testdata/bench/.
+bench-scaling *ARGS:
+    cargo build --release -p distgo-db --bin distgo-worker -p distgo-conformance --bin distgo-conformance
+    ./target/release/distgo-conformance bench --spawn-worker target/release/distgo-worker --scaling 10000,100000,1000000 --recovery --duration 5s --warmup 1s --json testdata/bench/scaling.json {{ARGS}}

@@ -208,8 +208,50 @@ fn split<'a>(
     name: &str,
     pattern: &str,
 ) -> Result<(&'a str, &'a str), Violation> {
-    rest.split_once(separator)
+    // Same result as `rest.split_once(separator)`, but every separator starts
+    // with `/`, and looking for that one byte is several times cheaper than a
+    // substring search, which this does on every request.
+    rest.match_indices('/')
+        .find(|&(at, _)| rest[at..].starts_with(separator))
+        .map(|(at, _)| (&rest[..at], &rest[at + separator.len()..]))
         .ok_or_else(|| Violation::new(field, format!("{name:?} does not match {pattern}")))
+}
+
+/// Concatenates `parts` into a string allocated once at its final size:
+/// names are built on every response, and `to_string()` through `Display`
+/// grows its buffer several times and runs the formatting machinery.
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|part| out.push_str(part));
+    out
+}
+
+impl DatabaseName {
+    /// `databases/{database}`, as [`Display`](fmt::Display) writes it, built cheaply.
+    pub fn to_name(&self) -> String {
+        concat(&[DATABASES, &self.database])
+    }
+}
+
+impl CollectionName {
+    /// The full name, as [`Display`](fmt::Display) writes it, built cheaply.
+    pub fn to_name(&self) -> String {
+        concat(&[DATABASES, &self.database, COLLECTIONS, &self.collection])
+    }
+}
+
+impl DocumentName {
+    /// The full name, as [`Display`](fmt::Display) writes it, built cheaply.
+    pub fn to_name(&self) -> String {
+        concat(&[
+            DATABASES,
+            &self.database,
+            COLLECTIONS,
+            &self.collection,
+            DOCUMENTS,
+            &self.document,
+        ])
+    }
 }
 
 fn check_segment(id: &str, kind: IdKind, field: &str, name: &str) -> Result<(), Violation> {
@@ -267,6 +309,27 @@ mod tests {
         assert_eq!(doc.document, "..");
         assert_eq!(doc.to_string(), doc_name);
         assert_eq!(doc.parent(), coll.parent().collection("orders"));
+    }
+
+    #[test]
+    fn to_name_is_display_without_the_formatting_cost() {
+        let doc = DocumentName::parse("databases/a/collections/b/documents/c.d", "name").unwrap();
+        assert_eq!(doc.to_name(), doc.to_string());
+        assert_eq!(doc.parent().to_name(), doc.parent().to_string());
+        assert_eq!(doc.parent().parent().to_name(), "databases/a");
+    }
+
+    #[test]
+    fn split_finds_the_first_whole_separator() {
+        let split = |rest| split(rest, COLLECTIONS, "f", "n", "p").ok();
+        assert_eq!(split("a/collections/b"), Some(("a", "b")));
+        assert_eq!(split("a/x/collections/b"), Some(("a/x", "b")));
+        assert_eq!(
+            split("a/collections/b/collections/c"),
+            Some(("a", "b/collections/c"))
+        );
+        assert_eq!(split("a/collection/b"), None);
+        assert_eq!(split("a"), None);
     }
 
     #[test]

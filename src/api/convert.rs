@@ -10,7 +10,7 @@ use crate::{
 /// A database as the client sees it.
 pub fn database(name: &DatabaseName, row: &DatabaseRow) -> pb::Database {
     pb::Database {
-        name: name.to_string(),
+        name: name.to_name(),
         display_name: row.display_name.clone(),
         created_at: Some(row.created_at.to_proto()),
         updated_at: Some(row.updated_at.to_proto()),
@@ -20,7 +20,7 @@ pub fn database(name: &DatabaseName, row: &DatabaseRow) -> pb::Database {
 /// A collection as the client sees it.
 pub fn collection(name: &CollectionName, row: &CollectionRow) -> pb::Collection {
     pb::Collection {
-        name: name.to_string(),
+        name: name.to_name(),
         description: row.description.clone(),
         created_at: Some(row.created_at.to_proto()),
         updated_at: Some(row.updated_at.to_proto()),
@@ -30,7 +30,7 @@ pub fn collection(name: &CollectionName, row: &CollectionRow) -> pb::Collection 
 /// A document as the client sees it; `id` is input only and stays empty.
 pub fn document(name: &DocumentName, row: &DocumentRow) -> pb::Document {
     pb::Document {
-        name: name.to_string(),
+        name: name.to_name(),
         id: String::new(),
         value: row.value.clone(),
         created_at: Some(row.created_at.to_proto()),
