@@ -15,14 +15,17 @@ lint:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 # Measurements of the write-ahead log (release build): durable CreateDocument
-# throughput at 1 and 64 clients, the `never` figure, and recovery of 1,000,000
-# documents with the snapshot's size.
+# throughput at 1 and 64 clients, the `never` figure, recovery of 1,000,000
+# documents with the snapshot's size, and commits/s of 10-operation
+# transactions at 16 clients in memory and with `sync: always`.
 bench-wal:
     cargo build --release --example wal_bench
     ./target/release/examples/wal_bench throughput --sync always --clients 1
     ./target/release/examples/wal_bench throughput --sync always --clients 64 --connections 1
     ./target/release/examples/wal_bench throughput --sync never --clients 64 --connections 1
     ./target/release/examples/wal_bench recovery --documents 1000000
+    ./target/release/examples/wal_bench throughput --sync memory --clients 16 --connections 1 --txn-ops 10
+    ./target/release/examples/wal_bench throughput --sync always --clients 16 --connections 1 --txn-ops 10
 
 # Load-test a release worker beside the null worker (no store) in one run;
 # extra flags go to `distgo-conformance bench`, e.g. `just bench --workload create --concurrency 64`.

@@ -6,6 +6,7 @@
 //! cargo run --release --example wal_bench -- throughput --sync always --clients 64 --connections 1
 //! cargo run --release --example wal_bench -- throughput --sync never --clients 64 --connections 1
 //! cargo run --release --example wal_bench -- recovery --documents 1000000
+//! cargo run --release --example wal_bench -- throughput --sync memory --clients 16 --connections 1 --txn-ops 10
 //! ```
 //!
 //! (`just bench-wal` runs these four.) The 64 clients share one HTTP/2
@@ -40,10 +41,12 @@ use distgo_db::{
     config::{Config, SyncPolicy, WalConfig},
     names::DatabaseName,
     proto::database::{
-        Collection, CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest,
-        Database, Document, collection_service_client::CollectionServiceClient,
+        BeginRequest, Collection, CommitRequest, CreateCollectionRequest, CreateDatabaseRequest,
+        CreateDocumentRequest, Database, Document, EntityType, ExecuteRequest, MutationType,
+        Operation, collection_service_client::CollectionServiceClient,
         database_service_client::DatabaseServiceClient,
         document_service_client::DocumentServiceClient,
+        transaction_service_client::TransactionServiceClient,
     },
     store::{Op, Store},
     wal::{Recovery, open_store},
@@ -74,6 +77,10 @@ enum Bench {
         /// How long to measure.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Commit transactions of this many document creates instead of
+        /// single CreateDocument calls (0: no transactions).
+        #[arg(long, default_value_t = 0)]
+        txn_ops: usize,
     },
     /// Time to recover a log of N documents, and the snapshot's size.
     Recovery {
@@ -107,6 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             clients,
             connections,
             seconds,
+            txn_ops,
         } => {
             let connections = if connections == 0 {
                 clients
@@ -114,7 +122,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 connections
             };
             let duration = Duration::from_secs(seconds);
-            throughput(dir.path(), &sync, clients, connections, duration).await
+            let load = Load {
+                clients,
+                connections,
+                duration,
+                txn_ops,
+            };
+            throughput(dir.path(), &sync, load).await
         }
         Bench::Recovery { documents } => recovery(dir.path(), documents).await,
         Bench::Load { path, documents } => {
@@ -137,13 +151,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn throughput(
-    dir: &Path,
-    sync: &str,
+/// The shape of a throughput run.
+struct Load {
     clients: usize,
     connections: usize,
     duration: Duration,
-) -> Result<(), Box<dyn std::error::Error>> {
+    /// Creates per transaction; 0 for plain CreateDocument calls.
+    txn_ops: usize,
+}
+
+async fn throughput(dir: &Path, sync: &str, load: Load) -> Result<(), Box<dyn std::error::Error>> {
+    let Load {
+        clients,
+        connections,
+        duration,
+        txn_ops,
+    } = load;
     let mut yaml = "name: bench\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 30s\n".to_owned();
     if sync != "memory" {
         yaml += &format!("wal:\n  path: {}\n  sync: {sync}\n", dir.display());
@@ -173,15 +196,26 @@ async fn throughput(
     let mut tasks = Vec::new();
     for client in 0..clients {
         let channel = channels[client % channels.len()].clone();
-        tasks.push(tokio::spawn(create_until(channel, client, deadline)));
+        if txn_ops == 0 {
+            tasks.push(tokio::spawn(create_until(channel, client, deadline)));
+        } else {
+            tasks.push(tokio::spawn(commit_until(
+                channel, client, txn_ops, deadline,
+            )));
+        }
     }
     let mut done = 0u64;
     for task in tasks {
         done += task.await??;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let what = if txn_ops == 0 {
+        "CreateDocument".to_owned()
+    } else {
+        format!("commits of {txn_ops}-operation transactions")
+    };
     println!(
-        "sync={sync} clients={clients} connections={}: {done} CreateDocument in {elapsed:.1} s = {:.0} per second \
+        "sync={sync} clients={clients} connections={}: {done} {what} in {elapsed:.1} s = {:.0} per second \
          (mean latency {:.2} ms)",
         channels.len(),
         done as f64 / elapsed,
@@ -229,6 +263,51 @@ async fn create_until(
                     value: format!("{{\"client\": {client}, \"n\": {done}}}"),
                     ..Default::default()
                 }),
+            })
+            .await?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Commits transactions of `ops` creates (Begin, one Execute, Commit) until
+/// `deadline`; returns how many committed.
+async fn commit_until(
+    channel: tonic::transport::Channel,
+    client: usize,
+    ops: usize,
+    deadline: Instant,
+) -> Result<u64, tonic::Status> {
+    let mut transactions = TransactionServiceClient::new(channel);
+    let database_name = "databases/bench".to_owned();
+    let mut done = 0u64;
+    while Instant::now() < deadline {
+        let transaction_id = transactions
+            .begin(BeginRequest {
+                database_name: database_name.clone(),
+            })
+            .await?
+            .into_inner()
+            .transaction_id;
+        let operations = (0..ops)
+            .map(|i| Operation {
+                mutation_type: MutationType::Create as i32,
+                entity_type: EntityType::Document as i32,
+                name: format!("databases/bench/collections/docs/documents/t{client}-{done}-{i}"),
+                value: format!("{{\"client\": {client}, \"n\": {done}, \"i\": {i}}}"),
+            })
+            .collect();
+        transactions
+            .execute(ExecuteRequest {
+                database_name: database_name.clone(),
+                transaction_id: transaction_id.clone(),
+                operations,
+            })
+            .await?;
+        transactions
+            .commit(CommitRequest {
+                database_name: database_name.clone(),
+                transaction_id,
             })
             .await?;
         done += 1;
