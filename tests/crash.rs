@@ -5,8 +5,9 @@
 //! Each round:
 //!
 //! ```text
-//!   start worker ──▶ 8 writers: create / update / delete documents, sometimes
-//!        │           drop and re-create their whole collection (a cascade)
+//!   start worker ──▶ 8 writers: create / update / delete documents, commit
+//!        │           transactions of several of those, sometimes drop and
+//!        │           re-create their whole collection (a cascade)
 //!        │  random 50-400 ms
 //!   SIGKILL ──▶ writers see errors; each has at most one request in flight
 //!   restart ──▶ for every writer, its collection must be exactly
@@ -17,8 +18,8 @@
 //! Writers own disjoint collections, so the acknowledged operations of
 //! different writers commute and each writer's model is the whole truth
 //! about its collection. A write that was acknowledged and is missing, a
-//! value that differs by one byte, a half-applied cascade: each fails the
-//! round. The sync policy changes from round to round: a kill -9 (unlike a
+//! value that differs by one byte, a half-applied cascade or transaction:
+//! each fails the round. The sync policy changes from round to round: a kill -9 (unlike a
 //! power cut) must lose nothing acknowledged under any of them. A small
 //! `wal.snapshot_bytes` makes compactions frequent, so kills also land in
 //! the middle of snapshots.
@@ -36,12 +37,12 @@ use std::{
 };
 
 use distgo_db::proto::database::{
-    Collection, CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest, Database,
-    DeleteCollectionRequest, DeleteDocumentRequest, Document, ListDocumentsRequest,
-    ListWalEntriesRequest, UpdateDocumentRequest,
-    collection_service_client::CollectionServiceClient,
+    BeginRequest, Collection, CommitRequest, CreateCollectionRequest, CreateDatabaseRequest,
+    CreateDocumentRequest, Database, DeleteCollectionRequest, DeleteDocumentRequest, Document,
+    EntityType, ExecuteRequest, ListDocumentsRequest, ListWalEntriesRequest, MutationType,
+    Operation, UpdateDocumentRequest, collection_service_client::CollectionServiceClient,
     database_service_client::DatabaseServiceClient, document_service_client::DocumentServiceClient,
-    wal_service_client::WalServiceClient,
+    transaction_service_client::TransactionServiceClient, wal_service_client::WalServiceClient,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tonic::{Code, transport::Channel};
@@ -159,6 +160,8 @@ enum Op {
     Create(String, String),
     Update(String, String),
     Delete(String),
+    /// Begin, Execute these (creates, updates, deletes), Commit.
+    Txn(Vec<Op>),
 }
 
 impl Model {
@@ -176,6 +179,7 @@ impl Model {
             Op::Delete(id) => {
                 next.docs.remove(id);
             }
+            Op::Txn(ops) => return ops.iter().fold(next, |model, op| model.apply(op)),
         }
         next
     }
@@ -188,6 +192,8 @@ struct Writer {
     model: Model,
     /// Counts operations, so every id and value is new.
     counter: u64,
+    /// Acknowledged transactions, to show the test exercised them.
+    transactions: usize,
 }
 
 impl Writer {
@@ -207,6 +213,7 @@ impl Writer {
         let roll = rng.random_range(0..100);
         match roll {
             0..3 if existing.len() > 3 => Op::DropCollection,
+            3..15 => self.transaction(&existing, rng),
             0..50 => Op::Create(format!("d{n}"), value),
             50..85 if !existing.is_empty() => {
                 let id = existing[rng.random_range(0..existing.len())].clone();
@@ -217,6 +224,69 @@ impl Writer {
             }
             _ => Op::Create(format!("d{n}"), value),
         }
+    }
+
+    /// A transaction that must commit: two to five new documents, plus
+    /// updates and deletes of distinct existing ones.
+    fn transaction(&self, existing: &[&String], rng: &mut StdRng) -> Op {
+        let n = self.counter;
+        let mut ops: Vec<Op> = (0..rng.random_range(2..6))
+            .map(|i| {
+                let value = format!("{{\"w\":{}, \"txn\": {n}, \"i\": {i}}}", self.index);
+                Op::Create(format!("t{n}-{i}"), value)
+            })
+            .collect();
+        if let [first, second, ..] = existing {
+            ops.push(Op::Update(
+                (*first).clone(),
+                format!("{{\"updated_in\": {n}}}"),
+            ));
+            ops.push(Op::Delete((*second).clone()));
+        }
+        Op::Txn(ops)
+    }
+
+    /// Runs a transaction through Begin, Execute and Commit.
+    async fn commit(&self, channel: &Channel, ops: &[Op]) -> Result<(), tonic::Status> {
+        let mut transactions = TransactionServiceClient::new(channel.clone());
+        let database_name = "databases/crash".to_owned();
+        let transaction_id = transactions
+            .begin(BeginRequest {
+                database_name: database_name.clone(),
+            })
+            .await?
+            .into_inner()
+            .transaction_id;
+        let doc = |id: &str| format!("{}/documents/{id}", self.collection());
+        let operation = |mutation: MutationType, id: &str, value: &str| Operation {
+            mutation_type: mutation as i32,
+            entity_type: EntityType::Document as i32,
+            name: doc(id),
+            value: value.to_owned(),
+        };
+        let operations = ops
+            .iter()
+            .map(|op| match op {
+                Op::Create(id, value) => operation(MutationType::Create, id, value),
+                Op::Update(id, value) => operation(MutationType::Update, id, value),
+                Op::Delete(id) => operation(MutationType::Delete, id, ""),
+                other => panic!("not a transaction operation: {other:?}"),
+            })
+            .collect();
+        transactions
+            .execute(ExecuteRequest {
+                database_name: database_name.clone(),
+                transaction_id: transaction_id.clone(),
+                operations,
+            })
+            .await?;
+        transactions
+            .commit(CommitRequest {
+                database_name,
+                transaction_id,
+            })
+            .await
+            .map(drop)
     }
 
     async fn send(&self, channel: &Channel, op: &Op) -> Result<(), tonic::Status> {
@@ -263,6 +333,7 @@ impl Writer {
                 .delete_document(DeleteDocumentRequest { name: doc(id) })
                 .await
                 .map(drop),
+            Op::Txn(ops) => self.commit(channel, ops).await,
         }
     }
 
@@ -277,6 +348,7 @@ impl Writer {
                 Ok(()) => {
                     self.model = self.model.apply(&op);
                     acked += 1;
+                    self.transactions += usize::from(matches!(op, Op::Txn(_)));
                 }
                 Err(_) => return (op, acked),
             }
@@ -373,6 +445,7 @@ async fn no_acknowledged_write_is_lost_when_the_worker_is_killed() {
                 docs: BTreeMap::new(),
             },
             counter: 0,
+            transactions: 0,
         })
         .collect();
 
@@ -420,8 +493,13 @@ async fn no_acknowledged_write_is_lost_when_the_worker_is_killed() {
         }
         check_wal_listing(&channel).await;
     }
-    println!("crash test: {total_acked} acknowledged writes over {rounds} kills, none lost");
+    let transactions: usize = writers.iter().map(|w| w.transactions).sum();
+    println!(
+        "crash test: {total_acked} acknowledged writes ({transactions} of them transactions) \
+         over {rounds} kills, none lost"
+    );
     assert!(total_acked > rounds, "the writers hardly wrote anything");
+    assert!(transactions > 0, "no transaction was acknowledged");
 }
 
 /// Runs the binary to completion (it must exit by itself) and returns its
@@ -452,6 +530,7 @@ async fn a_corrupt_log_stops_start_up_with_exit_code_3_unless_repaired() {
             docs: BTreeMap::new(),
         },
         counter: 0,
+        transactions: 0,
     };
     let channel = process.connect().await;
     for op in [Op::CreateCollection, Op::Create("a".into(), "{}".into())] {
