@@ -37,3 +37,21 @@ bench *ARGS:
 bench-scaling *ARGS:
     cargo build --release -p distgo-db --bin distgo-worker -p distgo-conformance --bin distgo-conformance
     ./target/release/distgo-conformance bench --spawn-worker target/release/distgo-worker --scaling 10000,100000,1000000 --recovery --duration 5s --warmup 1s --json testdata/bench/scaling.json {{ARGS}}
+
+# The conformance suite against any worker: `just conformance http://127.0.0.1:55055 --tags core`.
+conformance ADDR *ARGS:
+    cargo run --release -p distgo-conformance -- run --addr {{ADDR}} {{ARGS}}
+
+# Mutation testing: mutate the worker's store and API, kill mutants with the
+# conformance cases (in-process worker). Slow on 2 cores; not part of CI.
+# The baseline is skipped because cargo-mutants runs it with the mutated
+# package's tests, not `--test-package`; `cargo test -p distgo-conformance
+# --test conformance` is the baseline, and it is green.
+# `just mutants --list` lists the mutants; to try one file, run cargo mutants
+# with the same options and a single `--file src/api/mask.rs`.
+mutants *ARGS:
+    cargo mutants --package distgo-db --test-package distgo-conformance \
+        --baseline skip --timeout 180 --build-timeout 900 \
+        --file 'src/store/**' --file 'src/api/**' \
+        --exclude src/api/transaction.rs --exclude src/api/wal.rs \
+        --cargo-test-arg=--test=conformance {{ARGS}}

@@ -1,7 +1,56 @@
 //! # distgo-conformance
 //!
 //! The conformance suite of distgo-db: it checks any worker, by address,
-//! against the contract.
+//! against the contract, clause by clause (`SPEC.md`).
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`proto`] | the wire contract, generated from `proto/` (client and server traits) |
+//! | [`call`] | every RPC as a value: one-line script syntax, sending, replies |
+//! | [`req`] | request builders; the three resource kinds through one lens |
+//! | [`target`] | reaching a worker (address, TLS, headers, deadline); capabilities |
+//! | [`ctx`] | what a case works with: its namespace, its record of requests |
+//! | [`check`] | failures and the checks that produce them |
+//! | [`case`] | a case: id, clause, tags, body |
+//! | [`cases`] | the registry of cases, one file per topic |
+//! | [`runner`] | selection, isolation, expected failures, cleanup |
+//! | [`report`] | text, JSON and JUnit reports |
+//! | [`spec`] | the SPEC's clauses and the catalogue |
+//! | [`xfail`] | expected-failure files |
+//! | [`model`] | the executable spec and model-based random sequences |
+//! | [`scenario`] | snapshot scenarios: scripts, transcripts, redactions |
+//! | [`bench`](mod@bench) | the load generator |
+//!
+//! ## The path of a case
+//!
+//! ```text
+//! cases::all() ──► runner::Runner ──► Ctx (namespace cf-xxxxxx-N-) ──► Call::send ──► worker
+//!                       │                        │
+//!                       ▼                        ▼
+//!                 report (text/json/junit)   Failure {clause, request, expected, actual, diff}
+//! ```
+
+#![deny(missing_docs)]
+// A `Failure` (the error of every check) carries the request, expectation,
+// observation and diff a reader needs; it is built once per failing case, so
+// its size on the happy path costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+#![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod call;
+pub mod case;
+pub mod cases;
+pub mod check;
+pub mod ctx;
+pub mod model;
 pub mod proto;
+pub mod report;
+pub mod req;
+pub mod runner;
+pub mod scenario;
+pub mod spec;
+pub mod target;
+pub mod xfail;

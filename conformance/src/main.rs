@@ -1,8 +1,27 @@
 //! `distgo-conformance`: validate or measure any distgo-db worker by address.
+//!
+//! Exit codes: 0 when nothing failed and at least one case ran, 1 when a
+//! case failed (or none ran), 2 for a usage or connection error.
 
-use std::process::ExitCode;
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use distgo_conformance::{
+    case::Tag,
+    cases,
+    ctx::{Ctx, Settings},
+    report::{self, Rerun, Summary},
+    runner::{self, Runner, Selection},
+    scenario, spec,
+    target::{Connection, Target, parse_header},
+    xfail,
+};
 
 /// The distgo-db conformance suite and load generator.
 #[derive(Debug, Parser)]
@@ -14,14 +33,116 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the conformance cases against a worker.
+    Run(RunArgs),
+    /// Print the catalogue: every case with its clause and tags.
+    List,
+    /// Delete the databases a run left behind (its prefix, e.g. cf-k2x9a1-).
+    Cleanup(CleanupArgs),
+    /// Run a script (a scenario, or a model failure's replay) and print its transcript.
+    Replay(ReplayArgs),
     /// Measure a worker under load, beside a null worker that does no work.
     Bench(distgo_conformance::bench::BenchArgs),
+}
+
+/// How to reach the worker.
+#[derive(Debug, Args)]
+struct TargetArgs {
+    /// The worker, e.g. `http://127.0.0.1:55055` (or `https://...`).
+    #[arg(long, env = "DISTGO_ADDR")]
+    addr: String,
+    /// PEM file of the CA that signed the worker's TLS certificate.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// Metadata sent with every request, e.g. `authorization=Bearer x` (repeatable).
+    #[arg(long = "header", value_name = "KEY=VALUE")]
+    headers: Vec<String>,
+    /// Deadline of each request.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+impl TargetArgs {
+    async fn connect(&self) -> anyhow::Result<Target> {
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let connection = Connection {
+            addr: self.addr.clone(),
+            tls_ca: self.tls_ca.clone(),
+            headers,
+            timeout: self.timeout,
+        };
+        Ok(Target::connect(connection).await?)
+    }
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Run only cases with one of these tags (core, transactions, wal, concurrency, restart).
+    #[arg(long, value_delimiter = ',')]
+    tags: Vec<Tag>,
+    /// Never run cases with these tags.
+    #[arg(long, value_delimiter = ',')]
+    skip_tags: Vec<Tag>,
+    /// Run only cases whose id matches this glob (repeatable), e.g. `doc-*`.
+    #[arg(long = "case", value_name = "GLOB")]
+    cases_glob: Vec<String>,
+    /// Expected failures: a YAML map of case id to reason.
+    #[arg(long, value_name = "FILE")]
+    xfail: Option<PathBuf>,
+    /// Write a JSON report (schema distgo-conformance/report/v1).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Seed of the model-based cases (random when absent; printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Generated sequences per model-based case (default: sized for a 60 s run).
+    #[arg(long)]
+    cases: Option<u32>,
+    /// Cases run at once.
+    #[arg(long, default_value_t = 6)]
+    jobs: usize,
+    /// Nobody else uses the worker: allow cases that act on all of it (TruncateWAL).
+    #[arg(long)]
+    exclusive: bool,
+}
+
+#[derive(Debug, Args)]
+struct CleanupArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// The run prefix printed by `run` (shape `cf-xxxxxx-`).
+    #[arg(long)]
+    prefix: String,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// The script file.
+    script: PathBuf,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::List => {
+            print!("{}", spec::catalogue(&cases::all()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cleanup(args) => cleanup(args).await,
+        Command::Replay(args) => replay(args).await,
         Command::Bench(args) => distgo_conformance::bench::run(args).await,
     };
     match outcome {
@@ -29,6 +150,134 @@ async fn main() -> ExitCode {
         Err(err) => {
             eprintln!("distgo-conformance: {err:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn settings(seed: Option<u64>, cases: Option<u32>) -> Settings {
+    Settings {
+        seed: seed.unwrap_or_else(rand::random),
+        cases,
+        golden: Arc::new(scenario::embedded_golden),
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let all = cases::all();
+    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+    let xfail = match &args.xfail {
+        Some(path) => xfail::load(path, &ids)?,
+        None => Default::default(),
+    };
+    let selection = Selection {
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        case_globs: args.cases_glob.clone(),
+    };
+    let selected = selection.select(all).context("--case")?;
+    if selected.is_empty() {
+        bail!("no case matches the selection");
+    }
+    let target = args.target.connect().await?.with_exclusive(args.exclusive);
+    let settings = settings(args.seed, args.cases);
+    let seed = settings.seed;
+    let runner = Arc::new(Runner::new(Arc::new(target), settings, xfail));
+    eprintln!(
+        "distgo-conformance: {} cases against {}, run prefix {}, seed {seed}",
+        selected.len(),
+        args.target.addr,
+        runner.prefix()
+    );
+    let started = Instant::now();
+    let reports = runner.run_all(&selected, args.jobs).await;
+    let kept: Vec<String> = reports.iter().flat_map(|r| r.kept.clone()).collect();
+    let swept = runner.sweep(&kept).await;
+    let wall = started.elapsed();
+    let rerun = Rerun(format!(
+        "distgo-conformance run --addr {} --seed {seed} --case {{case}}",
+        args.target.addr
+    ));
+    print!("{}", report::text(&reports, &rerun, runner.prefix(), wall));
+    if !swept.is_empty() {
+        eprintln!("swept {} leftover database(s) of passed cases", swept.len());
+    }
+    if !kept.is_empty() {
+        eprintln!(
+            "kept for inspection: {}\nremove with: distgo-conformance cleanup --addr {} --prefix {}",
+            kept.join(" "),
+            args.target.addr,
+            runner.prefix()
+        );
+    }
+    if let Some(path) = &args.json {
+        let json = report::to_json(&reports, &args.target.addr, runner.prefix(), seed, wall);
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        let xml = report::to_junit(&reports, &rerun, wall).map_err(anyhow::Error::msg)?;
+        std::fs::write(path, xml).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if Summary::of(&reports).ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
+    if !runner::is_run_prefix(&args.prefix) {
+        bail!(
+            "{:?} is not a run prefix (cf- then six of [a-z0-9] then -): refusing to delete",
+            args.prefix
+        );
+    }
+    let target = args.target.connect().await?;
+    let names = runner::list_prefixed(&target, &args.prefix).await?;
+    let mut failed = 0;
+    for name in &names {
+        let call = distgo_conformance::req::Kind::Database.delete(name);
+        match call.send(&target.clients()).await {
+            Ok(_) => println!("deleted {name}"),
+            Err(status) => {
+                failed += 1;
+                println!("could not delete {name}: {}", status.message());
+            }
+        }
+    }
+    println!("{} deleted, {failed} failed", names.len() - failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let script = std::fs::read_to_string(&args.script)
+        .with_context(|| format!("reading {}", args.script.display()))?;
+    let target = Arc::new(args.target.connect().await?);
+    let prefix = runner::random_prefix();
+    let ctx = Ctx::new(
+        "replay",
+        target,
+        &prefix,
+        format!("{prefix}0-"),
+        Arc::new(settings(None, None)),
+    );
+    let result = scenario::run(&ctx, &script).await;
+    ctx.cleanup().await;
+    match result {
+        Ok(transcript) => {
+            print!("{transcript}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            println!("{failure}");
+            for line in ctx.transcript() {
+                println!("  {line}");
+            }
+            Ok(ExitCode::FAILURE)
         }
     }
 }

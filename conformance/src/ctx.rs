@@ -1,0 +1,346 @@
+//! What a case works with: the target, its own namespace, and a record of
+//! what it did.
+//!
+//! **Isolation.** Every database id a case uses is `{run prefix}{case
+//! number}-{local id}`; [`Ctx::db`] builds such names. [`Ctx::send`] refuses
+//! (as a harness bug) any request that names a valid database id outside the
+//! run's prefix, unless the case itself created that database (a generated
+//! id). Every database a case creates is remembered: when the case passes the
+//! runner deletes them; when it fails they are kept and their names printed.
+
+use std::{
+    collections::BTreeSet,
+    future::Future,
+    sync::{Arc, Mutex, atomic::AtomicUsize, atomic::Ordering},
+};
+
+use crate::{
+    call::{Call, Reply},
+    check::{Check, Exchange, Failure, describe},
+    req::{Kind, Page, Res},
+    target::{Clients, Target},
+};
+
+/// Checks a scenario transcript against its golden copy: `Ok` or a failure
+/// message (a diff).
+pub type GoldenHook = Arc<dyn Fn(&str, &str) -> Result<(), String> + Send + Sync>;
+
+/// Run-wide settings every case can read.
+#[derive(Clone)]
+pub struct Settings {
+    /// Seed of the model-based cases.
+    pub seed: u64,
+    /// Number of generated sequences per model case (None: each case's default).
+    pub cases: Option<u32>,
+    /// How scenario transcripts are checked.
+    pub golden: GoldenHook,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("seed", &self.seed)
+            .field("cases", &self.cases)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The context of one case.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    case: String,
+    target: Arc<Target>,
+    clients: Mutex<Clients>,
+    run_prefix: String,
+    ns: String,
+    settings: Arc<Settings>,
+    log: Mutex<Vec<String>>,
+    created: Mutex<BTreeSet<String>>,
+    counter: AtomicUsize,
+}
+
+/// Whether `id` is a valid database id (1-64 of `[a-z0-9._-]`).
+pub fn is_database_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+}
+
+impl Ctx {
+    /// A context for case `case`, whose namespace is `ns` (which starts with
+    /// `run_prefix`).
+    pub fn new(
+        case: &str,
+        target: Arc<Target>,
+        run_prefix: &str,
+        ns: String,
+        settings: Arc<Settings>,
+    ) -> Self {
+        let clients = target.clients();
+        Ctx {
+            inner: Arc::new(Inner {
+                case: case.to_owned(),
+                target,
+                clients: Mutex::new(clients),
+                run_prefix: run_prefix.to_owned(),
+                ns,
+                settings,
+                log: Mutex::new(Vec::new()),
+                created: Mutex::new(BTreeSet::new()),
+                counter: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The case being run.
+    pub fn case_id(&self) -> &str {
+        &self.inner.case
+    }
+
+    /// The run's prefix; every database id of the run starts with it.
+    pub fn run_prefix(&self) -> &str {
+        &self.inner.run_prefix
+    }
+
+    /// This case's namespace: the prefix of its database ids.
+    pub fn ns(&self) -> &str {
+        &self.inner.ns
+    }
+
+    /// The run's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Arc<Target> {
+        &self.inner.target
+    }
+
+    /// The database id for the local id `local`: `{ns}{local}`.
+    pub fn id(&self, local: &str) -> String {
+        format!("{}{local}", self.inner.ns)
+    }
+
+    /// The database name for the local id `local`.
+    pub fn db(&self, local: &str) -> String {
+        format!("databases/{}", self.id(local))
+    }
+
+    /// A local id not used before in this case: `{stem}{n}`.
+    pub fn unique(&self, stem: &str) -> String {
+        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{stem}{n}")
+    }
+
+    fn clients(&self) -> Clients {
+        lock(&self.inner.clients).clone()
+    }
+
+    /// Sends `call`, records it, and returns what came back.
+    pub async fn send(&self, call: Call) -> Exchange {
+        self.send_via(call, self.clients(), String::new()).await
+    }
+
+    /// Sends `call` with its own per-request deadline.
+    pub async fn send_with_timeout(&self, call: Call, timeout: std::time::Duration) -> Exchange {
+        let clients = self.clients().with_timeout(timeout);
+        self.send_via(call, clients, format!(" (deadline {timeout:?})"))
+            .await
+    }
+
+    /// Sends `call` over a connection of its own: for requests (an oversized
+    /// message) after which a server may close the connection, which must not
+    /// fail other cases' requests in flight.
+    pub async fn send_alone(&self, call: Call) -> Exchange {
+        match self.inner.target.fresh_clients().await {
+            Ok(clients) => {
+                self.send_via(call, clients, " (own connection)".into())
+                    .await
+            }
+            Err(e) => Exchange {
+                call,
+                outcome: Err(tonic::Status::unavailable(e.to_string())),
+            },
+        }
+    }
+
+    async fn send_via(&self, call: Call, clients: Clients, note: String) -> Exchange {
+        if let Some(outside) = self.outside_prefix(&call) {
+            // Never send it: the isolation guarantee is absolute.
+            let status = tonic::Status::aborted(format!(
+                "harness refused a request naming database {outside:?} outside the run prefix"
+            ));
+            return Exchange {
+                call,
+                outcome: Err(status),
+            };
+        }
+        let outcome = call.send(&clients).await;
+        if let (Call::CreateDatabase(_), Ok(Reply::Database(db))) = (&call, &outcome) {
+            lock(&self.inner.created).insert(db.name.clone());
+        }
+        let line = format!("{}{note}\n    -> {}", call.render(), describe(&outcome));
+        lock(&self.inner.log).push(line);
+        Exchange { call, outcome }
+    }
+
+    fn outside_prefix(&self, call: &Call) -> Option<String> {
+        let created = lock(&self.inner.created);
+        call.database_ids().into_iter().find(|id| {
+            is_database_id(id)
+                && !id.starts_with(&self.inner.run_prefix)
+                && !created.contains(&format!("databases/{id}"))
+        })
+    }
+
+    /// Sends concurrently; results in the order of `calls`.
+    pub async fn send_all(&self, calls: Vec<Call>) -> Vec<Exchange> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, call) in calls.into_iter().enumerate() {
+            let ctx = self.clone();
+            set.spawn(async move { (i, ctx.send(call).await) });
+        }
+        let mut out: Vec<(usize, Exchange)> = set.join_all().await;
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The requests sent so far, each with its outcome.
+    pub fn transcript(&self) -> Vec<String> {
+        lock(&self.inner.log).clone()
+    }
+
+    /// The databases this case created (and has not deleted).
+    pub fn created(&self) -> Vec<String> {
+        lock(&self.inner.created).iter().cloned().collect()
+    }
+
+    /// Forgets a database the case deleted itself.
+    pub fn forget(&self, name: &str) {
+        lock(&self.inner.created).remove(name);
+    }
+
+    /// Deletes every database the case created.
+    pub async fn cleanup(&self) {
+        for name in self.created() {
+            let call = Kind::Database.delete(&name);
+            let _ = call.send(&self.clients()).await;
+            self.forget(&name);
+        }
+    }
+
+    /// A failure attributed to the last request.
+    pub fn fail(&self, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
+        let failure = Failure::new(expected, actual);
+        match lock(&self.inner.log).last() {
+            Some(last) => failure.request(last.lines().next().unwrap_or_default().to_owned()),
+            None => failure,
+        }
+    }
+
+    /// Stops and starts the target again, then reconnects.
+    pub async fn restart(&self) -> Check {
+        let clients = self
+            .inner
+            .target
+            .restart()
+            .await
+            .map_err(|e| Failure::new("the target restarts", e))?;
+        *lock(&self.inner.clients) = clients;
+        Ok(())
+    }
+
+    /// Runs `body` as a sub-step whose failures are attributed to `clause`.
+    pub async fn clause<T>(&self, clause: &str, body: impl Future<Output = Check<T>>) -> Check<T> {
+        body.await.map_err(|f| match f.clause {
+            Some(_) => f,
+            None => f.clause(clause),
+        })
+    }
+
+    // ---- the common steps of cases ----
+
+    /// Creates a resource, which must succeed, and returns it.
+    pub async fn create(&self, kind: Kind, parent: &str, id: &str, field: &str) -> Check<Res> {
+        Res::from_reply(self.send(kind.create(parent, id, field)).await.ok()?)
+    }
+
+    /// Gets a resource, which must exist.
+    pub async fn get(&self, kind: Kind, name: &str) -> Check<Res> {
+        Res::from_reply(self.send(kind.get(name)).await.ok()?)
+    }
+
+    /// Creates the ancestors a resource of `kind` needs and returns its
+    /// parent's name ("" for databases).
+    pub async fn parent_for(&self, kind: Kind) -> Check<String> {
+        match kind {
+            Kind::Database => Ok(String::new()),
+            Kind::Collection => {
+                let db = self
+                    .create(Kind::Database, "", &self.id(&self.unique("p")), "Parent")
+                    .await?;
+                Ok(db.name)
+            }
+            Kind::Document => {
+                let db = self
+                    .create(Kind::Database, "", &self.id(&self.unique("p")), "Parent")
+                    .await?;
+                let coll = self.create(Kind::Collection, &db.name, "c", "").await?;
+                Ok(coll.name)
+            }
+        }
+    }
+
+    /// The id to create a resource of `kind` with, from a local id:
+    /// prefixed for databases, as is for the others.
+    pub fn id_for(&self, kind: Kind, local: &str) -> String {
+        match kind {
+            Kind::Database => self.id(local),
+            _ => local.to_owned(),
+        }
+    }
+
+    /// A new resource of `kind` with a fresh parent: (parent, resource).
+    pub async fn fresh(&self, kind: Kind, field: &str) -> Check<(String, Res)> {
+        let parent = self.parent_for(kind).await?;
+        let id = self.id_for(kind, &self.unique("r"));
+        let res = self.create(kind, &parent, &id, field).await?;
+        Ok((parent, res))
+    }
+
+    /// One page of a listing, which must succeed.
+    pub async fn page(&self, kind: Kind, parent: &str, size: i32, token: &str) -> Check<Page> {
+        Page::from_reply(self.send(kind.list(parent, size, token)).await.ok()?)
+    }
+
+    /// Every item of a listing, page by page. For databases only the items of
+    /// this run are kept (other clients' databases are not ours to look at).
+    pub async fn list_all(&self, kind: Kind, parent: &str, size: i32) -> Check<Vec<Res>> {
+        let mut items = Vec::new();
+        let mut token = String::new();
+        for _ in 0..100_000 {
+            let page = self.page(kind, parent, size, &token).await?;
+            items.extend(page.items.into_iter().filter(|r| {
+                kind != Kind::Database
+                    || r.name
+                        .starts_with(&format!("databases/{}", self.run_prefix()))
+            }));
+            if page.next_page_token.is_empty() {
+                return Ok(items);
+            }
+            token = page.next_page_token;
+        }
+        Err(self.fail("the listing ends", "more than 100000 pages"))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}

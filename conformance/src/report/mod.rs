@@ -1,0 +1,146 @@
+//! Reports: the human one on stdout, and `--json` / `--junit` files.
+//!
+//! The closing line is always `N passed, N failed, N skipped`, alone on the
+//! last line, so any CI that reads test-runner output can count it; the
+//! expected-failure counts go on the line before.
+
+mod json;
+mod junit;
+
+use std::{fmt::Write, time::Duration};
+
+pub use self::{json::to_json, junit::to_junit};
+use crate::{runner::CaseReport, runner::Outcome, spec};
+
+/// Totals of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Passed.
+    pub passed: usize,
+    /// Failed, xpassed included.
+    pub failed: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Failed as expected.
+    pub xfailed: usize,
+    /// Passed although expected to fail (counted in `failed` too).
+    pub xpassed: usize,
+}
+
+impl Summary {
+    /// Counts the outcomes.
+    pub fn of(reports: &[CaseReport]) -> Summary {
+        let mut s = Summary::default();
+        for r in reports {
+            match r.outcome {
+                Outcome::Passed => s.passed += 1,
+                Outcome::Failed(_) => s.failed += 1,
+                Outcome::Skipped(_) => s.skipped += 1,
+                Outcome::XFailed { .. } => s.xfailed += 1,
+                Outcome::XPassed { .. } => {
+                    s.xpassed += 1;
+                    s.failed += 1;
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether the run succeeded: nothing failed and something ran.
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.passed + self.xfailed > 0
+    }
+
+    /// `N passed, N failed, N skipped`.
+    pub fn closing_line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+}
+
+/// How to rerun one case: a command with `{case}` where the id goes.
+#[derive(Clone, Debug)]
+pub struct Rerun(pub String);
+
+impl Rerun {
+    /// The command for `case`.
+    pub fn command(&self, case: &str) -> String {
+        self.0.replace("{case}", case)
+    }
+}
+
+/// The details of one failed (or xpassed) case.
+pub fn failure_text(report: &CaseReport, rerun: &Rerun) -> String {
+    let mut out = String::new();
+    let (failure, headline) = match &report.outcome {
+        Outcome::Failed(f) => (Some(f), "FAILED"),
+        Outcome::XPassed { .. } => (None, "XPASSED"),
+        _ => return out,
+    };
+    let clause_id = failure
+        .and_then(|f| f.clause.clone())
+        .unwrap_or_else(|| report.clause.clone());
+    let _ = writeln!(out, "{headline} {}  [{clause_id}]", report.id);
+    if let Some(clause) = spec::clause(&clause_id) {
+        let _ = writeln!(out, "  clause:   {}", clause.text);
+    }
+    match (&report.outcome, failure) {
+        (Outcome::XPassed { reason }, _) => {
+            let _ = writeln!(
+                out,
+                "  it passed but is listed as an expected failure ({reason}): remove it from the xfail file"
+            );
+        }
+        (_, Some(failure)) => {
+            for line in failure.to_string().lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        _ => {}
+    }
+    if !report.kept.is_empty() {
+        let _ = writeln!(out, "  data kept for inspection: {}", report.kept.join(" "));
+    }
+    if !report.transcript.is_empty() {
+        let _ = writeln!(out, "  requests sent by the case (last 12):");
+        let skip = report.transcript.len().saturating_sub(12);
+        for line in &report.transcript[skip..] {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    let _ = writeln!(out, "  rerun:    {}", rerun.command(&report.id));
+    out
+}
+
+/// The whole human report: failures, then counts, then the closing line.
+pub fn text(reports: &[CaseReport], rerun: &Rerun, prefix: &str, wall: Duration) -> String {
+    let mut out = String::new();
+    for report in reports {
+        if report.outcome.is_failure() {
+            out.push_str(&failure_text(report, rerun));
+            out.push('\n');
+        }
+    }
+    let skipped: Vec<&CaseReport> = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Skipped(_)))
+        .collect();
+    for r in &skipped {
+        if let Outcome::Skipped(reason) = &r.outcome {
+            let _ = writeln!(out, "skipped {}: {reason}", r.id);
+        }
+    }
+    let s = Summary::of(reports);
+    let _ = writeln!(
+        out,
+        "run prefix {prefix}, {} cases in {:.1} s; expected failures: {} xfailed, {} xpassed",
+        reports.len(),
+        wall.as_secs_f64(),
+        s.xfailed,
+        s.xpassed
+    );
+    let _ = writeln!(out, "{}", s.closing_line());
+    out
+}

@@ -1,0 +1,97 @@
+//! `cargo test -p distgo-conformance`: every case of the registry as one
+//! libtest trial, against `DISTGO_ADDR` when it is set, otherwise against a
+//! reference worker started in-process on 127.0.0.1:0 (with the restart and
+//! exclusive capabilities, and the expected failures of
+//! `xfail/reference.yaml`).
+//!
+//! The same runner as `distgo-conformance run`, so both report the same
+//! cases; only scenario transcripts differ in how they are checked (insta
+//! snapshots here, embedded golden files in the binary).
+
+mod support;
+
+use std::{path::Path, process::ExitCode, sync::Arc};
+
+use distgo_conformance::{
+    cases,
+    report::{Rerun, failure_text},
+    runner::{Outcome, Runner},
+    target::{Connection, Target},
+    xfail,
+};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use support::reference::{Reference, config_yaml};
+
+const XFAIL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/xfail/reference.yaml");
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    // Cases wait on the network, not the CPU: run more than one per core.
+    args.test_threads = args.test_threads.or(Some(6));
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime"),
+    );
+    let all = cases::all();
+    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+    let (runner, reference) = runtime.block_on(async {
+        match std::env::var("DISTGO_ADDR") {
+            Ok(addr) if !addr.is_empty() => {
+                let xfail = match std::env::var("DISTGO_XFAIL") {
+                    Ok(path) => xfail::load(Path::new(&path), &ids).expect("xfail file"),
+                    Err(_) => Default::default(),
+                };
+                let target = Target::connect(Connection::new(addr))
+                    .await
+                    .expect("connect to DISTGO_ADDR");
+                let settings = support::settings(support::insta_golden());
+                (
+                    Arc::new(Runner::new(Arc::new(target), settings, xfail)),
+                    None,
+                )
+            }
+            _ => {
+                let reference = Reference::start(config_yaml("")).await;
+                let target = Target::connect(Connection::new(reference.addr()))
+                    .await
+                    .expect("connect to the in-process worker")
+                    .with_restart(reference.clone())
+                    .with_exclusive(true);
+                let xfail = xfail::load(Path::new(XFAIL), &ids).expect("xfail/reference.yaml");
+                let settings = support::settings(support::insta_golden());
+                (
+                    Arc::new(Runner::new(Arc::new(target), settings, xfail)),
+                    Some(reference),
+                )
+            }
+        }
+    });
+    let rerun =
+        Rerun("cargo test -p distgo-conformance --test conformance -- --exact {case}".into());
+    let trials = all
+        .into_iter()
+        .map(|case| {
+            let (runtime, runner, rerun) = (runtime.clone(), runner.clone(), rerun.clone());
+            let kind = format!("{} {}", case.clause, case.tag_list());
+            Trial::ignorable_test(case.id.clone(), move || {
+                let report = runtime.block_on(runner.run_case(&case));
+                match &report.outcome {
+                    Outcome::Passed | Outcome::XFailed { .. } => Ok(Completion::Completed),
+                    Outcome::Skipped(reason) => Ok(Completion::ignored_with(reason)),
+                    Outcome::Failed(_) | Outcome::XPassed { .. } => {
+                        Err(Failed::from(failure_text(&report, &rerun)))
+                    }
+                }
+            })
+            .with_kind(kind)
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(reference) = reference {
+        runtime.block_on(reference.stop());
+    }
+    conclusion.exit_code()
+}
