@@ -1,8 +1,8 @@
 //! `cargo test -p distgo-conformance`: every case of the registry as one
 //! libtest trial, against `DISTGO_ADDR` when it is set, otherwise against a
-//! reference worker started in-process on 127.0.0.1:0 (with the restart and
-//! exclusive capabilities, and the expected failures of
-//! `xfail/reference.yaml`).
+//! reference worker started in-process on 127.0.0.1:0 with a write-ahead log
+//! in a temporary directory (with the restart and exclusive capabilities,
+//! and the expected failures of `xfail/reference.yaml`).
 //!
 //! The same runner as `distgo-conformance run`, so both report the same
 //! cases; only scenario transcripts differ in how they are checked (insta
@@ -20,7 +20,7 @@ use distgo_conformance::{
     xfail,
 };
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use support::reference::{Reference, config_yaml};
+use support::reference::Reference;
 
 const XFAIL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/xfail/reference.yaml");
 
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                 )
             }
             _ => {
-                let reference = Reference::start(config_yaml("")).await;
+                let reference = Reference::start_durable().await;
                 let target = Target::connect(Connection::new(reference.addr()))
                     .await
                     .expect("connect to the in-process worker")

@@ -1,5 +1,6 @@
 //! The reference worker, in-process, on 127.0.0.1:0, with the restart
-//! capability.
+//! capability: a durable one keeps its write-ahead log in a temporary
+//! directory, so a restart recovers what the cases wrote.
 
 use std::{
     net::SocketAddr,
@@ -9,8 +10,7 @@ use std::{
 use distgo_conformance::target::{HookFuture, Restart};
 use tokio::{sync::oneshot, task::JoinHandle};
 
-/// The in-process worker's configuration. The one place to extend it: the
-/// durable log adds `wal:\n  path: DIR\n` here.
+/// The in-process worker's configuration, with `extra` YAML appended.
 pub fn config_yaml(extra: &str) -> String {
     format!("name: conformance\ngrpc:\n  host: 127.0.0.1\n  port: 0\n{extra}")
 }
@@ -26,15 +26,31 @@ struct Running {
 pub struct Reference {
     yaml: String,
     running: Mutex<Option<Running>>,
+    /// The log directory of a durable worker, removed when it is dropped.
+    _wal_dir: Option<tempfile::TempDir>,
 }
 
 impl Reference {
-    /// Starts a worker on the current runtime.
+    /// Starts a memory-only worker on the current runtime.
     pub async fn start(yaml: String) -> Arc<Reference> {
+        Self::start_with(yaml, None).await
+    }
+
+    /// Starts a worker whose write-ahead log lives in a fresh temporary
+    /// directory (`sync: always`, as a user would run it), so that the
+    /// restart cases see what survives a restart.
+    pub async fn start_durable() -> Arc<Reference> {
+        let dir = tempfile::tempdir().expect("a temporary log directory");
+        let yaml = config_yaml(&format!("wal:\n  path: {:?}\n", dir.path().display()));
+        Self::start_with(yaml, Some(dir)).await
+    }
+
+    async fn start_with(yaml: String, wal_dir: Option<tempfile::TempDir>) -> Arc<Reference> {
         let running = launch(&yaml).await;
         Arc::new(Reference {
             yaml,
             running: Mutex::new(Some(running)),
+            _wal_dir: wal_dir,
         })
     }
 
@@ -61,7 +77,9 @@ async fn launch(yaml: &str) -> Running {
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(distgo_db::Worker::new(config).serve(listener, async {
+    // `serve` opens the store the way the binary does: recovered from
+    // `wal.path` when the configuration has one.
+    let task = tokio::spawn(distgo_db::serve(config, listener, async {
         let _ = stopped.await;
     }));
     Running { addr, stop, task }
