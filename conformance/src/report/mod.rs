@@ -95,7 +95,7 @@ pub fn failure_text(report: &CaseReport, rerun: &Rerun) -> String {
         }
         (_, Some(failure)) => {
             for line in failure.to_string().lines() {
-                let _ = writeln!(out, "  {line}");
+                let _ = writeln!(out, "  {}", elide(line));
             }
         }
         _ => {}
@@ -107,11 +107,27 @@ pub fn failure_text(report: &CaseReport, rerun: &Rerun) -> String {
         let _ = writeln!(out, "  requests sent by the case (last 12):");
         let skip = report.transcript.len().saturating_sub(12);
         for line in &report.transcript[skip..] {
-            let _ = writeln!(out, "    {line}");
+            let _ = writeln!(out, "    {}", elide(line));
         }
     }
     let _ = writeln!(out, "  rerun:    {}", rerun.command(&report.id));
     out
+}
+
+/// Longest line of a human report, in characters: a hostile-input case sends
+/// 100 000-character names, and a report that prints them whole buries the
+/// failure. The JSON report keeps every line whole.
+const MAX_LINE_CHARS: usize = 400;
+
+/// `line`, or its first [`MAX_LINE_CHARS`] characters and how many were cut.
+fn elide(line: &str) -> std::borrow::Cow<'_, str> {
+    match line.char_indices().nth(MAX_LINE_CHARS) {
+        None => line.into(),
+        Some((cut, _)) => {
+            let rest = line[cut..].chars().count();
+            format!("{}... ({rest} more characters)", &line[..cut]).into()
+        }
+    }
 }
 
 /// The whole human report: failures, then counts, then the closing line.
@@ -143,4 +159,20 @@ pub fn text(reports: &[CaseReport], rerun: &Rerun, prefix: &str, wall: Duration)
     );
     let _ = writeln!(out, "{}", s.closing_line());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_on_a_character_boundary_and_say_how_much_went() {
+        assert_eq!(elide("short"), "short");
+        let long = "é".repeat(MAX_LINE_CHARS + 5);
+        let cut = elide(&long);
+        assert!(cut.starts_with(&"é".repeat(MAX_LINE_CHARS)));
+        assert!(cut.ends_with("... (5 more characters)"), "{cut}");
+        let exact = "x".repeat(MAX_LINE_CHARS);
+        assert_eq!(elide(&exact), exact);
+    }
 }
