@@ -29,13 +29,16 @@ use std::{
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use rand::{SeedableRng, rngs::StdRng};
-use tonic::{Code, Status, transport::Channel};
+use tonic::{Status, transport::Channel};
 
 use super::{
     dataset::{Dataset, json_value},
     workload::{Call, KeyDist, KeySampler, Workload},
 };
-use crate::proto::database::{self as pb, document_service_client::DocumentServiceClient};
+use crate::{
+    check::code_name,
+    proto::database::{self as pb, document_service_client::DocumentServiceClient},
+};
 
 /// Latencies above this (in nanoseconds) are clamped: one minute.
 const MAX_LATENCY_NS: u64 = 60_000_000_000;
@@ -258,29 +261,6 @@ fn created_id_prefix(round: usize, task: usize) -> String {
     format!("n{round}-{task}-")
 }
 
-/// The canonical gRPC name of `code`, as in the status code table.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 /// Counters shared by the callers, and the task that prints them on stderr
 /// once a second: `label  12s  48210 ops/s  errors 0  [ 41% ]`.
 #[derive(Debug)]
@@ -362,12 +342,5 @@ mod tests {
             .collect();
         assert_eq!(ids.len(), 3 * 12 * 12);
         assert!(ids.iter().all(|id| id.as_str() > "d999999999"));
-    }
-
-    #[test]
-    fn code_names_are_the_canonical_upper_case_names() {
-        assert_eq!(code_name(Code::NotFound), "NOT_FOUND");
-        assert_eq!(code_name(Code::ResourceExhausted), "RESOURCE_EXHAUSTED");
-        assert_eq!(code_name(Code::from_i32(14)), "UNAVAILABLE");
     }
 }
