@@ -8,11 +8,13 @@ use std::collections::BTreeSet;
 
 use common::{Clients, TestWorker};
 use distgo_db::proto::database::{
-    Collection, CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest, Database,
-    DeleteDocumentRequest, Document, GetDocumentRequest, ListDocumentsRequest,
+    Collection, CommitRequest, CreateCollectionRequest, CreateDatabaseRequest,
+    CreateDocumentRequest, Database, DeleteDocumentRequest, Document, GetDatabaseRequest,
+    GetDocumentRequest, ListDatabasesRequest, ListDocumentsRequest, UpdateDatabaseRequest,
     UpdateDocumentRequest,
 };
-use tonic::Code;
+use prost_types::FieldMask;
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 async fn collection_with(clients: &mut Clients, db: &str) -> String {
@@ -242,4 +244,87 @@ async fn stopping_returns_once_in_flight_work_is_done() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
+}
+
+fn assert_small(status: &Status) {
+    assert!(
+        status.message().len() <= 1024,
+        "{} bytes",
+        status.message().len()
+    );
+    assert!(
+        status.details().len() <= 4096,
+        "{} bytes",
+        status.details().len()
+    );
+}
+
+/// Before the messages were bounded, a 100 000-character name came back in
+/// the trailers, past the client's 16 KiB header limit: the connection was
+/// reset and the client saw RESOURCE_EXHAUSTED "h2 protocol error". Every
+/// echo of client input is now bounded, and the connection stays usable.
+#[tokio::test]
+async fn huge_client_values_get_small_statuses_and_the_connection_survives() {
+    let worker = TestWorker::start().await;
+    let mut clients = worker.clients().await;
+    let long = "x".repeat(100_000);
+
+    let name = format!("databases/{long}");
+    let status = clients
+        .databases
+        .get_database(GetDatabaseRequest { name: name.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let fields: Vec<&str> = details
+        .bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(fields, ["name"]);
+    assert!(
+        status.message().contains("(100010 characters)"),
+        "{status:?}"
+    );
+    assert_small(&status);
+
+    let update = UpdateDatabaseRequest {
+        database: Some(Database {
+            name: "databases/a".into(),
+            display_name: "A".into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec![long.clone()],
+        }),
+    };
+    let status = clients.databases.update_database(update).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("(100000 characters)"),
+        "{status:?}"
+    );
+    assert_small(&status);
+
+    let commit = CommitRequest {
+        database_name: "databases/a".into(),
+        transaction_id: long,
+    };
+    let status = clients.transactions.commit(commit).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(
+        status.message().contains("(100000 characters)"),
+        "{status:?}"
+    );
+    assert_small(&status);
+
+    // The same connection still serves.
+    clients
+        .databases
+        .list_databases(ListDatabasesRequest::default())
+        .await
+        .unwrap();
 }
