@@ -7,8 +7,62 @@
 //!
 //! Messages are lower case and name the resource or field at fault, because
 //! the message is what a user reads when a request fails.
+//!
+//! ## Quoting what the client sent
+//!
+//! A message often quotes the client's own value (`"databases/Bad" does not
+//! match ...`), and a client can send a name of megabytes. The message goes
+//! back in HTTP/2 trailers (`grpc-message`, and again inside
+//! `grpc-status-details-bin`), which a peer limits to a few KiB (16 KiB for
+//! hyper and tonic clients): an echo past that limit makes the peer reset the
+//! connection, and the client sees a protocol error instead of the
+//! INVALID_ARGUMENT it earned. So every client-supplied value is quoted
+//! through [`quote`], which keeps its first [`QUOTE_CHARS`] characters and
+//! says how long it was, and free text that may embed client input (a JSON
+//! parser's error) goes through [`clip`]. `api::status` bounds whatever
+//! reaches it once more, so a site that forgets cannot break a connection.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
+
+/// The most characters of a client's value that a message quotes.
+pub const QUOTE_CHARS: usize = 100;
+
+/// The most characters of free text that [`clip`] keeps.
+pub const CLIP_CHARS: usize = 200;
+
+/// A client's value as a message quotes it; see [`quote`].
+#[derive(Clone, Copy, Debug)]
+pub struct Quoted<'a>(&'a str);
+
+/// Quotes a client's `value` for a message: `{:?}`-escaped, so control
+/// characters stay visible, and cut after [`QUOTE_CHARS`] characters with
+/// the full length noted: `"xxxx"… (100000 characters)`.
+pub fn quote(value: &str) -> Quoted<'_> {
+    Quoted(value)
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match cut(self.0, QUOTE_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some(kept) => write!(f, "{kept:?}… ({} characters)", self.0.chars().count()),
+        }
+    }
+}
+
+/// Free text that may embed client input, cut after [`CLIP_CHARS`]
+/// characters with the full length noted; short text is returned as is.
+pub fn clip(text: &str) -> Cow<'_, str> {
+    match cut(text, CLIP_CHARS) {
+        None => Cow::Borrowed(text),
+        Some(kept) => Cow::Owned(format!("{kept}… ({} characters)", text.chars().count())),
+    }
+}
+
+/// The first `max` characters of `text`, if it has more.
+fn cut(text: &str, max: usize) -> Option<&str> {
+    text.char_indices().nth(max).map(|(at, _)| &text[..at])
+}
 
 /// A result whose error is the worker's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -92,6 +146,28 @@ fn join(violations: &[Violation]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_values_are_quoted_whole_and_long_ones_cut_with_their_length() {
+        assert_eq!(quote("databases/a").to_string(), "\"databases/a\"");
+        assert_eq!(quote("a\u{0}b").to_string(), "\"a\\0b\"");
+        let exact = "x".repeat(QUOTE_CHARS);
+        assert_eq!(quote(&exact).to_string(), format!("{exact:?}"));
+        let long = "é".repeat(100_000);
+        let quoted = quote(&long).to_string();
+        let kept = "é".repeat(QUOTE_CHARS);
+        assert_eq!(quoted, format!("\"{kept}\"… (100000 characters)"));
+    }
+
+    #[test]
+    fn clip_keeps_short_text_and_cuts_long_text_on_a_character_boundary() {
+        assert_eq!(clip("expected `,` at line 1"), "expected `,` at line 1");
+        let long = format!("unknown field `{}`", "ü".repeat(10_000));
+        let clipped = clip(&long);
+        assert!(clipped.chars().count() < CLIP_CHARS + 30, "{clipped}");
+        let length = format!("… ({} characters)", long.chars().count());
+        assert!(clipped.ends_with(&length), "{clipped}");
+    }
 
     #[test]
     fn messages_name_the_resource_and_field() {

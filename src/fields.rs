@@ -8,7 +8,7 @@
 
 use serde::de::IgnoredAny;
 
-use crate::error::Violation;
+use crate::error::{Violation, clip};
 
 /// The longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = 255;
@@ -43,7 +43,10 @@ pub fn check_value(value: &str, field: &str) -> Result<(), Violation> {
     }
     serde_json::from_str::<IgnoredAny>(value)
         .map(drop)
-        .map_err(|err| Violation::new(field, format!("must be a JSON object: {err}")))
+        .map_err(|err| {
+            let err = err.to_string();
+            Violation::new(field, format!("must be a JSON object: {}", clip(&err)))
+        })
 }
 
 fn check_length(value: &str, required: bool, max: usize, field: &str) -> Result<(), Violation> {

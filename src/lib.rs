@@ -11,7 +11,7 @@
 //! gRPC client
 //!     │  CreateDocument(parent, document_id, document)
 //!     ▼
-//! server::EdgeLayer      deadline (grpc.timeout), message-size status
+//! server::EdgeLayer      deadline (grpc.timeout or the client's), message-size status
 //!     ▼
 //! api::document          validate every field → store::Op
 //!     ▼

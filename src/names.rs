@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use crate::error::Violation;
+use crate::error::{Violation, quote};
 
 /// The longest id, in characters.
 pub const MAX_ID_LEN: usize = 64;
@@ -74,7 +74,7 @@ pub fn check_id(id: &str, kind: IdKind, field: &str) -> Result<(), Violation> {
     if !id.bytes().all(|b| kind.allows(b)) {
         return Err(Violation::new(
             field,
-            format!("{id:?} must use only {}", kind.alphabet()),
+            format!("{} must use only {}", quote(id), kind.alphabet()),
         ));
     }
     Ok(())
@@ -196,7 +196,13 @@ fn strip<'a>(
         ));
     }
     name.strip_prefix(prefix)
-        .ok_or_else(|| Violation::new(field, format!("{name:?} does not match {pattern}")))
+        .ok_or_else(|| mismatch(name, pattern, field))
+}
+
+/// A name that does not match `pattern`; the name is quoted, bounded, since
+/// it is whatever the client sent.
+fn mismatch(name: &str, pattern: &str, field: &str) -> Violation {
+    Violation::new(field, format!("{} does not match {pattern}", quote(name)))
 }
 
 /// Splits `rest` at the first `separator`. Ids never contain `/`, so the first
@@ -214,7 +220,7 @@ fn split<'a>(
     rest.match_indices('/')
         .find(|&(at, _)| rest[at..].starts_with(separator))
         .map(|(at, _)| (&rest[..at], &rest[at + separator.len()..]))
-        .ok_or_else(|| Violation::new(field, format!("{name:?} does not match {pattern}")))
+        .ok_or_else(|| mismatch(name, pattern, field))
 }
 
 /// Concatenates `parts` into a string allocated once at its final size:
@@ -255,8 +261,10 @@ impl DocumentName {
 }
 
 fn check_segment(id: &str, kind: IdKind, field: &str, name: &str) -> Result<(), Violation> {
-    check_id(id, kind, field)
-        .map_err(|v| Violation::new(field, format!("invalid id in {name:?}: {}", v.description)))
+    check_id(id, kind, field).map_err(|v| {
+        let description = format!("invalid id in {}: {}", quote(name), v.description);
+        Violation::new(field, description)
+    })
 }
 
 impl fmt::Display for DatabaseName {

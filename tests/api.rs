@@ -8,11 +8,14 @@ use std::collections::BTreeSet;
 
 use common::{Clients, TestWorker};
 use distgo_db::proto::database::{
-    Collection, CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest, Database,
-    DeleteDocumentRequest, Document, GetDocumentRequest, ListDocumentsRequest,
-    UpdateDocumentRequest,
+    Collection, CommitRequest, CreateCollectionRequest, CreateDatabaseRequest,
+    CreateDocumentRequest, Database, DeleteDocumentRequest, Document, GetDatabaseRequest,
+    GetDocumentRequest, ListDatabasesRequest, ListDocumentsRequest, UpdateDatabaseRequest,
+    UpdateDocumentRequest, database_service_client::DatabaseServiceClient,
 };
-use tonic::Code;
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use prost_types::FieldMask;
+use tonic::{Code, Status, body::Body};
 use tonic_types::StatusExt;
 
 async fn collection_with(clients: &mut Clients, db: &str) -> String {
@@ -242,4 +245,144 @@ async fn stopping_returns_once_in_flight_work_is_done() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
+}
+
+/// DatabaseService over plain HTTP/2, without the deadline timer that
+/// tonic's channel runs on the client side (it reports its own CANCELLED
+/// when that fires first), so the test sees the worker's answer.
+fn timerless(worker: &TestWorker) -> DatabaseServiceClient<Client<HttpConnector, Body>> {
+    let http = Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let origin = format!("http://{}", worker.address).parse().unwrap();
+    DatabaseServiceClient::with_origin(http, origin)
+}
+
+fn get_database(name: &str, timeout: Option<&'static str>) -> tonic::Request<GetDatabaseRequest> {
+    let mut request = tonic::Request::new(GetDatabaseRequest { name: name.into() });
+    if let Some(timeout) = timeout {
+        let value = timeout.parse().unwrap();
+        request.metadata_mut().insert("grpc-timeout", value);
+    }
+    request
+}
+
+/// tonic's server timer would answer CANCELLED about half of these (it and
+/// the handler race); the worker answers every one DEADLINE_EXCEEDED.
+#[tokio::test]
+async fn an_expired_client_deadline_is_deadline_exceeded_every_time() {
+    let worker = TestWorker::start().await;
+    let mut client = timerless(&worker);
+    for _ in 0..50 {
+        let status = client
+            .get_database(get_database("databases/missing", Some("1n")))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert!(status.message().contains("client's deadline"), "{status:?}");
+    }
+}
+
+/// A deadline that leaves time, and one that cannot be parsed (ignored, as
+/// tonic ignores it), both let the request reach its handler.
+#[tokio::test]
+async fn a_generous_or_malformed_client_deadline_lets_the_request_run() {
+    let worker = TestWorker::start().await;
+    let mut client = timerless(&worker);
+    for timeout in [
+        None,
+        Some("10S"),
+        Some("99999999H"),
+        Some("soon"),
+        Some("1x"),
+    ] {
+        let status = client
+            .get_database(get_database("databases/missing", timeout))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{timeout:?}: {status:?}");
+    }
+}
+
+fn assert_small(status: &Status) {
+    assert!(
+        status.message().len() <= 1024,
+        "{} bytes",
+        status.message().len()
+    );
+    assert!(
+        status.details().len() <= 4096,
+        "{} bytes",
+        status.details().len()
+    );
+}
+
+/// Before the messages were bounded, a 100 000-character name came back in
+/// the trailers, past the client's 16 KiB header limit: the connection was
+/// reset and the client saw RESOURCE_EXHAUSTED "h2 protocol error". Every
+/// echo of client input is now bounded, and the connection stays usable.
+#[tokio::test]
+async fn huge_client_values_get_small_statuses_and_the_connection_survives() {
+    let worker = TestWorker::start().await;
+    let mut clients = worker.clients().await;
+    let long = "x".repeat(100_000);
+
+    let name = format!("databases/{long}");
+    let status = clients
+        .databases
+        .get_database(GetDatabaseRequest { name: name.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let fields: Vec<&str> = details
+        .bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(fields, ["name"]);
+    assert!(
+        status.message().contains("(100010 characters)"),
+        "{status:?}"
+    );
+    assert_small(&status);
+
+    let update = UpdateDatabaseRequest {
+        database: Some(Database {
+            name: "databases/a".into(),
+            display_name: "A".into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec![long.clone()],
+        }),
+    };
+    let status = clients.databases.update_database(update).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("(100000 characters)"),
+        "{status:?}"
+    );
+    assert_small(&status);
+
+    let commit = CommitRequest {
+        database_name: "databases/a".into(),
+        transaction_id: long,
+    };
+    let status = clients.transactions.commit(commit).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(
+        status.message().contains("(100000 characters)"),
+        "{status:?}"
+    );
+    assert_small(&status);
+
+    // The same connection still serves.
+    clients
+        .databases
+        .list_databases(ListDatabasesRequest::default())
+        .await
+        .unwrap();
 }

@@ -25,6 +25,20 @@ use crate::proto::database::{
     transaction_service_client::TransactionServiceClient, wal_service_client::WalServiceClient,
 };
 
+/// `DocumentService` over plain HTTP/2 with no client-side deadline timer.
+///
+/// tonic's channel runs a timer for the deadline it sends, and when that
+/// fires before the answer it reports CANCELLED "Timeout expired" itself; as
+/// it starts before the target's, it always wins against a target that
+/// answers only when its own timer fires. A case about the *target's* answer
+/// to an expired deadline needs a client that waits for that answer.
+pub type TimerlessDocuments = DocumentServiceClient<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        tonic::body::Body,
+    >,
+>;
+
 /// A future returned by a capability hook.
 pub type HookFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
@@ -264,6 +278,25 @@ impl Target {
     pub async fn fresh_clients(&self) -> Result<Clients, TargetError> {
         let connection = lock(&self.connection).clone();
         connection.connect().await
+    }
+
+    /// [`TimerlessDocuments`] for a plaintext (`http://`) target; `None`
+    /// for TLS, which the suite speaks only through tonic's channel. Connects
+    /// on first use.
+    pub fn timerless_documents(&self) -> Option<TimerlessDocuments> {
+        let (addr, tls) = {
+            let c = lock(&self.connection);
+            (c.addr.clone(), c.tls_ca.is_some())
+        };
+        let origin: tonic::codegen::http::Uri = addr.parse().ok()?;
+        if tls || origin.scheme_str() != Some("http") {
+            return None;
+        }
+        let executor = hyper_util::rt::TokioExecutor::new();
+        let http = hyper_util::client::legacy::Client::builder(executor)
+            .http2_only(true)
+            .build_http();
+        Some(DocumentServiceClient::with_origin(http, origin))
     }
 
     /// Whether the target can restart.

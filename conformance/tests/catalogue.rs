@@ -35,8 +35,10 @@ fn the_suite_has_at_least_120_cases() {
 fn the_reference_xfail_file_names_only_real_cases() {
     let all = cases::all();
     let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
-    let xfail = xfail::load(std::path::Path::new(XFAIL), &ids).unwrap();
-    assert!(!xfail.is_empty());
+    // Loading checks every id; the file may have no entries at all (only
+    // its header comment) once every expected failure has been fixed.
+    let loaded = xfail::load(std::path::Path::new(XFAIL), &ids);
+    assert!(loaded.is_ok(), "{loaded:?}");
 }
 
 #[test]

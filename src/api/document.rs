@@ -13,7 +13,7 @@ use crate::{
         paging::{decode_token, next_token, page_size},
         respond,
     },
-    error::Violation,
+    error::{Violation, quote},
     fields::check_value,
     names::{CollectionName, DocumentName, IdKind},
     proto::database::{self as pb, document_service_server::DocumentService},
@@ -40,7 +40,11 @@ fn requested_id(document_id: &str, body_id: &str) -> Result<Option<String>, Viol
     match (document_id.is_empty(), body_id.is_empty()) {
         (false, false) if document_id != body_id => Err(Violation::new(
             "document.id",
-            format!("{body_id:?} differs from document_id {document_id:?}"),
+            format!(
+                "{} differs from document_id {}",
+                quote(body_id),
+                quote(document_id)
+            ),
         )),
         (false, _) => optional_id(document_id, IdKind::Child, "document_id"),
         (true, _) => optional_id(body_id, IdKind::Child, "document.id"),

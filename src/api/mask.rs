@@ -12,7 +12,7 @@
 
 use prost_types::FieldMask;
 
-use crate::error::Violation;
+use crate::error::{Violation, quote};
 
 /// Checks `mask` for a resource whose only mutable field is `mutable`.
 pub fn check_update_mask(mask: Option<&FieldMask>, mutable: &str) -> Result<(), Violation> {
@@ -28,7 +28,10 @@ pub fn check_update_mask(mask: Option<&FieldMask>, mutable: &str) -> Result<(), 
         )),
         Some(path) => Err(Violation::new(
             "update_mask",
-            format!("{path:?} is not a mutable field; only {mutable:?} can be updated"),
+            format!(
+                "{} is not a mutable field; only {mutable:?} can be updated",
+                quote(path)
+            ),
         )),
     }
 }

@@ -26,7 +26,7 @@ use std::{future::Future, time::Instant};
 
 use tonic::{Response, Status};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, clip};
 
 /// Runs one request's `work`, logs its outcome and converts its error.
 ///
@@ -38,6 +38,9 @@ pub async fn respond<T>(
     work: impl Future<Output = Result<T>>,
 ) -> Result<Response<T>, Status> {
     let started = Instant::now();
+    // The resource is whatever the client sent: a log line quotes it bounded.
+    let resource = clip(resource);
+    let resource = resource.as_ref();
     let result = work.await;
     let latency_us = started.elapsed().as_micros();
     match result {

@@ -17,7 +17,7 @@
 use serde::Deserialize;
 
 use crate::{
-    error::{Error, Violation},
+    error::{Error, Violation, clip, quote},
     fields::{check_description, check_display_name, check_value},
     names::{CollectionName, DatabaseName, DocumentName},
     proto::database::{EntityType, MutationType, Operation},
@@ -133,7 +133,10 @@ fn parse_target(
     if db != database.database {
         return Err(Violation::new(
             field,
-            format!("{name:?} is not inside the transaction's database {database}"),
+            format!(
+                "{} is not inside the transaction's database {database}",
+                quote(name)
+            ),
         ));
     }
     Ok(target)
@@ -169,7 +172,12 @@ fn parse_value(
 }
 
 fn object_error(field: &str, shape: &str, err: &serde_json::Error) -> Violation {
-    Violation::new(field, format!("must be a JSON object {shape}: {err}"))
+    // serde quotes unknown keys and values back: clipped, like any echo.
+    let err = err.to_string();
+    Violation::new(
+        field,
+        format!("must be a JSON object {shape}: {}", clip(&err)),
+    )
 }
 
 fn build(target: Target, mutation: MutationType, value: Option<String>) -> Op {
@@ -228,6 +236,36 @@ mod tests {
             Error::InvalidArgument(v) => v.into_iter().map(|v| v.field).collect(),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// serde_json quotes an unknown key back in its error, and a name is the
+    /// client's too: neither may carry a megabyte into the status.
+    #[test]
+    fn echoes_of_huge_keys_and_names_are_bounded() {
+        let key = "k".repeat(100_000);
+        let value = format!("{{\"{key}\": 1}}");
+        let name = format!("databases/shop/collections/{}", "c".repeat(100_000));
+        let ops = vec![
+            op(
+                MutationType::Create,
+                EntityType::Database,
+                "databases/shop",
+                &value,
+            ),
+            op(MutationType::Delete, EntityType::Collection, &name, ""),
+        ];
+        let Err(Error::InvalidArgument(violations)) = parse_operations(&db(), ops) else {
+            panic!("expected INVALID_ARGUMENT");
+        };
+        assert_eq!(violations.len(), 2, "{violations:?}");
+        for violation in &violations {
+            assert!(violation.description.len() < 400, "{violation}");
+        }
+        assert!(
+            violations[0].description.contains("unknown field"),
+            "{}",
+            violations[0]
+        );
     }
 
     #[test]

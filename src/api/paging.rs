@@ -24,7 +24,10 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use crate::{error::Violation, store::Page};
+use crate::{
+    error::{Violation, quote},
+    store::Page,
+};
 
 /// Items per page when the client asks for 0.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -90,8 +93,8 @@ pub fn decode_token(token: &str, scope: &str) -> Result<Option<String>, Violatio
         return Err(Violation::new(
             "page_token",
             format!(
-                "was issued for {:?}, not for {scope:?}",
-                String::from_utf8_lossy(token_scope)
+                "was issued for {}, not for {scope:?}",
+                quote(&String::from_utf8_lossy(token_scope))
             ),
         ));
     }

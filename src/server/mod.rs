@@ -10,6 +10,7 @@
 //! see as UNAVAILABLE on new calls), and lets in-flight requests finish, for
 //! at most `grpc.timeout` — no request may run longer than that anyway.
 
+mod deadline;
 mod edge;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};

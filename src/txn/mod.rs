@@ -33,7 +33,7 @@ use rand::RngCore;
 
 use crate::{
     clock::{Clock, Timestamp},
-    error::{Error, Result},
+    error::{Error, Result, quote},
     names::DatabaseName,
     store::{Op, Store},
 };
@@ -202,7 +202,7 @@ impl Open {
 
 /// Unknown, finished, expired and other-database ids all look the same.
 fn unknown(id: &str) -> Error {
-    Error::NotFound(format!("transaction {id:?}"))
+    Error::NotFound(format!("transaction {}", quote(id)))
 }
 
 /// 128 random bits from the OS-seeded generator, as 32 hex digits: an id a
