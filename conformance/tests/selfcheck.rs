@@ -3,12 +3,18 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use distgo_conformance::{
     case::Tag,
     cases,
-    runner::{Outcome, Selection},
+    ctx::Ctx,
+    runner::{self, Outcome, Selection},
+    scenario,
+    target::{Connection, Target},
 };
 use support::{
     reference::{Reference, config_yaml},
@@ -19,26 +25,47 @@ use support::{
 /// Runs the core cases matching `globs` against a worker with `flaw`;
 /// returns the failed case ids and the clauses they blamed.
 async fn failures(flaw: Flaw, globs: &[&str]) -> (BTreeSet<String>, BTreeSet<String>) {
-    let reference = Reference::start(config_yaml("")).await;
-    let wrong = WrongWorker::start(&reference.addr(), flaw).await;
-    let runner = runner_for(&wrong.addr, Default::default(), None).await;
     let selection = Selection {
         tags: vec![Tag::Core],
         skip_tags: vec![Tag::Transactions, Tag::Wal, Tag::Restart],
         case_globs: globs.iter().map(|g| (*g).to_owned()).collect(),
     };
+    let (ids, clauses, _) = failures_of(flaw, selection).await;
+    (ids, clauses)
+}
+
+/// As [`failures`], for the transaction cases matching `globs`; also
+/// returns each failure's note (a model failure's replayable script).
+async fn transaction_failures(flaw: Flaw, globs: &[&str]) -> Failures {
+    let selection = Selection {
+        tags: vec![Tag::Transactions],
+        skip_tags: vec![Tag::Wal, Tag::Restart],
+        case_globs: globs.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    failures_of(flaw, selection).await
+}
+
+/// Failed case ids, the clauses they blamed, and their notes by case id.
+type Failures = (BTreeSet<String>, BTreeSet<String>, BTreeMap<String, String>);
+
+async fn failures_of(flaw: Flaw, selection: Selection) -> Failures {
+    let reference = Reference::start(config_yaml("")).await;
+    let wrong = WrongWorker::start(&reference.addr(), flaw).await;
+    let runner = runner_for(&wrong.addr, Default::default(), None).await;
     let selected = selection.select(cases::all()).unwrap();
     let reports = runner.run_all(&selected, 6).await;
     let mut ids = BTreeSet::new();
     let mut clauses = BTreeSet::new();
+    let mut notes = BTreeMap::new();
     for report in reports {
         if let Outcome::Failed(failure) = &report.outcome {
             clauses.insert(failure.clause.clone().unwrap_or(report.clause.clone()));
+            notes.insert(report.id.clone(), failure.note.clone().unwrap_or_default());
             ids.insert(report.id);
         }
     }
     reference.stop().await;
-    (ids, clauses)
+    (ids, clauses, notes)
 }
 
 fn assert_caught(
@@ -139,5 +166,64 @@ async fn a_partial_cascade_fails_the_cascade_clause() {
     assert!(
         ids.contains("scenario-cascade"),
         "the scenario misses it: {ids:?}"
+    );
+}
+
+/// A commit that keeps the operations before the one that failed: the
+/// example case and the model both see it, and the model's minimal
+/// sequence, printed as a script, replays line for line on a correct
+/// worker (transaction ids `$txnN` included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_commit_fails_atomicity_and_shrinks_to_a_replayable_script() {
+    let (ids, clauses, notes) =
+        transaction_failures(Flaw::PartialCommit, &["txn-commit-*", "model-transactions"]).await;
+    assert_caught(
+        Flaw::PartialCommit,
+        &ids,
+        &clauses,
+        "txn-commit-all-or-nothing",
+        "TXN-COMMIT-2",
+    );
+    let Some(note) = notes.get("model-transactions") else {
+        panic!("the model misses it: {ids:?}");
+    };
+    let script = note
+        .split_once("replay`:\n")
+        .map(|(_, script)| script.to_owned())
+        .unwrap_or_default();
+    assert!(
+        script.contains("$txn"),
+        "no transaction in the script:\n{note}"
+    );
+    let reference = Reference::start(config_yaml("")).await;
+    let target = Target::connect(Connection::new(reference.addr()))
+        .await
+        .unwrap();
+    let settings = support::settings(Arc::new(scenario::embedded_golden));
+    let prefix = runner::random_prefix();
+    let ns = format!("{prefix}0-");
+    let ctx = Ctx::new("replay", Arc::new(target), &prefix, ns, Arc::new(settings));
+    let replayed = scenario::run(&ctx, &script).await;
+    ctx.cleanup().await;
+    reference.stop().await;
+    if let Err(failure) = replayed {
+        panic!("the script does not replay:\n{script}\n{failure}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaky_execute_fails_the_isolation_clause() {
+    let (ids, clauses, _) =
+        transaction_failures(Flaw::LeakyExecute, &["txn-execute-*", "model-transactions"]).await;
+    assert_caught(
+        Flaw::LeakyExecute,
+        &ids,
+        &clauses,
+        "txn-execute-invisible-before-commit",
+        "TXN-EXEC-1",
+    );
+    assert!(
+        ids.contains("model-transactions"),
+        "the model misses it: {ids:?}"
     );
 }

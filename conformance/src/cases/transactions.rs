@@ -78,6 +78,12 @@ pub fn cases() -> Vec<Case> {
             |ctx| bad_value(ctx, BadValue::DocumentArray),
         ),
         Case::new(
+            "txn-value-collection-must-be-object",
+            "TXN-EXEC-3",
+            TXN,
+            |ctx| bad_value(ctx, BadValue::CollectionArray),
+        ),
+        Case::new(
             "txn-value-unknown-keys-rejected",
             "TXN-EXEC-3",
             TXN,
@@ -348,6 +354,9 @@ async fn rejected_keeps_open(ctx: Ctx) -> Check {
 #[derive(Clone, Copy, Debug)]
 enum BadValue {
     DocumentArray,
+    /// Found by `model-transactions`: a reader that turns a JSON array
+    /// into the fields of a struct takes `["x"]` as a description.
+    CollectionArray,
     UnknownKey,
     DeleteWithValue,
 }
@@ -361,6 +370,12 @@ async fn bad_value(ctx: Ctx, which: BadValue) -> Check {
             Kind::Document,
             &format!("{coll}/documents/a"),
             "[1]",
+        ),
+        BadValue::CollectionArray => op(
+            M::Create,
+            Kind::Collection,
+            &format!("{db}/collections/k"),
+            "[\"x\"]",
         ),
         BadValue::UnknownKey => op(
             M::Create,

@@ -15,6 +15,16 @@
 //! fails, proptest shrinks it; the smallest failing sequence is printed as a
 //! script (the scenario syntax, `!` on requests that must fail) that
 //! `distgo-conformance replay` runs again, with the seed that regenerates it.
+//!
+//! Page tokens and transaction ids are the target's, so an `Op` names them
+//! by position ([`Tok::Issued`], [`Tx::Recent`]) and [`Handles`] holds the
+//! real ones; the script writes them as the `$tokenN` and `$txnN` variables
+//! that `replay` fills in from the target's answers. The transaction
+//! requests come from the `txns` submodule.
+//!
+//! A commit answers only Empty, so its effects are checked when they are
+//! read: the next Get or List of each resource it wrote must show the
+//! commit's time as `updated_at`, the same for all of them (WAL-5).
 
 use std::{collections::BTreeMap, marker::PhantomData, sync::Mutex};
 
@@ -26,23 +36,36 @@ use proptest_state_machine::ReferenceStateMachine;
 use prost_types::{FieldMask, Timestamp};
 use tonic::Code;
 
-use super::state::{CHILD_IDS, DB_IDS, Expect, K, MALFORMED, Mask, Model, Op, Target, Tok};
+mod txns;
+
+use self::txns::txn_choices;
+use super::{
+    state::{CHILD_IDS, DB_IDS, Effect, Expect, K, MALFORMED, Mask, Model, Op, Target, Tok},
+    txn::{Tx, TxOp, TxState, Txn, Verb},
+};
 use crate::{
-    call::Call,
+    call::{Call, Reply},
     check::{Check, Failure, code_name, describe, violation_fields},
     ctx::Ctx,
     proto::database as pb,
-    req::{Kind, Page, Res, nanos},
+    req::{self, Kind, Page, Res, nanos},
 };
 
 /// Which requests a model case favours: weights of (create, get, update,
-/// delete, list) for (databases, collections, documents).
+/// delete, list) for (databases, collections, documents), and of the
+/// transaction requests.
 pub trait Focus: 'static {
     /// Weights per kind: [db, coll, doc].
     const KINDS: [u32; 3];
     /// Weights per verb: [create, get, update, delete, list].
     const VERBS: [u32; 5];
+    /// Weights of [begin, execute, commit, rollback]; none by default, so
+    /// the plain cases draw exactly the sequences they drew before.
+    const TXNS: [u32; 4] = [0; 4];
 }
+
+/// An id that no Begin returns (real ids are random).
+const UNKNOWN_TXN: &str = "no-such-transaction";
 
 /// The reference state machine for a focus.
 pub struct Machine<F>(PhantomData<F>);
@@ -66,9 +89,20 @@ fn local_id(depth: usize) -> BoxedStrategy<String> {
 }
 
 /// Names of depth `depth`: mostly existing ones, some random, a few malformed.
+///
+/// "Existing" includes the names that the sequence's transactions write:
+/// reading them shows whether a buffered write leaked before Commit, or a
+/// failed commit left part of itself behind.
 fn target(model: &Model, depth: usize) -> BoxedStrategy<Target> {
     let mut existing = Vec::new();
     collect(&model.root, &mut Vec::new(), depth, &mut existing);
+    existing.extend(
+        model
+            .txns
+            .iter()
+            .flat_map(Txn::written)
+            .filter(|segs| segs.len() == depth),
+    );
     let random = proptest::collection::vec(Just(()), depth)
         .prop_flat_map(move |_| (1..=depth).map(local_id).collect::<Vec<_>>())
         .prop_map(Target::Name);
@@ -275,6 +309,7 @@ impl<F: Focus> ReferenceStateMachine for Machine<F> {
                 }
             }
         }
+        choices.extend(txn_choices::<F>(state));
         proptest::strategy::Union::new_weighted(choices).boxed()
     }
 
@@ -283,13 +318,15 @@ impl<F: Focus> ReferenceStateMachine for Machine<F> {
         state
     }
 
+    /// Checked on generation and again on every shrunk sequence, where
+    /// removing a Begin renumbers the transactions after it.
     fn preconditions(state: &Model, op: &Op) -> bool {
         match op {
             Op::List {
                 token: Tok::Issued(k),
                 ..
             } => *k < state.tokens.len(),
-            _ => true,
+            _ => state.defined(op),
         }
     }
 }
@@ -367,18 +404,32 @@ pub async fn run<F: Focus>(ctx: Ctx, default_cases: u32, steps: usize) -> Check 
 /// The ops as a script: plain ids, `!` on requests the model expects to fail.
 pub fn replay_script(ops: &[Op]) -> String {
     let mut model = Model::default();
+    // The script names tokens and transactions by the variables `replay`
+    // sets as the target answers: `$tokenN`, `$txnN`.
+    let mut vars = Handles::default();
     let mut out = String::new();
     for op in ops {
         let expect = model.step(op);
-        let bang = if matches!(expect, Expect::Error(..)) {
-            "!"
-        } else {
-            ""
-        };
-        let call = to_call(op, "", &[]);
+        let bang = if expect.is_error() { "!" } else { "" };
+        let call = to_call(op, "", &vars);
         out.push_str(&format!("{bang}{}\n", call.render()));
+        if expect == Expect::Begun {
+            let k = vars.txns.len();
+            vars.txns.push((String::new(), format!("$txn{k}")));
+        }
     }
     out
+}
+
+/// What the target handed out so far, in order: the page tokens of
+/// collection and document listings, and the transactions it began
+/// (`database_name`, `transaction_id`).
+#[derive(Clone, Debug, Default)]
+pub struct Handles {
+    /// Page tokens; `Tok::Issued(k)` is `tokens[k]`.
+    pub tokens: Vec<String>,
+    /// Transactions, as [`Model::txns`].
+    pub txns: Vec<(String, String)>,
 }
 
 /// One sequence's namespace and observations.
@@ -386,15 +437,61 @@ struct Seq<'a> {
     ctx: &'a Ctx,
     /// Database id prefix of this sequence.
     prefix: String,
-    /// Tokens the target issued, in order.
-    tokens: Mutex<Vec<String>>,
+    /// Tokens and transaction ids the target issued.
+    handles: Mutex<Handles>,
     /// Timestamps seen per real name: (created_at, updated_at).
     times: Mutex<BTreeMap<String, (i128, i128)>>,
+    /// Resources that a commit wrote and nobody has read since: real name →
+    /// (commit number, whether the commit created it).
+    pending: Mutex<BTreeMap<String, (usize, bool)>>,
+    /// Each successful commit's time, once one of its resources is read.
+    commits: Mutex<Vec<Option<i128>>>,
+}
+
+/// A comparison that failed, and the clause when it is not the request's.
+struct Mismatch {
+    expected: String,
+    actual: String,
+    clause: Option<&'static str>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The `Operation` of `op` with database ids prefixed by `prefix`.
+fn operation(op: &TxOp, prefix: &str) -> pb::Operation {
+    let mutation = op.verb.map_or(pb::MutationType::Unspecified, |v| match v {
+        Verb::Create => pb::MutationType::Create,
+        Verb::Update => pb::MutationType::Update,
+        Verb::Delete => pb::MutationType::Delete,
+    });
+    let entity = op.kind.map_or(pb::EntityType::Unspecified, |k| match k {
+        K::Db => pb::EntityType::Database,
+        K::Coll => pb::EntityType::Collection,
+        K::Doc => pb::EntityType::Document,
+    });
+    pb::Operation {
+        mutation_type: mutation as i32,
+        entity_type: entity as i32,
+        name: real_name(&op.name, prefix),
+        value: op.value.clone(),
+    }
 }
 
 /// Builds the request of `op` with database ids prefixed by `prefix`;
-/// `tokens` are the real tokens issued so far.
-pub fn to_call(op: &Op, prefix: &str, tokens: &[String]) -> Call {
+/// `handles` are the real tokens and transaction ids issued so far.
+pub fn to_call(op: &Op, prefix: &str, handles: &Handles) -> Call {
+    let txn_id = |txn: &Tx| match txn {
+        Tx::Recent(n) => handles
+            .txns
+            .len()
+            .checked_sub(n + 1)
+            .and_then(|k| handles.txns.get(k))
+            .map_or_else(|| UNKNOWN_TXN.to_owned(), |(_, id)| id.clone()),
+        Tx::Unknown => UNKNOWN_TXN.to_owned(),
+        Tx::Empty => String::new(),
+    };
     let name = |t: &Target| real_name(t, prefix);
     let kind = |k: K| match k {
         K::Db => Kind::Database,
@@ -468,7 +565,8 @@ pub fn to_call(op: &Op, prefix: &str, tokens: &[String]) -> Call {
             let token = match token {
                 Tok::None => String::new(),
                 Tok::Garbage => "not-a-token".to_owned(),
-                Tok::Issued(i) => tokens
+                Tok::Issued(i) => handles
+                    .tokens
                     .get(*i)
                     .cloned()
                     .unwrap_or_else(|| format!("$token{i}")),
@@ -482,6 +580,14 @@ pub fn to_call(op: &Op, prefix: &str, tokens: &[String]) -> Call {
             };
             kind(*k).list(&name(parent), size, &token)
         }
+        Op::Begin { db } => req::begin(&name(db)),
+        Op::Execute { db, txn, ops } => req::execute(
+            &name(db),
+            &txn_id(txn),
+            ops.iter().map(|o| operation(o, prefix)).collect(),
+        ),
+        Op::Commit { db, txn } => req::commit(&name(db), &txn_id(txn)),
+        Op::Rollback { db, txn } => req::rollback(&name(db), &txn_id(txn)),
     }
 }
 
@@ -518,8 +624,10 @@ impl<'a> Seq<'a> {
             } else {
                 format!("{}{n}-", ctx.ns())
             },
-            tokens: Mutex::new(Vec::new()),
-            times: Mutex::new(BTreeMap::new()),
+            handles: Mutex::default(),
+            times: Mutex::default(),
+            pending: Mutex::default(),
+            commits: Mutex::default(),
         }
     }
 
@@ -534,14 +642,20 @@ impl<'a> Seq<'a> {
                 seen.store(i + 1, std::sync::atomic::Ordering::SeqCst);
             }
             let expect = model.step(op);
-            self.check(op, &expect).await.map_err(|f| (f, i))?;
+            let clause = clause_of(model, op, &expect);
+            self.check(op, &expect, clause).await.map_err(|f| (f, i))?;
         }
         Ok(())
     }
 
-    /// Deletes every database the sequence may have made (whatever the
-    /// target did, all of them have an id from [`DB_IDS`]).
+    /// Rolls back the transactions it began (they would otherwise wait for
+    /// their expiry on the target) and deletes every database the sequence
+    /// may have made (whatever the target did, all of them have an id from
+    /// [`DB_IDS`]).
     async fn cleanup(&self) {
+        for (db, id) in self.handles().txns {
+            let _ = self.ctx.send(req::rollback(&db, &id)).await;
+        }
         for id in DB_IDS {
             let id = format!("{}{id}", self.prefix);
             if crate::ctx::is_database_id(&id) {
@@ -552,17 +666,14 @@ impl<'a> Seq<'a> {
         }
     }
 
-    fn tokens(&self) -> Vec<String> {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn handles(&self) -> Handles {
+        lock(&self.handles).clone()
     }
 
-    async fn check(&self, op: &Op, expect: &Expect) -> Check {
-        let call = to_call(op, &self.prefix, &self.tokens());
-        let clause = clause_of(op, expect);
-        let script = to_call(op, "", &self.tokens()).render();
+    async fn check(&self, op: &Op, expect: &Expect, clause: &'static str) -> Check {
+        let handles = self.handles();
+        let call = to_call(op, &self.prefix, &handles);
+        let script = to_call(op, "", &handles).render();
         let fail = |expected: String, actual: String| {
             Failure::new(expected, actual)
                 .clause(clause)
@@ -594,10 +705,17 @@ impl<'a> Seq<'a> {
                 }
                 Ok(())
             }
-            (Expect::Error(code, fields), Ok(_)) => Err(fail(
-                expected_error(*code, fields),
-                describe(&exchange.outcome),
-            )),
+            (Expect::CommitFailed(index), Err(status)) => {
+                if status.code() != Code::FailedPrecondition
+                    || !names_operation(status.message(), *index)
+                {
+                    return Err(fail(expected_text(expect), describe(&exchange.outcome)));
+                }
+                Ok(())
+            }
+            (Expect::Error(..) | Expect::CommitFailed(_), Ok(_)) => {
+                Err(fail(expected_text(expect), describe(&exchange.outcome)))
+            }
             (_, Err(_)) => Err(fail("OK".into(), describe(&exchange.outcome))),
             (Expect::Empty, Ok(_)) => {
                 if let Op::Delete {
@@ -605,13 +723,29 @@ impl<'a> Seq<'a> {
                     ..
                 } = op
                 {
-                    let name = local_to_real(segs, &self.prefix);
-                    let below = format!("{name}/");
-                    self.times
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .retain(|k, _| k != &name && !k.starts_with(&below));
+                    self.forget(&local_to_real(segs, &self.prefix));
                 }
+                Ok(())
+            }
+            (Expect::Begun, Ok(reply)) => {
+                let id = match reply {
+                    Reply::Begin(r) => r.transaction_id.clone(),
+                    _ => String::new(),
+                };
+                let mut handles = lock(&self.handles);
+                if id.is_empty() || handles.txns.iter().any(|(_, seen)| seen == &id) {
+                    return Err(fail(
+                        "a non-empty transaction id that no Begin returned before".into(),
+                        describe(&exchange.outcome),
+                    ));
+                }
+                if let Op::Begin { db } = op {
+                    handles.txns.push((real_name(db, &self.prefix), id));
+                }
+                Ok(())
+            }
+            (Expect::Committed(effects), Ok(_)) => {
+                self.committed(effects);
                 Ok(())
             }
             (Expect::Resource(segs, field), Ok(reply)) => {
@@ -624,7 +758,10 @@ impl<'a> Seq<'a> {
                     matches!(op, Op::Update { .. }),
                     matches!(op, Op::Create { .. }),
                 )
-                .map_err(|(e, a)| fail(e, a))
+                .map_err(|m| {
+                    let clause = m.clause.unwrap_or(clause);
+                    fail(m.expected, m.actual).clause(clause)
+                })
             }
             (Expect::Generated(parent, field), Ok(reply)) => {
                 let res = Res::from_reply(reply.clone()).map_err(|f| fail(f.expected, f.actual))?;
@@ -684,18 +821,49 @@ impl<'a> Seq<'a> {
                     ));
                 }
                 for item in &page.items {
-                    self.check_times(item, false, false)
-                        .map_err(|(e, a)| fail(e, a).clause("FIELD-6"))?;
+                    self.check_times(item, false, false).map_err(|m| {
+                        fail(m.expected, m.actual).clause(m.clause.unwrap_or("FIELD-6"))
+                    })?;
                 }
                 if *more {
-                    self.tokens
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(page.next_page_token);
+                    lock(&self.handles).tokens.push(page.next_page_token);
                 }
                 Ok(())
             }
             (Expect::AllDatabases(_), Ok(_)) => Ok(()),
+        }
+    }
+
+    /// Forgets what it knows of `name` and everything below it: deleted.
+    fn forget(&self, name: &str) {
+        let below = format!("{name}/");
+        let gone = |k: &String| k == name || k.starts_with(&below);
+        lock(&self.times).retain(|k, _| !gone(k));
+        lock(&self.pending).retain(|k, _| !gone(k));
+    }
+
+    /// Records what a successful commit wrote, so that the next reads of
+    /// those resources check their timestamps against the commit's.
+    fn committed(&self, effects: &[(Vec<String>, Effect)]) {
+        let number = {
+            let mut commits = lock(&self.commits);
+            commits.push(None);
+            commits.len() - 1
+        };
+        for (segs, effect) in effects {
+            let name = local_to_real(segs, &self.prefix);
+            match effect {
+                Effect::Deleted => self.forget(&name),
+                Effect::Created => {
+                    lock(&self.times).remove(&name);
+                    lock(&self.pending).insert(name, (number, true));
+                }
+                Effect::Updated => {
+                    let mut pending = lock(&self.pending);
+                    let created = pending.get(&name) == Some(&(number, true));
+                    pending.insert(name, (number, created));
+                }
+            }
         }
     }
 
@@ -734,45 +902,110 @@ impl<'a> Seq<'a> {
         field: &str,
         update: bool,
         create: bool,
-    ) -> Result<(), (String, String)> {
+    ) -> Result<(), Mismatch> {
         if res.name != name || res.field != field || !res.id.is_empty() {
-            return Err((
-                format!("{name} with {field:?} (and an empty id)"),
-                format!("{} with {:?} (id {:?})", res.name, res.field, res.id),
-            ));
+            return Err(Mismatch {
+                expected: format!("{name} with {field:?} (and an empty id)"),
+                actual: format!("{} with {:?} (id {:?})", res.name, res.field, res.id),
+                clause: None,
+            });
         }
         self.check_times(res, update, create)
     }
 
     /// FIELD-6: created_at fixed, updated_at = created_at at create, never
-    /// decreasing, never before created_at.
-    fn check_times(&self, res: &Res, update: bool, create: bool) -> Result<(), (String, String)> {
+    /// decreasing, never before created_at. And WAL-5 as a reader sees it:
+    /// every resource that one commit wrote has the commit's time as
+    /// updated_at (and as created_at too, if the commit created it).
+    fn check_times(&self, res: &Res, update: bool, create: bool) -> Result<(), Mismatch> {
         let t = |ts: &Option<Timestamp>| ts.as_ref().map(nanos);
         let (Some(created), Some(updated)) = (t(&res.created_at), t(&res.updated_at)) else {
-            return Err((
-                "created_at and updated_at set".into(),
-                format!("{:?} / {:?}", res.created_at, res.updated_at),
-            ));
+            return Err(Mismatch {
+                expected: "created_at and updated_at set".into(),
+                actual: format!("{:?} / {:?}", res.created_at, res.updated_at),
+                clause: None,
+            });
         };
-        let mut times = self.times.lock().unwrap_or_else(|p| p.into_inner());
-        let ok = match (times.get(&res.name), create, update) {
+        // Written by a commit since last seen: read like an update's answer.
+        let pending = lock(&self.pending).remove(&res.name);
+        let mut times = lock(&self.times);
+        let ok = match (times.get(&res.name), create, update || pending.is_some()) {
             (_, true, _) => created == updated,
             (Some((c, u)), _, true) => created == *c && updated >= *u && updated >= created,
             (Some((c, u)), _, false) => created == *c && updated == *u,
             (None, _, _) => updated >= created,
         };
         if !ok {
-            return Err((
-                "timestamps: created_at fixed, updated_at = created_at at create, never decreasing"
+            return Err(Mismatch {
+                expected: "timestamps: created_at fixed, updated_at = created_at at create, never decreasing"
                     .into(),
-                format!(
+                actual: format!(
                     "created_at {created}, updated_at {updated}, before {:?}",
                     times.get(&res.name)
                 ),
-            ));
+                clause: None,
+            });
         }
         times.insert(res.name.clone(), (created, updated));
+        drop(times);
+        match pending {
+            // A plain update since the commit: its time is no longer visible.
+            Some((number, by_create)) if !update && !create => {
+                self.check_commit_time(res, number, by_create, created, updated)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_commit_time(
+        &self,
+        res: &Res,
+        number: usize,
+        by_create: bool,
+        created: i128,
+        updated: i128,
+    ) -> Result<(), Mismatch> {
+        let mut commits = lock(&self.commits);
+        let Some(slot) = commits.get_mut(number) else {
+            return Ok(());
+        };
+        let at = *slot.get_or_insert(updated);
+        if updated != at || (by_create && created != updated) {
+            return Err(Mismatch {
+                expected: format!(
+                    "{} written by commit {number} at {at}: updated_at {at}{}",
+                    res.name,
+                    if by_create { " = created_at" } else { "" }
+                ),
+                actual: format!("created_at {created}, updated_at {updated}"),
+                clause: Some("WAL-5"),
+            });
+        }
         Ok(())
+    }
+}
+
+/// Whether `message` names operation `index` (`operation 2`, or
+/// `operations[2]` as violations spell it), and not `operation 21`.
+fn names_operation(message: &str, index: usize) -> bool {
+    let message = message.to_lowercase();
+    [format!("operation {index}"), format!("operations[{index}]")]
+        .iter()
+        .any(|needle| {
+            message.match_indices(needle.as_str()).any(|(at, _)| {
+                !message[at + needle.len()..].starts_with(|c: char| c.is_ascii_digit())
+            })
+        })
+}
+
+/// The answer the model expects, in words.
+fn expected_text(expect: &Expect) -> String {
+    match expect {
+        Expect::Error(code, fields) => expected_error(*code, fields),
+        Expect::CommitFailed(index) => {
+            format!("FAILED_PRECONDITION with a message naming operation {index}")
+        }
+        _ => "OK".into(),
     }
 }
 
@@ -784,8 +1017,41 @@ fn expected_error(code: Code, fields: &[String]) -> String {
     }
 }
 
-/// The clause a comparison checks.
-fn clause_of(op: &Op, expect: &Expect) -> &'static str {
+/// The clause a transaction request checks, judged on the model after it.
+fn txn_clause(model: &Model, op: &Op, expect: &Expect) -> &'static str {
+    let (db, txn) = match op {
+        Op::Execute { db, txn, .. } | Op::Commit { db, txn } | Op::Rollback { db, txn } => {
+            (db, *txn)
+        }
+        _ if expect.is_error() => return "TXN-BEGIN-2",
+        _ => return "TXN-BEGIN-1",
+    };
+    // Finished in its own database, or unknown there.
+    let ended = model
+        .txn(txn)
+        .filter(|t| *db == Target::Name(vec![t.db.clone()]))
+        .map(|t| t.state);
+    match (op, expect) {
+        (_, Expect::Error(Code::NotFound, _)) => match ended {
+            Some(TxState::Committed) => "TXN-COMMIT-3",
+            Some(TxState::RolledBack) => "TXN-ROLLBACK-1",
+            _ => "TXN-UNKNOWN-1",
+        },
+        (Op::Execute { .. }, Expect::Error(_, fields))
+            if fields.iter().any(|f| f.starts_with("operations[")) =>
+        {
+            "TXN-EXEC-2"
+        }
+        (_, Expect::Error(..)) => "ERR-3",
+        (Op::Execute { .. }, _) => "TXN-EXEC-2",
+        (_, Expect::CommitFailed(_)) => "TXN-COMMIT-2",
+        (Op::Commit { .. }, _) => "TXN-COMMIT-1",
+        _ => "TXN-ROLLBACK-1",
+    }
+}
+
+/// The clause a comparison checks; `model` is the state after the request.
+fn clause_of(model: &Model, op: &Op, expect: &Expect) -> &'static str {
     let family = |k: &K| match k {
         K::Db => 0,
         K::Coll => 1,
@@ -793,6 +1059,9 @@ fn clause_of(op: &Op, expect: &Expect) -> &'static str {
     };
     let pick = |k: &K, c: [&'static str; 3]| c[family(k)];
     match (op, expect) {
+        (Op::Begin { .. } | Op::Execute { .. } | Op::Commit { .. } | Op::Rollback { .. }, _) => {
+            txn_clause(model, op, expect)
+        }
         (_, Expect::Error(Code::InvalidArgument, _)) => "ERR-3",
         (Op::Create { kind, .. }, Expect::Error(Code::AlreadyExists, _)) => {
             pick(kind, ["DB-CREATE-2", "COLL-CREATE-2", "DOC-CREATE-5"])

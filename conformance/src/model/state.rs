@@ -12,10 +12,16 @@
 //! 2. then the parent must exist (NOT_FOUND), then the name must be free
 //!    (ALREADY_EXISTS) or taken (NOT_FOUND);
 //! 3. lists are name-ordered pages; a token is a cursor (scope, last id).
+//!
+//! Transactions ([`super::txn`]) are requests too: Begin, Execute, Commit
+//! and Rollback are [`Op`]s over the same state, and a committed operation
+//! is applied with the very rules of the plain request it stands for.
 
 use std::collections::BTreeMap;
 
 use tonic::Code;
+
+use super::txn::{Tx, TxOp, TxState, Txn};
 
 /// Database ids the generator draws from: three valid, two not.
 pub const DB_IDS: &[&str] = &["a", "b", "c", "B", "a b"];
@@ -165,6 +171,34 @@ pub enum Op {
         /// page_token.
         token: Tok,
     },
+    /// Begin on `db`.
+    Begin {
+        /// database_name.
+        db: Target,
+    },
+    /// Execute: buffer `ops` in `txn`.
+    Execute {
+        /// database_name.
+        db: Target,
+        /// transaction_id.
+        txn: Tx,
+        /// The operations, as sent.
+        ops: Vec<TxOp>,
+    },
+    /// Commit `txn`.
+    Commit {
+        /// database_name.
+        db: Target,
+        /// transaction_id.
+        txn: Tx,
+    },
+    /// Rollback `txn`.
+    Rollback {
+        /// database_name.
+        db: Target,
+        /// transaction_id.
+        txn: Tx,
+    },
 }
 
 /// What the contract says a request answers.
@@ -182,6 +216,31 @@ pub enum Expect {
     AllDatabases(Vec<(Vec<String>, String)>),
     /// An error; for INVALID_ARGUMENT the violated fields, sorted.
     Error(Code, Vec<String>),
+    /// OK with a transaction id no Begin returned before.
+    Begun,
+    /// OK, Empty: a commit that wrote these resources (local names), in order.
+    Committed(Vec<(Vec<String>, Effect)>),
+    /// FAILED_PRECONDITION whose message names operation `.0` (0-based, in
+    /// the transaction) as the one that failed; nothing changed.
+    CommitFailed(usize),
+}
+
+impl Expect {
+    /// Whether the request must fail.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Expect::Error(..) | Expect::CommitFailed(_))
+    }
+}
+
+/// What a committed operation did to the resource it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Created it: created_at = updated_at = the commit time.
+    Created,
+    /// Updated it: updated_at = the commit time.
+    Updated,
+    /// Deleted it, and everything below it.
+    Deleted,
 }
 
 /// A token the model issued: the scope (parent segments) and the cursor id.
@@ -209,6 +268,8 @@ pub struct Model {
     pub root: BTreeMap<String, Node>,
     /// Tokens issued so far, in order.
     pub tokens: Vec<Issued>,
+    /// Transactions begun so far, in order (see [`Model::txn`]).
+    pub txns: Vec<Txn>,
 }
 
 /// Whether `id` is a valid id at `depth` (1: database).
@@ -233,7 +294,8 @@ pub fn valid_name(target: &Target, depth: usize) -> Option<&[String]> {
     }
 }
 
-fn field_valid(kind: K, field: &str) -> bool {
+/// Whether `field` is a valid value of `kind`'s mutable field.
+pub(super) fn field_valid(kind: K, field: &str) -> bool {
     let chars = field.chars().count();
     match kind {
         K::Db => (1..=255).contains(&chars),
@@ -261,12 +323,12 @@ fn parent_of(kind: K, parent: &Target, bad: &mut Vec<String>) -> Option<Vec<Stri
     segs
 }
 
-fn invalid(mut fields: Vec<String>) -> Expect {
+pub(super) fn invalid(mut fields: Vec<String>) -> Expect {
     fields.sort();
     Expect::Error(Code::InvalidArgument, fields)
 }
 
-fn not_found() -> Expect {
+pub(super) fn not_found() -> Expect {
     Expect::Error(Code::NotFound, Vec::new())
 }
 
@@ -355,7 +417,12 @@ impl Model {
                         .map(|(i, p)| (i.clone(), p.to_vec()))
                         .unwrap_or_default();
                     match self.children_mut(&parent).and_then(|c| c.remove(&id)) {
-                        Some(_) => Expect::Empty,
+                        Some(_) => {
+                            if parent.is_empty() {
+                                self.orphan(&id);
+                            }
+                            Expect::Empty
+                        }
                         None => not_found(),
                     }
                 }
@@ -366,6 +433,21 @@ impl Model {
                 size,
                 token,
             } => self.list(*kind, parent, *size, *token),
+            Op::Begin { db } => self.begin(db),
+            Op::Execute { db, txn, ops } => self.execute(db, txn, ops),
+            Op::Commit { db, txn } => self.commit(db, txn),
+            Op::Rollback { db, txn } => self.rollback(db, txn),
+        }
+    }
+
+    /// A deleted database leaves its open transactions without the database
+    /// they were begun on; see [`Model::defined`] for why the suite never
+    /// uses them again with that database.
+    fn orphan(&mut self, db: &str) {
+        for txn in &mut self.txns {
+            if txn.db == db && txn.state == TxState::Open {
+                txn.state = TxState::Orphaned;
+            }
         }
     }
 

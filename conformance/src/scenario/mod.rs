@@ -18,7 +18,9 @@
 //! - Database ids are written plain (`shop`); the runner puts them in the
 //!   case's namespace, so scenarios run isolated like every case.
 //! - `$name` is the name returned by the last create, `$token` the last
-//!   `next_page_token`, `$txn` the last transaction id.
+//!   `next_page_token`, `$txn` the last transaction id; `$tokenN` and
+//!   `$txnN` (from 0) are the N-th of a run, as replayed model sequences
+//!   name them.
 //!
 //! The transcript (request, code, response) is YAML with redactions:
 //! timestamps become `[time-N]`, generated ids `[id-N]`, page tokens
@@ -166,6 +168,26 @@ pub async fn run(ctx: &Ctx, script: &str) -> Check<String> {
     serde_yaml::to_string(&transcript).map_err(|e| Failure::new("a transcript", e.to_string()))
 }
 
+/// Replaces `var` where no digit follows it, so that `$txn1` leaves
+/// `$txn12` alone, and `$txn` leaves `$txn0` (an id the target never
+/// returned stays a visible `$txnN` in the request).
+fn replace_var(line: &str, var: &str, value: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(var) {
+        let after = &rest[at + var.len()..];
+        out.push_str(&rest[..at]);
+        if after.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push_str(var);
+        } else {
+            out.push_str(value);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 fn step(call: &Call, outcome: &crate::call::Outcome, must_fail: bool) -> Value {
     let mut map = Mapping::new();
     let bang = if must_fail { "!" } else { "" };
@@ -192,22 +214,29 @@ fn step(call: &Call, outcome: &crate::call::Outcome, must_fail: bool) -> Value {
 }
 
 /// `$name`, `$token` (the last token), `$tokenN` (the N-th token of a
-/// collection or document listing, from 0, as model replays use), `$txn`.
+/// collection or document listing, from 0, as model replays use), `$txn`
+/// (the last transaction id) and `$txnN` (the N-th, from 0: a model replay
+/// refers to every transaction it began).
 #[derive(Debug, Default)]
 struct Vars {
     name: String,
     token: String,
     child_tokens: Vec<String>,
-    txn: String,
+    txns: Vec<String>,
 }
 
 impl Vars {
     fn substitute(&self, line: &str) -> String {
-        let mut line = line.replace("$name", &self.name).replace("$txn", &self.txn);
-        for (i, token) in self.child_tokens.iter().enumerate().rev() {
-            line = line.replace(&format!("$token{i}"), token);
+        let mut line = line.replace("$name", &self.name);
+        for (i, txn) in self.txns.iter().enumerate() {
+            line = replace_var(&line, &format!("$txn{i}"), txn);
         }
-        line.replace("$token", &self.token)
+        let last = self.txns.last().map_or("", String::as_str);
+        line = replace_var(&line, "$txn", last);
+        for (i, token) in self.child_tokens.iter().enumerate() {
+            line = replace_var(&line, &format!("$token{i}"), token);
+        }
+        replace_var(&line, "$token", &self.token)
     }
 
     fn update(&mut self, outcome: &crate::call::Outcome) {
@@ -230,8 +259,31 @@ impl Vars {
                 }
             }
             Ok(Reply::WalEntries(r)) => self.token = r.next_page_token.clone(),
-            Ok(Reply::Begin(r)) => self.txn = r.transaction_id.clone(),
+            Ok(Reply::Begin(r)) => self.txns.push(r.transaction_id.clone()),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_variables_are_not_confused() {
+        let vars = Vars {
+            txns: (0..13).map(|i| format!("t{i}")).collect(),
+            child_tokens: vec!["k0".into()],
+            token: "k".into(),
+            ..Vars::default()
+        };
+        assert_eq!(
+            vars.substitute("Commit transaction_id=$txn12 x=$txn1 y=$txn z=$txn13"),
+            "Commit transaction_id=t12 x=t1 y=t12 z=$txn13"
+        );
+        assert_eq!(
+            vars.substitute("L page_token=$token0 t=$token"),
+            "L page_token=k0 t=k"
+        );
     }
 }

@@ -16,6 +16,8 @@ use distgo_conformance::proto::database::{
     database_service_server::{DatabaseService, DatabaseServiceServer},
     document_service_client::DocumentServiceClient,
     document_service_server::{DocumentService, DocumentServiceServer},
+    transaction_service_client::TransactionServiceClient,
+    transaction_service_server::{TransactionService, TransactionServiceServer},
 };
 use tokio::sync::oneshot;
 use tonic::{Code, Request, Response, Status, transport::Channel};
@@ -34,10 +36,19 @@ pub enum Flaw {
     /// Deleting a database leaves its collections behind, to reappear when
     /// the database is created again.
     PartialCascade,
+    /// Commit applies the operations one at a time and stops at the first
+    /// that fails, keeping the ones before it (and answering, correctly,
+    /// FAILED_PRECONDITION naming the failing operation).
+    PartialCommit,
+    /// Execute applies each operation at once, besides buffering it.
+    LeakyExecute,
 }
 
 /// Collections (id, description) of deleted databases, by database name.
 type Graveyard = Arc<Mutex<BTreeMap<String, Vec<(String, String)>>>>;
+
+/// The operations executed in each open transaction, by id.
+type Buffers = Arc<Mutex<BTreeMap<String, Vec<pb::Operation>>>>;
 
 #[derive(Clone)]
 struct Wrong {
@@ -45,6 +56,8 @@ struct Wrong {
     flaw: Flaw,
     /// For PartialCascade.
     graveyard: Graveyard,
+    /// For PartialCommit.
+    buffers: Buffers,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -58,6 +71,28 @@ impl Wrong {
     }
     fn doc(&self) -> DocumentServiceClient<Channel> {
         DocumentServiceClient::new(self.up.clone())
+    }
+    fn txn(&self) -> TransactionServiceClient<Channel> {
+        TransactionServiceClient::new(self.up.clone())
+    }
+
+    /// Applies one operation on its own: a transaction of one.
+    async fn apply_alone(&self, database_name: &str, op: pb::Operation) -> Result<(), Status> {
+        let begin = pb::BeginRequest {
+            database_name: database_name.to_owned(),
+        };
+        let transaction_id = self.txn().begin(begin).await?.into_inner().transaction_id;
+        let execute = pb::ExecuteRequest {
+            database_name: database_name.to_owned(),
+            transaction_id: transaction_id.clone(),
+            operations: vec![op],
+        };
+        self.txn().execute(execute).await?;
+        let commit = pb::CommitRequest {
+            database_name: database_name.to_owned(),
+            transaction_id,
+        };
+        self.txn().commit(commit).await.map(drop)
     }
 
     fn mangle(&self, value: String) -> String {
@@ -227,6 +262,65 @@ impl DocumentService for Wrong {
     }
 }
 
+#[tonic::async_trait]
+impl TransactionService for Wrong {
+    async fn begin(&self, r: Request<pb::BeginRequest>) -> R<pb::BeginResponse> {
+        self.txn().begin(r.into_inner()).await
+    }
+    async fn execute(&self, r: Request<pb::ExecuteRequest>) -> R<()> {
+        let request = r.into_inner();
+        let answer = self.txn().execute(request.clone()).await?;
+        match self.flaw {
+            Flaw::PartialCommit => self
+                .buffers
+                .lock()
+                .unwrap()
+                .entry(request.transaction_id)
+                .or_default()
+                .extend(request.operations),
+            Flaw::LeakyExecute => {
+                for op in request.operations {
+                    let _ = self.apply_alone(&request.database_name, op).await;
+                }
+            }
+            _ => {}
+        }
+        Ok(answer)
+    }
+    async fn commit(&self, r: Request<pb::CommitRequest>) -> R<()> {
+        let request = r.into_inner();
+        if self.flaw != Flaw::PartialCommit {
+            return self.txn().commit(request).await;
+        }
+        // End the real transaction (its answer is the right one for unknown,
+        // finished and other databases' ids), then apply what it held.
+        let rollback = pb::RollbackRequest {
+            database_name: request.database_name.clone(),
+            transaction_id: request.transaction_id.clone(),
+        };
+        self.txn().rollback(rollback).await?;
+        let ops = self
+            .buffers
+            .lock()
+            .unwrap()
+            .remove(&request.transaction_id)
+            .unwrap_or_default();
+        for (i, op) in ops.into_iter().enumerate() {
+            if let Err(status) = self.apply_alone(&request.database_name, op).await {
+                let message = format!("operation {i} failed: {}", status.message());
+                return Err(Status::failed_precondition(message));
+            }
+        }
+        Ok(Response::new(()))
+    }
+    async fn rollback(&self, r: Request<pb::RollbackRequest>) -> R<()> {
+        let request = r.into_inner();
+        let answer = self.txn().rollback(request.clone()).await?;
+        self.buffers.lock().unwrap().remove(&request.transaction_id);
+        Ok(answer)
+    }
+}
+
 /// A running wrong worker; stops when dropped.
 pub struct WrongWorker {
     /// `http://127.0.0.1:PORT`.
@@ -246,6 +340,7 @@ impl WrongWorker {
             up,
             flaw,
             graveyard: Arc::default(),
+            buffers: Arc::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -253,7 +348,8 @@ impl WrongWorker {
         let server = tonic::transport::Server::builder()
             .add_service(DatabaseServiceServer::new(wrong.clone()))
             .add_service(CollectionServiceServer::new(wrong.clone()))
-            .add_service(DocumentServiceServer::new(wrong))
+            .add_service(DocumentServiceServer::new(wrong.clone()))
+            .add_service(TransactionServiceServer::new(wrong))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 async {
