@@ -158,12 +158,14 @@ fn parse_value(
         };
     }
     let parsed = match entity {
-        EntityType::Database => serde_json::from_str::<DatabaseFields>(&value)
-            .map_err(|err| object_error(field, "{\"display_name\": \"...\"}", &err))
-            .and_then(|f| check_display_name(&f.display_name, field).map(|()| f.display_name)),
-        EntityType::Collection => serde_json::from_str::<CollectionFields>(&value)
-            .map_err(|err| object_error(field, "{\"description\": \"...\"}", &err))
-            .and_then(|f| check_description(&f.description, field).map(|()| f.description)),
+        EntityType::Database => {
+            parse_fields::<DatabaseFields>(&value, field, "{\"display_name\": \"...\"}")
+                .and_then(|f| check_display_name(&f.display_name, field).map(|()| f.display_name))
+        }
+        EntityType::Collection => {
+            parse_fields::<CollectionFields>(&value, field, "{\"description\": \"...\"}")
+                .and_then(|f| check_description(&f.description, field).map(|()| f.description))
+        }
         EntityType::Document | EntityType::Unspecified => {
             check_value(&value, field).map(|()| value)
         }
@@ -171,13 +173,28 @@ fn parse_value(
     parsed.map(Some)
 }
 
-fn object_error(field: &str, shape: &str, err: &serde_json::Error) -> Violation {
-    // serde quotes unknown keys and values back: clipped, like any echo.
-    let err = err.to_string();
-    Violation::new(
-        field,
-        format!("must be a JSON object {shape}: {}", clip(&err)),
-    )
+/// Reads a JSON object of mutable fields into `T`.
+///
+/// serde's derived `Deserialize` for a struct also accepts a JSON *array*
+/// of the fields in order (`["Shop"]` would read as a display name), so the
+/// text must open with `{` first: the contract asks for an object.
+fn parse_fields<T: serde::de::DeserializeOwned>(
+    value: &str,
+    field: &str,
+    shape: &str,
+) -> Result<T, Violation> {
+    let must_be_object = |detail: &str| {
+        // serde quotes unknown keys and values back: clipped, like any echo.
+        Violation::new(
+            field,
+            format!("must be a JSON object {shape}: {}", clip(detail)),
+        )
+    };
+    let json_whitespace: &[char] = &[' ', '\t', '\n', '\r'];
+    if !value.trim_start_matches(json_whitespace).starts_with('{') {
+        return Err(must_be_object("the value is not an object"));
+    }
+    serde_json::from_str(value).map_err(|err| must_be_object(&err.to_string()))
 }
 
 fn build(target: Target, mutation: MutationType, value: Option<String>) -> Op {
@@ -265,6 +282,29 @@ mod tests {
             violations[0].description.contains("unknown field"),
             "{}",
             violations[0]
+        );
+    }
+
+    /// serde reads a struct from an array of its fields in order; the
+    /// contract asks for an object, so `["Shop"]` must not become a name.
+    #[test]
+    fn fields_given_as_an_array_are_refused() {
+        use EntityType as E;
+        let coll = "databases/shop/collections/c";
+        for (entity, name, value) in [
+            (E::Database, "databases/shop", r#"["Shop"]"#),
+            (E::Collection, coll, r#"["x"]"#),
+            (E::Collection, coll, " \n[]"),
+            (E::Collection, coll, "null"),
+        ] {
+            let ops = vec![op(MutationType::Update, entity, name, value)];
+            let err = parse_operations(&db(), ops).expect_err(value);
+            assert_eq!(fields_of(err), ["operations[0].value"], "{value}");
+        }
+        let spaced = vec![op(MutationType::Update, E::Collection, coll, " \r\n\t{}")];
+        assert!(
+            parse_operations(&db(), spaced).is_ok(),
+            "whitespace before the object"
         );
     }
 

@@ -223,6 +223,7 @@ fn op_values(kind: K, verb: Verb) -> (Vec<String>, Vec<String>) {
                 "{}".into(),
                 "{\"display_name\": \"A\", \"colour\": \"red\"}".into(),
                 "\"A\"".into(),
+                "[\"A\"]".into(),
             ],
         ),
         (K::Coll, _) => (
@@ -231,14 +232,13 @@ fn op_values(kind: K, verb: Verb) -> (Vec<String>, Vec<String>) {
                 object("description", "d"),
                 object("description", "e"),
             ],
-            // A JSON array belongs here too, but the reference worker takes
-            // `[]` as a collection value (serde reads a struct from a
-            // sequence): xfailed as `txn-value-collection-must-be-object`,
-            // left out here so that this case keeps passing meanwhile.
+            // `[]`: serde would read a struct from a sequence, a bug this
+            // model found in the reference worker.
             vec![
                 object("description", &"d".repeat(1025)),
                 "{\"colour\": \"red\"}".into(),
                 "\"d\"".into(),
+                "[]".into(),
             ],
         ),
     }
