@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     api::{gather::Gather, operation::parse_operations, respond},
-    error::Violation,
+    error::{Error, Violation},
     names::DatabaseName,
     proto::database::{self as pb, transaction_service_server::TransactionService},
     txn::Transactions,
@@ -55,13 +55,28 @@ impl TransactionService for TransactionApi {
     async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<()>, Status> {
         let req = request.into_inner();
         respond("Execute", &req.database_name, async {
-            let (database, id) = (
-                DatabaseName::parse(&req.database_name, "database_name"),
-                transaction_id(&req.transaction_id),
-            )
-                .gather()?;
-            let ops = parse_operations(&database, req.operations)?;
-            self.transactions.execute(&database, id, ops)
+            let database = DatabaseName::parse(&req.database_name, "database_name");
+            let id = transaction_id(&req.transaction_id);
+            // Operations are judged against the database they must be
+            // inside, so they are checked whenever its name parses, and
+            // every bad field of the request is reported together.
+            let ops = match &database {
+                Ok(database) => parse_operations(database, req.operations),
+                Err(_) => Ok(Vec::new()),
+            };
+            match (database, id, ops) {
+                (Ok(database), Ok(id), Ok(ops)) => self.transactions.execute(&database, id, ops),
+                (database, id, ops) => {
+                    let mut violations: Vec<Violation> =
+                        [database.err(), id.err()].into_iter().flatten().collect();
+                    match ops {
+                        Err(Error::InvalidArgument(mut bad)) => violations.append(&mut bad),
+                        Err(other) => return Err(other),
+                        Ok(_) => {}
+                    }
+                    Err(Error::InvalidArgument(violations))
+                }
+            }
         })
         .await
     }

@@ -54,6 +54,12 @@ pub fn cases() -> Vec<Case> {
             unspecified_enums,
         ),
         Case::new(
+            "txn-execute-reports-every-bad-field",
+            "ERR-3",
+            TXN,
+            every_bad_field,
+        ),
+        Case::new(
             "txn-execute-rejects-name-in-other-database",
             "TXN-EXEC-2",
             TXN,
@@ -277,6 +283,21 @@ async fn unspecified_enums(ctx: Ctx) -> Check {
         .await
         .invalid(&["operations[0].entity_type"])?;
     ctx.send(rollback(&db, &txn)).await.ok()?;
+    Ok(())
+}
+
+/// A missing transaction id does not hide what is wrong with the
+/// operations: the client fixes both in one round trip.
+async fn every_bad_field(ctx: Ctx) -> Check {
+    let (db, coll) = fixture(&ctx).await?;
+    let doc = format!("{coll}/documents/e");
+    let ops = vec![
+        op(M::Create, Kind::Document, &doc, "{}"),
+        op(M::Create, Kind::Document, &doc, "[1]"),
+    ];
+    ctx.send(execute(&db, "", ops))
+        .await
+        .invalid(&["transaction_id", "operations[1].value"])?;
     Ok(())
 }
 

@@ -283,16 +283,15 @@ impl Model {
 
     /// The database inside which an Execute's operations are judged, where
     /// both readings of the spec agree: `database_name` is the transaction's
-    /// own database, or the id is unknown (so there is no other).
+    /// own database, or the id is unknown or empty (so there is no other).
     pub fn home(&self, db: &Target, txn: Tx) -> Option<String> {
         let db = valid_name(db, 1)?[0].clone();
         match txn {
-            Tx::Unknown => Some(db),
+            Tx::Unknown | Tx::Empty => Some(db),
             Tx::Recent(_) => self
                 .txn(txn)
                 .filter(|t| t.db == db && t.state != TxState::Orphaned)
                 .map(|_| db),
-            Tx::Empty => None,
         }
     }
 
