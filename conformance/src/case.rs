@@ -77,6 +77,12 @@ pub enum Need {
     Restart,
     /// Act on the whole worker (e.g. TruncateWAL): only with `--exclusive`.
     Exclusive,
+    /// The target's `transactions.ttl`, short enough to wait for (`--txn-ttl`).
+    TxnTtl,
+    /// The target's `transactions.max_operations` (`--txn-max-operations`).
+    TxnMaxOperations,
+    /// The target's `transactions.max_open` (`--txn-max-open`).
+    TxnMaxOpen,
 }
 
 /// One case of the suite.

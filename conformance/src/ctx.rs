@@ -61,6 +61,10 @@ struct Inner {
     settings: Arc<Settings>,
     log: Mutex<Vec<String>>,
     created: Mutex<BTreeSet<String>>,
+    /// Transactions the case began, as (database name, id): cleanup rolls
+    /// them back, since an open transaction holds a place in the worker's
+    /// bound of open transactions until it expires.
+    begun: Mutex<Vec<(String, String)>>,
     counter: AtomicUsize,
 }
 
@@ -93,6 +97,7 @@ impl Ctx {
                 settings,
                 log: Mutex::new(Vec::new()),
                 created: Mutex::new(BTreeSet::new()),
+                begun: Mutex::new(Vec::new()),
                 counter: AtomicUsize::new(0),
             }),
         }
@@ -183,8 +188,15 @@ impl Ctx {
             };
         }
         let outcome = call.send(&clients).await;
-        if let (Call::CreateDatabase(_), Ok(Reply::Database(db))) = (&call, &outcome) {
-            lock(&self.inner.created).insert(db.name.clone());
+        match (&call, &outcome) {
+            (Call::CreateDatabase(_), Ok(Reply::Database(db))) => {
+                lock(&self.inner.created).insert(db.name.clone());
+            }
+            (Call::Begin(request), Ok(Reply::Begin(begun))) => {
+                let txn = (request.database_name.clone(), begun.transaction_id.clone());
+                lock(&self.inner.begun).push(txn);
+            }
+            _ => {}
         }
         let line = format!("{}{note}\n    -> {}", call.render(), describe(&outcome));
         lock(&self.inner.log).push(line);
@@ -227,8 +239,19 @@ impl Ctx {
         lock(&self.inner.created).remove(name);
     }
 
-    /// Deletes every database the case created.
+    /// Rolls back every transaction the case began (those already finished
+    /// answer NOT_FOUND, which is fine), then deletes every database it
+    /// created.
     pub async fn cleanup(&self) {
+        let begun = std::mem::take(&mut *lock(&self.inner.begun));
+        let mut rollbacks = tokio::task::JoinSet::new();
+        for (database, txn) in begun {
+            let clients = self.clients();
+            rollbacks.spawn(async move {
+                let _ = crate::req::rollback(&database, &txn).send(&clients).await;
+            });
+        }
+        rollbacks.join_all().await;
         for name in self.created() {
             let call = Kind::Database.delete(&name);
             let _ = call.send(&self.clients()).await;

@@ -19,7 +19,7 @@ use distgo_conformance::{
     report::{self, Rerun, Summary},
     runner::{self, Runner, Selection},
     scenario, spec,
-    target::{Connection, Target, parse_header},
+    target::{Connection, Target, TxnLimits, parse_header},
     xfail,
 };
 
@@ -113,6 +113,15 @@ struct RunArgs {
     /// Nobody else uses the worker: allow cases that act on all of it (TruncateWAL).
     #[arg(long)]
     exclusive: bool,
+    /// The target's `transactions.ttl`: check that transactions expire (at most 10s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    txn_ttl: Option<Duration>,
+    /// The target's `transactions.max_operations`: check the bound.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    txn_max_operations: Option<u32>,
+    /// The target's `transactions.max_open`: check the bound (needs --exclusive).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    txn_max_open: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -178,7 +187,17 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if selected.is_empty() {
         bail!("no case matches the selection");
     }
-    let target = args.target.connect().await?.with_exclusive(args.exclusive);
+    let limits = TxnLimits {
+        ttl: args.txn_ttl,
+        max_operations: args.txn_max_operations,
+        max_open: args.txn_max_open,
+    };
+    let target = args
+        .target
+        .connect()
+        .await?
+        .with_exclusive(args.exclusive)
+        .with_txn_limits(limits);
     let settings = settings(args.seed, args.cases);
     let seed = settings.seed;
     let runner = Arc::new(Runner::new(Arc::new(target), settings, xfail));

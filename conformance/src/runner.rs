@@ -210,6 +210,12 @@ impl Runner {
                 "acts on the whole worker (TruncateWAL); pass --exclusive when nobody else uses it"
                     .to_owned(),
             ),
+            Need::TxnTtl => txn_ttl_skip(self.target.txn_limits().ttl),
+            Need::TxnMaxOperations if self.target.txn_limits().max_operations.is_none() => Some(
+                "needs the target's transactions.max_operations; pass --txn-max-operations N"
+                    .to_owned(),
+            ),
+            Need::TxnMaxOpen => txn_max_open_skip(self.target.txn_limits().max_open),
             _ => None,
         })
     }
@@ -378,6 +384,35 @@ fn panic_message(join: tokio::task::JoinError) -> String {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_else(|| "a panic".to_owned());
     format!("the case panicked: {text}")
+}
+
+/// The longest `transactions.ttl` the expiry case waits for.
+pub const MAX_TTL_WAITED: Duration = Duration::from_secs(10);
+
+/// The most transactions the max-open case opens.
+pub const MAX_OPEN_OPENED: u32 = 20_000;
+
+fn txn_ttl_skip(ttl: Option<Duration>) -> Option<String> {
+    match ttl {
+        None => Some("needs the target's transactions.ttl; pass --txn-ttl D".to_owned()),
+        Some(ttl) if ttl > MAX_TTL_WAITED => Some(format!(
+            "the target's transactions.ttl of {ttl:?} is longer than the {MAX_TTL_WAITED:?} this case waits; configure a shorter one to check expiry"
+        )),
+        Some(_) => None,
+    }
+}
+
+fn txn_max_open_skip(max_open: Option<u32>) -> Option<String> {
+    match max_open {
+        None => Some(
+            "needs the target's transactions.max_open (pass --txn-max-open N) and --exclusive"
+                .to_owned(),
+        ),
+        Some(n) if n > MAX_OPEN_OPENED => Some(format!(
+            "the target's transactions.max_open of {n} is more than the {MAX_OPEN_OPENED} transactions this case opens"
+        )),
+        Some(_) => None,
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,10 @@
 //!   cases may act on the whole worker (TruncateWAL drops every client's log
 //!   entries, not only the run's). Off by default: the isolation guarantee is
 //!   that a run never touches anything outside its prefix.
+//!
+//! And the target's transaction bounds ([`TxnLimits`]), which belong to its
+//! configuration and cannot be read over the wire: told them, the suite
+//! checks expiry and RESOURCE_EXHAUSTED at exactly those bounds.
 
 use std::{future::Future, path::PathBuf, pin::Pin, str::FromStr, sync::Arc, time::Duration};
 
@@ -218,12 +222,26 @@ impl Clients {
     }
 }
 
+/// The target's transaction bounds (its `transactions.*` configuration), as
+/// far as the caller knows them; the cases about a bound run only when it
+/// is known.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxnLimits {
+    /// How long an open transaction lives after Begin.
+    pub ttl: Option<Duration>,
+    /// Operations one transaction may hold.
+    pub max_operations: Option<u32>,
+    /// Transactions open at once, on the whole worker.
+    pub max_open: Option<u32>,
+}
+
 /// A connected target and its capabilities.
 pub struct Target {
     connection: std::sync::Mutex<Connection>,
     clients: std::sync::RwLock<Clients>,
     restart: Option<Arc<dyn Restart>>,
     exclusive: bool,
+    txn_limits: TxnLimits,
 }
 
 impl std::fmt::Debug for Target {
@@ -232,6 +250,7 @@ impl std::fmt::Debug for Target {
             .field("addr", &self.addr())
             .field("restart", &self.restart.is_some())
             .field("exclusive", &self.exclusive)
+            .field("txn_limits", &self.txn_limits)
             .finish()
     }
 }
@@ -245,6 +264,7 @@ impl Target {
             clients: std::sync::RwLock::new(clients),
             restart: None,
             exclusive: false,
+            txn_limits: TxnLimits::default(),
         })
     }
 
@@ -258,6 +278,17 @@ impl Target {
     pub fn with_exclusive(mut self, exclusive: bool) -> Self {
         self.exclusive = exclusive;
         self
+    }
+
+    /// Declares the target's transaction bounds.
+    pub fn with_txn_limits(mut self, limits: TxnLimits) -> Self {
+        self.txn_limits = limits;
+        self
+    }
+
+    /// The transaction bounds the caller declared.
+    pub fn txn_limits(&self) -> TxnLimits {
+        self.txn_limits
     }
 
     /// The worker's address.

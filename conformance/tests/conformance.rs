@@ -20,7 +20,7 @@ use distgo_conformance::{
     xfail,
 };
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use support::reference::Reference;
+use support::reference::{Reference, TXN_LIMITS};
 
 const XFAIL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/xfail/reference.yaml");
 
@@ -59,7 +59,8 @@ fn main() -> ExitCode {
                     .await
                     .expect("connect to the in-process worker")
                     .with_restart(reference.clone())
-                    .with_exclusive(true);
+                    .with_exclusive(true)
+                    .with_txn_limits(TXN_LIMITS);
                 let xfail = xfail::load(Path::new(XFAIL), &ids).expect("xfail/reference.yaml");
                 let settings = support::settings(support::insta_golden());
                 (

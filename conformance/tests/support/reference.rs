@@ -5,15 +5,29 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
-use distgo_conformance::target::{HookFuture, Restart};
+use distgo_conformance::target::{HookFuture, Restart, TxnLimits};
 use tokio::{sync::oneshot, task::JoinHandle};
 
-/// The in-process worker's configuration, with `extra` YAML appended.
+/// The in-process worker's configuration, with `extra` YAML appended: small
+/// transaction bounds ([`TXN_LIMITS`]) so their cases run in seconds.
 pub fn config_yaml(extra: &str) -> String {
-    format!("name: conformance\ngrpc:\n  host: 127.0.0.1\n  port: 0\n{extra}")
+    format!(
+        "name: conformance\ngrpc:\n  host: 127.0.0.1\n  port: 0\n\
+         transactions:\n  ttl: 3s\n  max_operations: 64\n  max_open: 48\n{extra}"
+    )
 }
+
+/// The bounds [`config_yaml`] configures, declared to the suite. The ttl is
+/// long enough that no other case's transaction outlives it on a loaded
+/// 2-core machine, short enough that the expiry case waits little.
+pub const TXN_LIMITS: TxnLimits = TxnLimits {
+    ttl: Some(Duration::from_secs(3)),
+    max_operations: Some(64),
+    max_open: Some(48),
+};
 
 struct Running {
     addr: SocketAddr,
