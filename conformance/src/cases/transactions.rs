@@ -180,6 +180,12 @@ pub fn cases() -> Vec<Case> {
             TXN,
             other_database,
         ),
+        Case::new(
+            "txn-database-deleted-while-open",
+            "TXN-COMMIT-4",
+            TXN,
+            database_deleted_while_open,
+        ),
     ]
 }
 
@@ -763,5 +769,28 @@ async fn other_database(ctx: Ctx) -> Check {
     ctx.send(commit(&db, &txn)).await.ok()?;
     let doc_now = ctx.get(Kind::Document, &doc).await?;
     eq("value", "{\"v\": 5}", &doc_now.field)?;
+    Ok(())
+}
+
+/// The database goes away under an open transaction: Commit meets the
+/// missing collection as any later write would, and nothing comes back.
+async fn database_deleted_while_open(ctx: Ctx) -> Check {
+    let (db, coll) = fixture(&ctx).await?;
+    let txn = begin_ok(&ctx, &db).await?;
+    let doc = format!("{coll}/documents/late");
+    let ops = vec![op(M::Create, Kind::Document, &doc, "{}")];
+    ctx.send(execute(&db, &txn, ops)).await.ok()?;
+    ctx.send(Kind::Database.delete(&db)).await.ok()?;
+    ctx.forget(&db);
+    let status = ctx
+        .send(commit(&db, &txn))
+        .await
+        .code(Code::FailedPrecondition)?;
+    ensure(
+        status.message().contains('0') && status.message().contains(&coll),
+        format!("a message naming operation 0 and {coll}"),
+        format!("{:?}", status.message()),
+    )?;
+    ctx.send(Kind::Database.get(&db)).await.not_found(&db)?;
     Ok(())
 }
