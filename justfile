@@ -53,5 +53,4 @@ mutants *ARGS:
     cargo mutants --package distgo-db --test-package distgo-conformance \
         --baseline skip --timeout 180 --build-timeout 900 \
         --file 'src/store/**' --file 'src/api/**' \
-        --exclude src/api/transaction.rs --exclude src/api/wal.rs \
         --cargo-test-arg=--test=conformance {{ARGS}}
