@@ -64,6 +64,7 @@ pub fn cases() -> Vec<Case> {
             transaction_timestamp,
         ),
         Case::new("wal-time-window-half-open", "WAL-6", WAL, time_window),
+        Case::new("wal-reversed-window-invalid", "WAL-6", WAL, reversed_window),
         Case::new("wal-entity-type-filter", "WAL-7", WAL, |ctx| {
             filter(ctx, Filter::Entity)
         }),
@@ -459,6 +460,25 @@ async fn time_window(ctx: Ctx) -> Check {
         &3,
         &open_start.len(),
     )
+}
+
+/// `[t, t)` is a window with nothing in it; a window that ends before it
+/// starts is a mistake worth naming.
+async fn reversed_window(ctx: Ctx) -> Check {
+    let (_, coll) = fixture(&ctx).await?;
+    let doc = ctx.create(Kind::Document, &coll, "d", "{}").await?;
+    let (Some(t), Some(mut later)) = (doc.created_at, doc.created_at) else {
+        return Err(ctx.fail("a created_at", "none"));
+    };
+    later.seconds += 1;
+    let empty = list_wal(Some(t), Some(t), E::Unspecified, M::Unspecified, 0, "");
+    match ctx.send(empty).await.ok()? {
+        Reply::WalEntries(r) => eq("entries in [t, t)", &0, &r.entries.len())?,
+        other => return Err(ctx.fail("a ListWALEntriesResponse", format!("{other:?}"))),
+    }
+    let reversed = list_wal(Some(later), Some(t), E::Unspecified, M::Unspecified, 0, "");
+    ctx.send(reversed).await.invalid(&["end_time"])?;
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug)]
