@@ -324,13 +324,18 @@ async fn data_is_json(ctx: Ctx) -> Check {
     ctx.create(Kind::Document, &coll, "d", "{\"k\": [1, 2]}")
         .await?;
     let got = ours(&ctx, db.created_at, &db.name).await?;
-    let want = ["W", "first", "{\"k\": [1, 2]}"];
+    let doc = format!("{coll}/documents/d");
+    let want = [
+        (db.name.as_str(), "W"),
+        (coll.as_str(), "first"),
+        (doc.as_str(), "{\"k\": [1, 2]}"),
+    ];
     ensure(got.len() == 3, "three entries", format!("{}", got.len()))?;
-    for (entry, value) in got.iter().zip(want) {
+    for (entry, (name, value)) in got.iter().zip(want) {
         let data = String::from_utf8_lossy(payload(entry).1).into_owned();
         ensure(
-            json_mentions(&data, value),
-            format!("a JSON object holding {value:?}"),
+            json_mentions(&data, name) && json_mentions(&data, value),
+            format!("a JSON object holding {name:?} and {value:?}"),
             data,
         )?;
     }
