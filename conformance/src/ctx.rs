@@ -358,9 +358,25 @@ impl Ctx {
             if page.next_page_token.is_empty() {
                 return Ok(items);
             }
+            self.advances(&token, &page.next_page_token)?;
             token = page.next_page_token;
         }
         Err(self.fail("the listing ends", "more than 100000 pages"))
+    }
+
+    /// Fails at once when a page hands back the token it was asked with: a
+    /// listing that would never end, reported now rather than when the
+    /// case's time runs out.
+    pub fn advances(&self, used: &str, next: &str) -> Check {
+        if !used.is_empty() && used == next {
+            return Err(self
+                .fail(
+                    "a next_page_token that moves past the page",
+                    "the same token as the request's: the listing would never end",
+                )
+                .clause("LIST-5"));
+        }
+        Ok(())
     }
 }
 

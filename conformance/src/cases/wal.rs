@@ -157,6 +157,7 @@ async fn entries(
         if page.next_page_token.is_empty() {
             return Ok(out);
         }
+        ctx.advances(&token, &page.next_page_token)?;
         token = page.next_page_token;
     }
 }
@@ -566,6 +567,7 @@ async fn paging(ctx: Ctx) -> Check {
         if page.next_page_token.is_empty() {
             break;
         }
+        ctx.advances(&token, &page.next_page_token)?;
         token = page.next_page_token;
     }
     ensure(pages >= 4, "at least four pages of two", format!("{pages}"))?;
