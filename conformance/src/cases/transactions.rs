@@ -61,6 +61,12 @@ pub fn cases() -> Vec<Case> {
             TXN,
             every_bad_field,
         ),
+        Case::new(
+            "txn-execute-thousand-bad-operations-answered",
+            "ERR-3",
+            TXN,
+            thousand_bad_operations,
+        ),
         Case::new("txn-open-transaction-expires", "TXN-EXPIRE-1", TXN, expires).needs(Need::TxnTtl),
         Case::new(
             "txn-max-operations-resource-exhausted",
@@ -322,6 +328,54 @@ async fn every_bad_field(ctx: Ctx) -> Check {
     ctx.send(execute(&db, "", ops))
         .await
         .invalid(&["transaction_id", "operations[1].value"])?;
+    Ok(())
+}
+
+/// A thousand malformed operations make a thousand violations, far more
+/// than HTTP/2 trailers hold: the answer must still arrive, as
+/// INVALID_ARGUMENT naming operations, and say how many it left out.
+async fn thousand_bad_operations(ctx: Ctx) -> Check {
+    const BAD: usize = 1000;
+    let (db, coll) = fixture(&ctx).await?;
+    let ops = (0..BAD)
+        .map(|i| {
+            let mut bad = op(
+                M::Create,
+                Kind::Document,
+                &format!("{coll}/documents/é{i}"),
+                "{}",
+            );
+            bad.mutation_type = 0;
+            bad
+        })
+        .collect();
+    // Its own connection: a status too large for the trailers would reset
+    // it, and must not take other cases' requests down with it.
+    let exchange = ctx.send_alone(execute(&db, "", ops)).await;
+    let status = exchange.clone().code(Code::InvalidArgument)?;
+    let fields = crate::check::violation_fields(&status);
+    let ops_reported = fields
+        .iter()
+        .filter(|f| f.starts_with("operations["))
+        .count();
+    ensure(
+        ops_reported > 0 && fields.iter().any(|f| f == "transaction_id"),
+        "violations on transaction_id and on operations[i]",
+        format!("{fields:?}"),
+    )?;
+    let left_out = BAD - ops_reported;
+    if left_out > 0 {
+        let numbers: Vec<&str> = status
+            .message()
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .collect();
+        ensure(
+            numbers.contains(&left_out.to_string().as_str()),
+            format!("a message saying that {left_out} violations were left out"),
+            format!("{:?}", status.message()),
+        )?;
+    }
     Ok(())
 }
 
