@@ -27,7 +27,7 @@ use crate::{
         ops::Op,
         record::{Change, Entry, Mutation},
         rows::{CollectionRow, DatabaseRow, DocumentRow},
-        tree::Tree,
+        tree::{Key, Tree},
     },
 };
 
@@ -158,7 +158,7 @@ fn decide(
             let id = pick_id(id.as_deref(), IdKind::Child, rng, |id| {
                 db.collections.contains_key(id)
             });
-            if db.collections.contains_key(&id) {
+            if db.collections.contains_key(id.as_str()) {
                 return Err(Error::AlreadyExists(parent.collection(id).to_string()));
             }
             let row = CollectionRow {
@@ -195,7 +195,7 @@ fn decide(
             let id = pick_id(id.as_deref(), IdKind::Child, rng, |id| {
                 coll.documents.contains_key(id)
             });
-            if coll.documents.contains_key(&id) {
+            if coll.documents.contains_key(id.as_str()) {
                 return Err(Error::AlreadyExists(parent.document(id).to_string()));
             }
             let row = DocumentRow {
@@ -226,10 +226,12 @@ fn decide(
 
 fn cascade_documents<'a>(
     collection: &CollectionName,
-    documents: impl Iterator<Item = &'a String>,
+    documents: impl Iterator<Item = &'a Key>,
     changes: &mut Vec<Change>,
 ) {
-    changes.extend(documents.map(|doc| Change::Document(collection.document(doc.clone()), None)));
+    changes.extend(
+        documents.map(|doc| Change::Document(collection.document(doc.as_str().to_owned()), None)),
+    );
 }
 
 /// The client's id, or a fresh generated one that is not `taken`.

@@ -48,7 +48,7 @@ pub use self::{
     ops::Op,
     record::{Change, Entry, Lsn, Mutation, Record},
     rows::{CollectionRow, DatabaseRow, DocumentRow},
-    tree::{CollectionNode, DatabaseNode, Page, Tree},
+    tree::{CollectionNode, DatabaseNode, Key, Page, Tree},
 };
 use crate::{
     clock::{Clock, Timestamp},

@@ -13,12 +13,22 @@
 //! the page is, and a cascade delete is the removal of one subtree. Because ids
 //! never contain `/`, ordering siblings by id is ordering them by full name.
 //!
+//! Keys are [`Key`]s, not `String`s: a B-tree lookup compares the wanted id
+//! with several keys of every node on its way down, and a `String` key is a
+//! pointer to bytes elsewhere on the heap, so each comparison is a likely
+//! cache miss once the tree outgrows the caches. `CompactString` keeps ids of
+//! up to 24 bytes (generated ids are 20) inside the node itself. At 10^6
+//! documents of 256 bytes, a Get cost the worker 32% more CPU time than at
+//! 10^4 with `String` keys, and about the same with inline ones (issue 6).
+//!
 //! The tree knows nothing about requests, time or logs. It has exactly one
 //! way to change: [`Tree::set`], which puts or removes one resource and returns
 //! what was there before. Applying a log record is a sequence of `set`s;
 //! undoing a failed transaction is the same `set`s with the old rows.
 
 use std::{collections::BTreeMap, ops::Bound, sync::Arc};
+
+use compact_str::CompactString;
 
 use crate::{
     error::{Error, Result},
@@ -29,10 +39,13 @@ use crate::{
     },
 };
 
+/// An id as a map key: stored inline when it is short (see the module docs).
+pub type Key = CompactString;
+
 /// All databases, in id order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tree {
-    databases: BTreeMap<String, DatabaseNode>,
+    databases: BTreeMap<Key, DatabaseNode>,
 }
 
 /// A database and its collections.
@@ -41,7 +54,7 @@ pub struct DatabaseNode {
     /// The database's fields.
     pub row: DatabaseRow,
     /// Its collections, in id order.
-    pub collections: BTreeMap<String, CollectionNode>,
+    pub collections: BTreeMap<Key, CollectionNode>,
 }
 
 /// A collection and its documents.
@@ -50,7 +63,7 @@ pub struct CollectionNode {
     /// The collection's fields.
     pub row: CollectionRow,
     /// Its documents, in id order.
-    pub documents: BTreeMap<String, Arc<DocumentRow>>,
+    pub documents: BTreeMap<Key, Arc<DocumentRow>>,
 }
 
 /// One page of a listing.
@@ -64,33 +77,36 @@ pub struct Page<T> {
 
 impl Tree {
     /// A tree made of `databases`, keyed by id (loading a snapshot).
-    pub fn from_databases(databases: BTreeMap<String, DatabaseNode>) -> Self {
+    pub fn from_databases(databases: BTreeMap<Key, DatabaseNode>) -> Self {
         Tree { databases }
     }
 
     /// Every database, keyed by id (writing a snapshot).
-    pub fn databases(&self) -> &BTreeMap<String, DatabaseNode> {
+    pub fn databases(&self) -> &BTreeMap<Key, DatabaseNode> {
         &self.databases
     }
 
     /// The database `name`, if it exists.
     pub fn database(&self, name: &DatabaseName) -> Option<&DatabaseNode> {
-        self.databases.get(&name.database)
+        self.databases.get(name.database.as_str())
     }
 
     /// The collection `name`, if it and its database exist.
     pub fn collection(&self, name: &CollectionName) -> Option<&CollectionNode> {
-        self.databases
-            .get(&name.database)?
-            .collections
-            .get(&name.collection)
+        self.collection_at(&name.database, &name.collection)
+    }
+
+    fn collection_at(&self, database: &str, collection: &str) -> Option<&CollectionNode> {
+        self.databases.get(database)?.collections.get(collection)
     }
 
     /// The document `name`, if it and its parents exist.
     pub fn document(&self, name: &DocumentName) -> Option<&Arc<DocumentRow>> {
-        self.collection(&name.parent())?
+        // By ids, not through `name.parent()`: every Get comes here, and the
+        // parent's name would be two strings allocated and freed per call.
+        self.collection_at(&name.database, &name.collection)?
             .documents
-            .get(&name.document)
+            .get(name.document.as_str())
     }
 
     /// A page of databases with ids after `after`.
@@ -149,7 +165,7 @@ impl Tree {
             Change::Collection(name, row) => {
                 let db = self
                     .databases
-                    .get_mut(&name.database)
+                    .get_mut(name.database.as_str())
                     .ok_or_else(|| missing_parent(&name.parent().to_string()))?;
                 let before = set_node(&mut db.collections, &name.collection, row, |row| {
                     CollectionNode {
@@ -163,12 +179,14 @@ impl Tree {
                 let parent = name.parent();
                 let collection = self
                     .databases
-                    .get_mut(&parent.database)
-                    .and_then(|db| db.collections.get_mut(&parent.collection))
+                    .get_mut(parent.database.as_str())
+                    .and_then(|db| db.collections.get_mut(parent.collection.as_str()))
                     .ok_or_else(|| missing_parent(&parent.to_string()))?;
                 let before = match row {
-                    Some(row) => collection.documents.insert(name.document.clone(), row),
-                    None => collection.documents.remove(&name.document),
+                    Some(row) => collection
+                        .documents
+                        .insert(Key::from(name.document.as_str()), row),
+                    None => collection.documents.remove(name.document.as_str()),
                 };
                 Ok(Change::Document(name, before))
             }
@@ -219,7 +237,7 @@ impl HasRow for CollectionNode {
 /// Replaces the row of `map[id]` (keeping its children), creates the node, or
 /// removes it with its subtree; returns the previous row.
 fn set_node<N: HasRow>(
-    map: &mut BTreeMap<String, N>,
+    map: &mut BTreeMap<Key, N>,
     id: &str,
     row: Option<N::Row>,
     new_node: impl FnOnce(N::Row) -> N,
@@ -227,7 +245,7 @@ fn set_node<N: HasRow>(
     match (row, map.get_mut(id)) {
         (Some(row), Some(node)) => Some(std::mem::replace(node.row_mut(), row)),
         (Some(row), None) => {
-            map.insert(id.to_owned(), new_node(row));
+            map.insert(Key::from(id), new_node(row));
             None
         }
         (None, _) => map.remove(id).map(N::into_row),
@@ -239,7 +257,7 @@ fn set_node<N: HasRow>(
 /// One more item than asked for is looked at, so `more` is exact: a caller
 /// issues a next-page token only when something really follows.
 fn page<V, T>(
-    map: &BTreeMap<String, V>,
+    map: &BTreeMap<Key, V>,
     after: Option<&str>,
     limit: usize,
     project: impl Fn(&V) -> T,
@@ -252,7 +270,7 @@ fn page<V, T>(
     let items: Vec<(String, T)> = range
         .by_ref()
         .take(limit)
-        .map(|(id, v)| (id.clone(), project(v)))
+        .map(|(id, v)| (id.as_str().to_owned(), project(v)))
         .collect();
     let more = range.next().is_some();
     Page { items, more }

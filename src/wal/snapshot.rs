@@ -40,7 +40,7 @@ use std::{
 
 use crate::{
     names::IdKind,
-    store::{CollectionNode, DatabaseNode, Lsn, Snapshot, Tree},
+    store::{CollectionNode, DatabaseNode, Key, Lsn, Snapshot, Tree},
     wal::{
         codec::{
             DecodeError, Decoder, coll_row, db_row, doc_row, put_row, put_str, put_time, put_u32,
@@ -217,15 +217,18 @@ fn sorted_map<V>(
     d: &mut Decoder<'_>,
     mut value: impl FnMut(&mut Decoder<'_>) -> Result<V, DecodeError>,
     kind: IdKind,
-) -> Result<BTreeMap<String, V>, DecodeError> {
+) -> Result<BTreeMap<Key, V>, DecodeError> {
     let count = d.count(MIN_ITEM)?;
-    let mut items: Vec<(String, V)> = Vec::with_capacity(count);
+    let mut items: Vec<(Key, V)> = Vec::with_capacity(count);
     for _ in 0..count {
         let id = d.id(kind)?;
-        if items.last().is_some_and(|(last, _)| *last >= id) {
+        if items
+            .last()
+            .is_some_and(|(last, _)| last.as_str() >= id.as_str())
+        {
             return Err(d.error(format!("id {id:?} out of order")));
         }
-        items.push((id, value(d)?));
+        items.push((Key::from(id), value(d)?));
     }
     Ok(items.into_iter().collect())
 }
