@@ -42,6 +42,18 @@ pub enum Flaw {
     PartialCommit,
     /// Execute applies each operation at once, besides buffering it.
     LeakyExecute,
+    /// Nothing: a faithful front (with TLS or a token, see [`Front`]).
+    Nothing,
+}
+
+/// How a wrong worker is reached: plain, or like a production gateway with
+/// TLS and a bearer token every request must carry.
+#[derive(Clone, Debug, Default)]
+pub struct Front {
+    /// PEM certificate and key to serve TLS with.
+    pub tls: Option<(String, String)>,
+    /// The `authorization` metadata every request must carry.
+    pub token: Option<String>,
 }
 
 /// Collections (id, description) of deleted databases, by database name.
@@ -323,7 +335,7 @@ impl TransactionService for Wrong {
 
 /// A running wrong worker; stops when dropped.
 pub struct WrongWorker {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` behind TLS).
     pub addr: String,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -331,6 +343,11 @@ pub struct WrongWorker {
 impl WrongWorker {
     /// Starts a worker with `flaw` in front of the worker at `upstream`.
     pub async fn start(upstream: &str, flaw: Flaw) -> WrongWorker {
+        Self::start_behind(upstream, flaw, Front::default()).await
+    }
+
+    /// [`WrongWorker::start`], reached through `front`.
+    pub async fn start_behind(upstream: &str, flaw: Flaw, front: Front) -> WrongWorker {
         let up = Channel::from_shared(upstream.to_owned())
             .unwrap()
             .connect()
@@ -345,7 +362,28 @@ impl WrongWorker {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        let scheme = match &front.tls {
+            Some((cert, key)) => {
+                let identity = tonic::transport::Identity::from_pem(cert, key);
+                let tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+                builder = builder.tls_config(tls).unwrap();
+                "https"
+            }
+            None => "http",
+        };
+        let token = front.token.clone();
+        let authorized = move |request: Request<()>| -> Result<Request<()>, Status> {
+            let Some(token) = &token else {
+                return Ok(request);
+            };
+            match request.metadata().get("authorization") {
+                Some(given) if given.to_str().ok() == Some(token.as_str()) => Ok(request),
+                _ => Err(Status::unauthenticated("missing or wrong authorization")),
+            }
+        };
+        let server = builder
+            .layer(tonic::service::InterceptorLayer::new(authorized))
             .add_service(DatabaseServiceServer::new(wrong.clone()))
             .add_service(CollectionServiceServer::new(wrong.clone()))
             .add_service(DocumentServiceServer::new(wrong.clone()))
@@ -358,7 +396,7 @@ impl WrongWorker {
             );
         tokio::spawn(server);
         WrongWorker {
-            addr: format!("http://{addr}"),
+            addr: format!("{scheme}://{addr}"),
             stop: Some(stop),
         }
     }
