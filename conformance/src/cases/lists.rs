@@ -230,6 +230,7 @@ async fn pages_are_full(ctx: Ctx, kind: Kind) -> Check {
         if page.next_page_token.is_empty() {
             break;
         }
+        ctx.advances(&token, &page.next_page_token)?;
         token = page.next_page_token;
         ensure(sizes.len() < 10, "the listing ends", "more than 10 pages")?;
     }
@@ -372,6 +373,7 @@ async fn paging_under_writes(ctx: Ctx, kind: Kind) -> Check {
         if page.next_page_token.is_empty() {
             break;
         }
+        ctx.advances(&token, &page.next_page_token)?;
         token = page.next_page_token;
     }
     let _ = writer.await;
@@ -440,6 +442,7 @@ async fn databases_page_through(ctx: Ctx) -> Check {
         if page.next_page_token.is_empty() {
             break;
         }
+        ctx.advances(&token, &page.next_page_token)?;
         token = page.next_page_token;
     }
     ensure(

@@ -886,6 +886,7 @@ impl<'a> Seq<'a> {
             if page.next_page_token.is_empty() {
                 break;
             }
+            self.ctx.advances(&token, &page.next_page_token)?;
             token = page.next_page_token;
         }
         let want: Vec<(String, String)> = want
