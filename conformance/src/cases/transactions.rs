@@ -65,7 +65,13 @@ pub fn cases() -> Vec<Case> {
             "txn-execute-thousand-bad-operations-answered",
             "ERR-3",
             TXN,
-            thousand_bad_operations,
+            |ctx| thousand_bad_operations(ctx, Malformed::MutationUnset),
+        ),
+        Case::new(
+            "txn-execute-thousand-non-ascii-names-answered",
+            "ERR-3",
+            TXN,
+            |ctx| thousand_bad_operations(ctx, Malformed::EmojiName),
         ),
         Case::new("txn-open-transaction-expires", "TXN-EXPIRE-1", TXN, expires).needs(Need::TxnTtl),
         Case::new(
@@ -331,22 +337,41 @@ async fn every_bad_field(ctx: Ctx) -> Check {
     Ok(())
 }
 
+/// How each of a thousand operations is malformed.
+#[derive(Clone, Copy)]
+enum Malformed {
+    /// No mutation type: a short violation, plain ASCII.
+    MutationUnset,
+    /// A name of 150 emoji: a violation that quotes four-byte characters,
+    /// so a server that cuts its message cuts inside text that is mostly
+    /// multi-byte, and must cut on a character boundary.
+    EmojiName,
+}
+
 /// A thousand malformed operations make a thousand violations, far more
 /// than HTTP/2 trailers hold: the answer must still arrive, as
 /// INVALID_ARGUMENT naming operations, and say how many it left out.
-async fn thousand_bad_operations(ctx: Ctx) -> Check {
+async fn thousand_bad_operations(ctx: Ctx, malformed: Malformed) -> Check {
     const BAD: usize = 1000;
     let (db, coll) = fixture(&ctx).await?;
     let ops = (0..BAD)
-        .map(|i| {
-            let mut bad = op(
+        .map(|i| match malformed {
+            Malformed::MutationUnset => {
+                let mut bad = op(
+                    M::Create,
+                    Kind::Document,
+                    &format!("{coll}/documents/é{i}"),
+                    "{}",
+                );
+                bad.mutation_type = 0;
+                bad
+            }
+            Malformed::EmojiName => op(
                 M::Create,
                 Kind::Document,
-                &format!("{coll}/documents/é{i}"),
+                &format!("{}{i}", "\u{1F600}".repeat(150)),
                 "{}",
-            );
-            bad.mutation_type = 0;
-            bad
+            ),
         })
         .collect();
     // Its own connection: a status too large for the trailers would reset
