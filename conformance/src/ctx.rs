@@ -346,20 +346,41 @@ impl Ctx {
     /// Every item of a listing, page by page. For databases only the items of
     /// this run are kept (other clients' databases are not ours to look at).
     pub async fn list_all(&self, kind: Kind, parent: &str, size: i32) -> Check<Vec<Res>> {
+        let ours = format!("databases/{}", self.run_prefix());
         let mut items = Vec::new();
+        self.page_through(kind, parent, size, |page| {
+            items.extend(
+                page.items
+                    .into_iter()
+                    .filter(|r| kind != Kind::Database || r.name.starts_with(&ours)),
+            );
+            Ok(())
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Pages through a listing to its end, handing every page to `each`, and
+    /// returns how many pages there were. The one paging loop of the suite:
+    /// it fails at once on a token that does not move ([`Ctx::advances`])
+    /// and past 100,000 pages, so no case can page for ever.
+    pub async fn page_through(
+        &self,
+        kind: Kind,
+        parent: &str,
+        size: i32,
+        mut each: impl FnMut(Page) -> Check,
+    ) -> Check<usize> {
         let mut token = String::new();
-        for _ in 0..100_000 {
-            let page = self.page(kind, parent, size, &token).await?;
-            items.extend(page.items.into_iter().filter(|r| {
-                kind != Kind::Database
-                    || r.name
-                        .starts_with(&format!("databases/{}", self.run_prefix()))
-            }));
-            if page.next_page_token.is_empty() {
-                return Ok(items);
+        for pages in 1..=100_000 {
+            let mut page = self.page(kind, parent, size, &token).await?;
+            let next = std::mem::take(&mut page.next_page_token);
+            each(page)?;
+            if next.is_empty() {
+                return Ok(pages);
             }
-            self.advances(&token, &page.next_page_token)?;
-            token = page.next_page_token;
+            self.advances(&token, &next)?;
+            token = next;
         }
         Err(self.fail("the listing ends", "more than 100000 pages"))
     }
@@ -368,7 +389,7 @@ impl Ctx {
     /// listing that would never end, reported now rather than when the
     /// case's time runs out.
     pub fn advances(&self, used: &str, next: &str) -> Check {
-        if !used.is_empty() && used == next {
+        if crate::req::token_repeats(used, next) {
             return Err(self
                 .fail(
                     "a next_page_token that moves past the page",

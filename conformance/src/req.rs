@@ -303,6 +303,12 @@ impl Page {
     }
 }
 
+/// Whether a page answered the request for `used` with `used` again: a
+/// listing that would never end (the first page has no token to repeat).
+pub fn token_repeats(used: &str, next: &str) -> bool {
+    !used.is_empty() && used == next
+}
+
 fn wrong_reply(what: &str, reply: &Reply) -> Failure {
     Failure::new(what, format!("{reply:?}"))
 }

@@ -369,7 +369,7 @@ pub async fn list_prefixed(target: &Target, prefix: &str) -> Result<Vec<String>,
         if page.next_page_token.is_empty() {
             return Ok(names);
         }
-        if page.next_page_token == token {
+        if crate::req::token_repeats(&token, &page.next_page_token) {
             // A worker that hands back the token it was given would keep
             // this sweep going for ever.
             return Err(tonic::Status::internal(

@@ -223,17 +223,11 @@ async fn default_page_size(ctx: Ctx, kind: Kind) -> Check {
 async fn pages_are_full(ctx: Ctx, kind: Kind) -> Check {
     let parent = populate(&ctx, kind, &numbered(7)).await?;
     let mut sizes = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = ctx.page(kind, &parent, 3, &token).await?;
+    ctx.page_through(kind, &parent, 3, |page| {
         sizes.push(page.items.len());
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        ctx.advances(&token, &page.next_page_token)?;
-        token = page.next_page_token;
-        ensure(sizes.len() < 10, "the listing ends", "more than 10 pages")?;
-    }
+        ensure(sizes.len() <= 10, "the listing ends", "more than 10 pages")
+    })
+    .await?;
     eq("page sizes for 7 items, 3 per page", &vec![3, 3, 1], &sizes)
 }
 
@@ -362,20 +356,14 @@ async fn paging_under_writes(ctx: Ctx, kind: Kind) -> Check {
         })
     };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut token = String::new();
-    let mut pages = 0;
-    loop {
-        let page = ctx.page(kind, &parent, 4, &token).await?;
-        pages += 1;
-        for name in page.names() {
-            *seen.entry(name).or_default() += 1;
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        ctx.advances(&token, &page.next_page_token)?;
-        token = page.next_page_token;
-    }
+    let pages = ctx
+        .page_through(kind, &parent, 4, |page| {
+            for name in page.names() {
+                *seen.entry(name).or_default() += 1;
+            }
+            Ok(())
+        })
+        .await?;
     let _ = writer.await;
     ensure(
         pages >= 2,
@@ -428,23 +416,14 @@ async fn databases_page_through(ctx: Ctx) -> Check {
     let ids = numbered(5);
     populate(&ctx, Kind::Database, &ids).await?;
     let mut names = Vec::new();
-    let mut token = String::new();
-    let mut pages = 0;
-    loop {
-        let page = ctx.page(Kind::Database, "", 2, &token).await?;
-        pages += 1;
-        // Other clients' databases interleave; only ours are compared.
-        names.extend(
-            page.names()
-                .into_iter()
-                .filter(|n| n.starts_with(&ctx.db(""))),
-        );
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        ctx.advances(&token, &page.next_page_token)?;
-        token = page.next_page_token;
-    }
+    let ours = ctx.db("");
+    let pages = ctx
+        .page_through(Kind::Database, "", 2, |page| {
+            // Other clients' databases interleave; only ours are compared.
+            names.extend(page.names().into_iter().filter(|n| n.starts_with(&ours)));
+            Ok(())
+        })
+        .await?;
     ensure(
         pages >= 3,
         "at least three pages of two",

@@ -872,23 +872,18 @@ impl<'a> Seq<'a> {
             return Ok(());
         };
         let mut got = Vec::new();
-        let mut token = String::new();
-        loop {
-            let call = Kind::Database.list("", request.page_size, &token);
-            let page = Page::from_reply(self.ctx.send(call).await.ok()?)?;
-            let ours = format!("databases/{}", self.prefix);
-            got.extend(
-                page.items
-                    .into_iter()
-                    .filter(|r| r.name.starts_with(&ours))
-                    .map(|r| (r.name, r.field)),
-            );
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            self.ctx.advances(&token, &page.next_page_token)?;
-            token = page.next_page_token;
-        }
+        let ours = format!("databases/{}", self.prefix);
+        self.ctx
+            .page_through(Kind::Database, "", request.page_size, |page| {
+                got.extend(
+                    page.items
+                        .into_iter()
+                        .filter(|r| r.name.starts_with(&ours))
+                        .map(|r| (r.name, r.field)),
+                );
+                Ok(())
+            })
+            .await?;
         let want: Vec<(String, String)> = want
             .iter()
             .map(|(s, f)| (local_to_real(s, &self.prefix), f.clone()))
