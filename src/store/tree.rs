@@ -176,12 +176,13 @@ impl Tree {
                 Ok(Change::Collection(name, before))
             }
             Change::Document(name, row) => {
-                let parent = name.parent();
+                // By ids, like `Tree::document`: the parent's name is built
+                // only for the error, not on every write.
                 let collection = self
                     .databases
-                    .get_mut(parent.database.as_str())
-                    .and_then(|db| db.collections.get_mut(parent.collection.as_str()))
-                    .ok_or_else(|| missing_parent(&parent.to_string()))?;
+                    .get_mut(name.database.as_str())
+                    .and_then(|db| db.collections.get_mut(name.collection.as_str()))
+                    .ok_or_else(|| missing_parent(&name.parent().to_string()))?;
                 let before = match row {
                     Some(row) => collection
                         .documents
