@@ -23,7 +23,7 @@
 //! `recovery` writes N small documents through the store (no gRPC, to keep
 //! the load phase short), then measures opening the directory twice: from
 //! the log as the writes left it (the last automatic snapshot plus the
-//! records after it), and from a single snapshot after a compaction.
+//! entries after it), and from a single snapshot after a compaction.
 //!
 //! Logs go to a fresh temporary directory (under `--dir` if given), on the
 //! same disk as `/tmp` unless told otherwise.
@@ -48,8 +48,9 @@ use distgo_db::{
         document_service_client::DocumentServiceClient,
         transaction_service_client::TransactionServiceClient,
     },
-    store::{Op, Store},
-    wal::{Recovery, open_store},
+    replication::Replica,
+    store::Op,
+    wal::Recovery,
 };
 
 #[derive(Parser)]
@@ -132,16 +133,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Bench::Recovery { documents } => recovery(dir.path(), documents).await,
         Bench::Load { path, documents } => {
-            let (store, _) =
-                open_store(&wal_config(&path), Arc::new(SystemClock), Recovery::Strict)?;
-            load(&store, documents).await?;
-            store.wal().close();
+            let (replica, _) =
+                Replica::open(&wal_config(&path), Arc::new(SystemClock), Recovery::Strict)?;
+            let replica = Arc::new(replica);
+            load(&replica, documents).await?;
+            replica.close();
             Ok(())
         }
         Bench::Open { path } => {
             let started = Instant::now();
-            let (_store, report) =
-                open_store(&wal_config(&path), Arc::new(SystemClock), Recovery::Strict)?;
+            let (_replica, report) =
+                Replica::open(&wal_config(&path), Arc::new(SystemClock), Recovery::Strict)?;
             println!(
                 "recovered in {:.2} s: {report:?}",
                 started.elapsed().as_secs_f64()
@@ -172,7 +174,7 @@ async fn throughput(dir: &Path, sync: &str, load: Load) -> Result<(), Box<dyn st
         yaml += &format!("wal:\n  path: {}\n  sync: {sync}\n", dir.display());
     }
     let config = Config::from_yaml(&yaml)?;
-    // Shows the writer's records/writes/fsyncs when the log closes.
+    // Shows the writer's entries/writes/fsyncs when the log closes.
     distgo_db::logging::init(&Config::from_yaml("name: b\nlogging:\n  output: stderr\n")?.logging)?;
     let worker = Worker::open(config, Recovery::Strict)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -328,49 +330,50 @@ fn wal_config(dir: &Path) -> WalConfig {
 async fn recovery(dir: &Path, documents: usize) -> Result<(), Box<dyn std::error::Error>> {
     let config = wal_config(dir);
     let clock = Arc::new(SystemClock);
-    let (store, _) = open_store(&config, clock.clone(), Recovery::Strict)?;
+    let (replica, _) = Replica::open(&config, clock.clone(), Recovery::Strict)?;
+    let replica = Arc::new(replica);
     let started = Instant::now();
-    load(&store, documents).await?;
+    load(&replica, documents).await?;
     println!(
         "wrote {documents} documents in {:.1} s (sync: never, 64 writers, in-process)",
         started.elapsed().as_secs_f64()
     );
-    store.wal().close();
-    drop(store);
+    replica.close();
+    drop(replica);
     println!("log as written: {}", describe(dir)?);
 
     let started = Instant::now();
-    let (store, report) = open_store(&config, clock.clone(), Recovery::Strict)?;
+    let (replica, report) = Replica::open(&config, clock.clone(), Recovery::Strict)?;
     println!(
-        "recovery from the log: {:.2} s (snapshot at LSN {:?}, {} records replayed, {} segments)",
+        "recovery from the log: {:.2} s (snapshot at entry {:?}, {} entries applied, {} segments)",
         started.elapsed().as_secs_f64(),
-        report.snapshot_lsn,
-        report.replayed,
+        report.snapshot_index,
+        report.entries,
         report.segments
     );
     let started = Instant::now();
-    store.wal().compact(&store)?;
+    replica.compact_now()?;
     println!(
         "snapshot of everything: {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    store.wal().close();
-    drop(store);
+    replica.close();
+    drop(replica);
     println!("after compaction: {}", describe(dir)?);
 
     let started = Instant::now();
-    let (store, report) = open_store(&config, clock, Recovery::Strict)?;
+    let (replica, report) = Replica::open(&config, clock, Recovery::Strict)?;
     let elapsed = started.elapsed().as_secs_f64();
-    let (_, _, docs) = store.snapshot().tree.counts();
+    let (_, _, docs) = replica.store().counts();
     println!(
-        "recovery from the snapshot: {elapsed:.2} s ({docs} documents, {} records replayed)",
-        report.replayed
+        "recovery from the snapshot: {elapsed:.2} s ({docs} documents, {} entries applied)",
+        report.entries
     );
     Ok(())
 }
 
 /// Writes `documents` small documents with 64 concurrent writers.
-async fn load(store: &Arc<Store>, documents: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn load(store: &Arc<Replica>, documents: usize) -> Result<(), Box<dyn std::error::Error>> {
     let db = DatabaseName {
         database: "bench".into(),
     };

@@ -15,6 +15,7 @@
 //!   sync: always          # always | interval | never
 //!   sync_interval: 100ms  # how often `interval` syncs
 //!   snapshot_bytes: 67108864  # snapshot once the log is this large
+//!   history_bytes: 67108864   # how much history ListWALEntries lists
 //! transactions:           # optional
 //!   ttl: 60s              # open transactions expire this long after Begin
 //!   max_operations: 500   # per transaction
@@ -151,8 +152,12 @@ pub struct WalConfig {
     pub sync: SyncPolicy,
     /// How often the `interval` policy syncs.
     pub sync_interval: Duration,
-    /// The log size that triggers a snapshot (and bounds the retained log).
+    /// The log size that triggers a snapshot.
     pub snapshot_bytes: u64,
+    /// How many bytes of recent records ListWALEntries can list (in memory
+    /// too). Part of the replicated state's behaviour: every member of a
+    /// replica set must use the same value to list the same history.
+    pub history_bytes: u64,
 }
 
 /// `wal.sync`
@@ -170,6 +175,9 @@ pub enum SyncPolicy {
 /// The default of `wal.snapshot_bytes`: 64 MiB.
 pub const DEFAULT_SNAPSHOT_BYTES: u64 = 64 << 20;
 
+/// The default of `wal.history_bytes`: 64 MiB.
+pub const DEFAULT_HISTORY_BYTES: u64 = 64 << 20;
+
 impl Default for WalConfig {
     fn default() -> Self {
         WalConfig {
@@ -177,6 +185,7 @@ impl Default for WalConfig {
             sync: SyncPolicy::Always,
             sync_interval: Duration::from_millis(100),
             snapshot_bytes: DEFAULT_SNAPSHOT_BYTES,
+            history_bytes: DEFAULT_HISTORY_BYTES,
         }
     }
 }
@@ -239,6 +248,7 @@ struct RawWal {
     sync: SyncPolicy,
     sync_interval: String,
     snapshot_bytes: u64,
+    history_bytes: u64,
 }
 
 impl Default for RawWal {
@@ -248,6 +258,7 @@ impl Default for RawWal {
             sync: SyncPolicy::Always,
             sync_interval: "100ms".into(),
             snapshot_bytes: DEFAULT_SNAPSHOT_BYTES,
+            history_bytes: DEFAULT_HISTORY_BYTES,
         }
     }
 }
@@ -396,17 +407,20 @@ impl RawWal {
             }
             path => path.map(PathBuf::from),
         };
-        if self.snapshot_bytes == 0 {
-            return Err(ConfigError::invalid(
-                "wal.snapshot_bytes",
-                "must be greater than zero",
-            ));
+        for (key, value) in [
+            ("wal.snapshot_bytes", self.snapshot_bytes),
+            ("wal.history_bytes", self.history_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be greater than zero"));
+            }
         }
         Ok(WalConfig {
             path,
             sync: self.sync,
             sync_interval: parse_duration(&self.sync_interval, "wal.sync_interval")?,
             snapshot_bytes: self.snapshot_bytes,
+            history_bytes: self.history_bytes,
         })
     }
 }

@@ -15,9 +15,11 @@
 //!     ▼
 //! api::document          validate every field → store::Op
 //!     ▼
-//! store::Store           write lock: plan → apply → append to log
-//!     ▼                  (wait for the log outside the lock)
-//! wal::Wal               the record becomes durable
+//! replication::Replica   stamp a command (time, seed), append it to the log
+//!     ▼
+//! wal::Wal               the entry becomes durable (group commit)
+//!     ▼
+//! store::Store           apply: checks, ids, record → Outcome
 //!     ▼
 //! api::respond           log the request, map errors to gRPC codes
 //! ```
@@ -31,8 +33,10 @@
 //! | [`fields`] | limits of mutable fields; JSON-object values |
 //! | [`ids`] | server-generated ids |
 //! | [`clock`] | timestamps and the injectable clock |
-//! | [`store`] | the state (ordered maps), operations, log records |
-//! | [`wal`] | the write-ahead log the store appends to |
+//! | [`encoding`] | the binary encoding primitives of every format |
+//! | [`store`] | the state machine: ordered maps, commands, records, history, snapshots |
+//! | [`wal`] | the write-ahead log: durable entries, group commit, recovery |
+//! | [`replication`] | the layer that owns the log: propose → commit → apply |
 //! | [`api`] | one file per gRPC service, plus validation and paging helpers |
 //! | [`server`] | wiring services into a tonic server; deadlines; shutdown |
 //! | [`config`] | the YAML configuration |
@@ -62,12 +66,14 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod encoding;
 pub mod error;
 pub mod fields;
 pub mod ids;
 pub mod logging;
 pub mod names;
 pub mod proto;
+pub mod replication;
 pub mod server;
 pub mod store;
 pub mod txn;

@@ -16,19 +16,20 @@ use crate::{
     fields::check_description,
     names::{CollectionName, DatabaseName, IdKind},
     proto::database::{self as pb, collection_service_server::CollectionService},
-    store::{Op, Store},
+    replication::Replica,
+    store::Op,
 };
 
-/// Serves `worker.database.v1.CollectionService` from a [`Store`].
+/// Serves `worker.database.v1.CollectionService` from a [`Replica`].
 #[derive(Clone, Debug)]
 pub struct CollectionApi {
-    store: Arc<Store>,
+    replica: Arc<Replica>,
 }
 
 impl CollectionApi {
-    /// The service over `store`.
-    pub fn new(store: Arc<Store>) -> Self {
-        CollectionApi { store }
+    /// The service over `replica`.
+    pub fn new(replica: Arc<Replica>) -> Self {
+        CollectionApi { replica }
     }
 }
 
@@ -49,7 +50,8 @@ impl CollectionService for CollectionApi {
             )
                 .gather()?;
             let page = self
-                .store
+                .replica
+                .store()
                 .list_collections(&parent, after.as_deref(), limit)?;
             let next_page_token = next_token(&req.parent, &page);
             let collections = page
@@ -72,7 +74,7 @@ impl CollectionService for CollectionApi {
         let req = request.into_inner();
         respond("GetCollection", &req.name, async {
             let name = CollectionName::parse(&req.name, "name")?;
-            let row = self.store.get_collection(&name)?;
+            let row = self.replica.store().get_collection(&name)?;
             Ok(convert::collection(&name, &row))
         })
         .await
@@ -98,7 +100,7 @@ impl CollectionService for CollectionApi {
                 id,
                 description,
             };
-            let record = self.store.write(op).await?;
+            let record = self.replica.write(op).await?;
             convert::written_collection(&record)
         })
         .await
@@ -126,7 +128,7 @@ impl CollectionService for CollectionApi {
                 name,
                 description: collection.description,
             };
-            let record = self.store.write(op).await?;
+            let record = self.replica.write(op).await?;
             convert::written_collection(&record)
         })
         .await
@@ -139,7 +141,7 @@ impl CollectionService for CollectionApi {
         let req = request.into_inner();
         respond("DeleteCollection", &req.name, async {
             let name = CollectionName::parse(&req.name, "name")?;
-            self.store.write(Op::DeleteCollection { name }).await?;
+            self.replica.write(Op::DeleteCollection { name }).await?;
             Ok(())
         })
         .await

@@ -44,7 +44,7 @@ pub fn written(record: &Record) -> Result<&Change> {
         .entries
         .last()
         .map(|entry| &entry.change)
-        .ok_or_else(|| Error::Internal(format!("record {} has no entries", record.lsn)))
+        .ok_or_else(|| Error::Internal(format!("record {} has no entries", record.seq)))
 }
 
 /// The database a create or update wrote.

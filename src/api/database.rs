@@ -16,22 +16,23 @@ use crate::{
     fields::check_display_name,
     names::{DatabaseName, IdKind, check_id},
     proto::database::{self as pb, database_service_server::DatabaseService},
-    store::{Op, Store},
+    replication::Replica,
+    store::Op,
 };
 
 /// The page-token scope of `ListDatabases`: there is only one list of databases.
 const SCOPE: &str = "databases";
 
-/// Serves `worker.database.v1.DatabaseService` from a [`Store`].
+/// Serves `worker.database.v1.DatabaseService` from a [`Replica`].
 #[derive(Clone, Debug)]
 pub struct DatabaseApi {
-    store: Arc<Store>,
+    replica: Arc<Replica>,
 }
 
 impl DatabaseApi {
-    /// The service over `store`.
-    pub fn new(store: Arc<Store>) -> Self {
-        DatabaseApi { store }
+    /// The service over `replica`.
+    pub fn new(replica: Arc<Replica>) -> Self {
+        DatabaseApi { replica }
     }
 }
 
@@ -65,7 +66,7 @@ impl DatabaseService for DatabaseApi {
                 decode_token(&req.page_token, SCOPE),
             )
                 .gather()?;
-            let page = self.store.list_databases(after.as_deref(), limit);
+            let page = self.replica.store().list_databases(after.as_deref(), limit);
             let next_page_token = next_token(SCOPE, &page);
             let databases = page
                 .items
@@ -94,7 +95,7 @@ impl DatabaseService for DatabaseApi {
         let req = request.into_inner();
         respond("GetDatabase", &req.name, async {
             let name = DatabaseName::parse(&req.name, "name")?;
-            let row = self.store.get_database(&name)?;
+            let row = self.replica.store().get_database(&name)?;
             Ok(convert::database(&name, &row))
         })
         .await
@@ -116,7 +117,7 @@ impl DatabaseService for DatabaseApi {
             )
                 .gather()?;
             let record = self
-                .store
+                .replica
                 .write(Op::CreateDatabase { id, display_name })
                 .await?;
             convert::written_database(&record)
@@ -146,7 +147,7 @@ impl DatabaseService for DatabaseApi {
                 name,
                 display_name: database.display_name,
             };
-            let record = self.store.write(op).await?;
+            let record = self.replica.write(op).await?;
             convert::written_database(&record)
         })
         .await
@@ -159,7 +160,7 @@ impl DatabaseService for DatabaseApi {
         let req = request.into_inner();
         respond("DeleteDatabase", &req.name, async {
             let name = DatabaseName::parse(&req.name, "name")?;
-            self.store.write(Op::DeleteDatabase { name }).await?;
+            self.replica.write(Op::DeleteDatabase { name }).await?;
             Ok(())
         })
         .await

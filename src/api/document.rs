@@ -17,19 +17,20 @@ use crate::{
     fields::check_value,
     names::{CollectionName, DocumentName, IdKind},
     proto::database::{self as pb, document_service_server::DocumentService},
-    store::{Op, Store},
+    replication::Replica,
+    store::Op,
 };
 
-/// Serves `worker.database.v1.DocumentService` from a [`Store`].
+/// Serves `worker.database.v1.DocumentService` from a [`Replica`].
 #[derive(Clone, Debug)]
 pub struct DocumentApi {
-    store: Arc<Store>,
+    replica: Arc<Replica>,
 }
 
 impl DocumentApi {
-    /// The service over `store`.
-    pub fn new(store: Arc<Store>) -> Self {
-        DocumentApi { store }
+    /// The service over `replica`.
+    pub fn new(replica: Arc<Replica>) -> Self {
+        DocumentApi { replica }
     }
 }
 
@@ -66,7 +67,8 @@ impl DocumentService for DocumentApi {
             )
                 .gather()?;
             let page = self
-                .store
+                .replica
+                .store()
                 .list_documents(&parent, after.as_deref(), limit)?;
             let next_page_token = next_token(&req.parent, &page);
             let documents = page
@@ -89,7 +91,7 @@ impl DocumentService for DocumentApi {
         let req = request.into_inner();
         respond("GetDocument", &req.name, async {
             let name = DocumentName::parse(&req.name, "name")?;
-            let row = self.store.get_document(&name)?;
+            let row = self.replica.store().get_document(&name)?;
             Ok(convert::document(&name, &row))
         })
         .await
@@ -113,7 +115,7 @@ impl DocumentService for DocumentApi {
                 id,
                 value: document.value,
             };
-            let record = self.store.write(op).await?;
+            let record = self.replica.write(op).await?;
             convert::written_document(&record)
         })
         .await
@@ -141,7 +143,7 @@ impl DocumentService for DocumentApi {
                 name,
                 value: document.value,
             };
-            let record = self.store.write(op).await?;
+            let record = self.replica.write(op).await?;
             convert::written_document(&record)
         })
         .await
@@ -154,7 +156,7 @@ impl DocumentService for DocumentApi {
         let req = request.into_inner();
         respond("DeleteDocument", &req.name, async {
             let name = DocumentName::parse(&req.name, "name")?;
-            self.store.write(Op::DeleteDocument { name }).await?;
+            self.replica.write(Op::DeleteDocument { name }).await?;
             Ok(())
         })
         .await

@@ -1,7 +1,9 @@
 //! `WALService`: list and truncate the write-ahead log.
 //!
-//! Entries come from the log's retained records ([`crate::wal`]), one per
-//! resource a commit changed, in commit order. Their `data` is the JSON of
+//! Entries come from the store's history of records
+//! ([`crate::store::History`]), one per resource a commit changed, in
+//! commit order; because the history is part of the replicated state, every
+//! member of a replica set lists the same entries. Their `data` is the JSON of
 //! the resource after the change (empty for a delete), with the resource's
 //! full name and RFC 3339 timestamps:
 //!
@@ -14,8 +16,8 @@
 //! A document's `value` is the client's JSON text *as a string*, so it
 //! comes back byte for byte, like GetDocument's.
 //!
-//! **Page tokens** carry the position of the last entry (record LSN, entry
-//! index) and are scoped to the filter: the scope string spells out the
+//! **Page tokens** carry the position of the last entry (record number,
+//! entry index) and are scoped to the filter: the scope string spells out the
 //! time range and both enum filters, so a token used with a different filter
 //! is rejected (INVALID_ARGUMENT) rather than silently paging through
 //! another listing.
@@ -34,20 +36,20 @@ use crate::{
     clock::Timestamp,
     error::{Error, Violation},
     proto::database::{self as pb, wal_service_server::WalService},
-    store::{Change, Entry, Mutation, Store},
-    wal::{Entity, Filter, Listed, Position},
+    replication::Replica,
+    store::{Change, Entity, Entry, Filter, Listed, Mutation, Position},
 };
 
-/// Serves `worker.database.v1.WALService` from a store's log.
+/// Serves `worker.database.v1.WALService` from a replica's history.
 #[derive(Clone, Debug)]
 pub struct WalApi {
-    store: Arc<Store>,
+    replica: Arc<Replica>,
 }
 
 impl WalApi {
-    /// The service over the log of `store`.
-    pub fn new(store: Arc<Store>) -> Self {
-        WalApi { store }
+    /// The service over the history of `replica`.
+    pub fn new(replica: Arc<Replica>) -> Self {
+        WalApi { replica }
     }
 }
 
@@ -64,7 +66,7 @@ impl WalService for WalApi {
             let after = decode_token(&req.page_token, &scope)?
                 .map(|cursor| parse_cursor(&cursor))
                 .transpose()?;
-            let page = self.store.wal().list(&filter, after, limit);
+            let page = self.replica.store().list_history(&filter, after, limit);
             let next_page_token = match (page.more, page.entries.last()) {
                 (true, Some(last)) => encode_token(&scope, &format_cursor(last.position())),
                 _ => String::new(),
@@ -86,13 +88,9 @@ impl WalService for WalApi {
         respond("TruncateWAL", "wal", async {
             let before = match req.before {
                 Some(before) => time(&before, "before")?,
-                None => self.store.clock().now(),
+                None => self.replica.clock().now(),
             };
-            let store = self.store.clone();
-            // A snapshot of a large store takes a while: off the async threads.
-            tokio::task::spawn_blocking(move || store.wal().truncate(&store, before))
-                .await
-                .map_err(|err| Error::Internal(format!("truncation did not finish: {err}")))?
+            self.replica.truncate_history(before).await
         })
         .await
     }
@@ -174,13 +172,13 @@ fn scope(filter: &Filter) -> String {
 }
 
 fn format_cursor(position: Position) -> String {
-    format!("{}.{}", position.lsn, position.index)
+    format!("{}.{}", position.seq, position.index)
 }
 
 fn parse_cursor(cursor: &str) -> Result<Position, Violation> {
-    let parsed = cursor.split_once('.').and_then(|(lsn, index)| {
+    let parsed = cursor.split_once('.').and_then(|(seq, index)| {
         Some(Position {
-            lsn: lsn.parse().ok()?,
+            seq: seq.parse().ok()?,
             index: index.parse().ok()?,
         })
     });

@@ -79,13 +79,15 @@ fn the_wal_section_is_optional_and_read_in_full() {
     assert_eq!(config.wal.sync, SyncPolicy::Always);
     assert_eq!(config.wal.sync_interval, Duration::from_millis(100));
     assert_eq!(config.wal.snapshot_bytes, 64 << 20);
+    assert_eq!(config.wal.history_bytes, 64 << 20);
     let yaml = "name: w\nwal:\n  path: /var/lib/w\n  sync: interval\n  \
-                sync_interval: 250ms\n  snapshot_bytes: 4096\n";
+                sync_interval: 250ms\n  snapshot_bytes: 4096\n  history_bytes: 512\n";
     let config = Config::from_yaml(yaml).unwrap();
     assert_eq!(config.wal.path, Some(PathBuf::from("/var/lib/w")));
     assert_eq!(config.wal.sync, SyncPolicy::Interval);
     assert_eq!(config.wal.sync_interval, Duration::from_millis(250));
     assert_eq!(config.wal.snapshot_bytes, 4096);
+    assert_eq!(config.wal.history_bytes, 512);
 }
 
 #[test]

@@ -38,9 +38,10 @@ use crate::{
             wal_service_server::WalServiceServer,
         },
     },
+    replication::Replica,
     store::Store,
     txn::Transactions,
-    wal::{OpenError, Recovery, Wal},
+    wal::{OpenError, Recovery},
 };
 
 /// Why the server stopped with an error.
@@ -63,11 +64,11 @@ pub enum ServeError {
     Open(#[from] OpenError),
 }
 
-/// A worker ready to serve: its configuration and its store.
+/// A worker ready to serve: its configuration and its replica.
 #[derive(Debug)]
 pub struct Worker {
     config: Config,
-    store: Arc<Store>,
+    replica: Arc<Replica>,
     transactions: Arc<Transactions>,
 }
 
@@ -78,12 +79,11 @@ impl Worker {
         Self::with_clock(config, Arc::new(SystemClock))
     }
 
-    /// A worker whose in-memory store reads time from `clock` (tests move
+    /// A worker whose in-memory store is stamped by `clock` (tests move
     /// time by hand); ignores `wal.path`.
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
-        let wal = Wal::memory_with_budget(config.wal.snapshot_bytes);
-        let store = Arc::new(Store::new(clock.clone(), wal));
-        Self::with_store(config, store, clock)
+        let replica = Arc::new(Replica::memory(&config.wal, clock.clone()));
+        Self::with_replica(config, replica, clock)
     }
 
     /// A worker on the system clock whose store is recovered from
@@ -98,22 +98,31 @@ impl Worker {
         clock: Arc<dyn Clock>,
         recovery: Recovery,
     ) -> Result<Self, OpenError> {
-        let (store, _report) = crate::wal::open_store(&config.wal, clock.clone(), recovery)?;
-        Ok(Self::with_store(config, store, clock))
+        let (replica, _report) = Replica::open(&config.wal, clock.clone(), recovery)?;
+        Ok(Self::with_replica(config, Arc::new(replica), clock))
     }
 
-    fn with_store(config: Config, store: Arc<Store>, clock: Arc<dyn Clock>) -> Self {
-        let transactions = Arc::new(Transactions::new(store.clone(), clock, config.transactions));
+    fn with_replica(config: Config, replica: Arc<Replica>, clock: Arc<dyn Clock>) -> Self {
+        let transactions = Arc::new(Transactions::new(
+            replica.clone(),
+            clock,
+            config.transactions,
+        ));
         Worker {
             config,
-            store,
+            replica,
             transactions,
         }
     }
 
     /// The worker's store, for in-process inspection in tests.
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        self.replica.store()
+    }
+
+    /// The worker's replica: its store and the log it proposes to.
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains in-flight
@@ -134,18 +143,22 @@ impl Worker {
             .build_v1()
             .map_err(|err| ServeError::Reflection(err.to_string()))?;
 
-        let store = self.store;
+        let replica = self.replica;
         let router = Server::builder()
             .layer(EdgeLayer::new(timeout))
-            .add_service(DatabaseServiceServer::new(DatabaseApi::new(store.clone())))
-            .add_service(CollectionServiceServer::new(CollectionApi::new(
-                store.clone(),
+            .add_service(DatabaseServiceServer::new(DatabaseApi::new(
+                replica.clone(),
             )))
-            .add_service(DocumentServiceServer::new(DocumentApi::new(store.clone())))
+            .add_service(CollectionServiceServer::new(CollectionApi::new(
+                replica.clone(),
+            )))
+            .add_service(DocumentServiceServer::new(DocumentApi::new(
+                replica.clone(),
+            )))
             .add_service(TransactionServiceServer::new(TransactionApi::new(
                 self.transactions,
             )))
-            .add_service(WalServiceServer::new(WalApi::new(store.clone())))
+            .add_service(WalServiceServer::new(WalApi::new(replica.clone())))
             .add_service(ClusterServiceServer::new(ClusterApi))
             .add_service(health)
             .add_service(reflection);
@@ -183,8 +196,8 @@ impl Worker {
         };
         // Everything acknowledged is on disk already; this syncs the rest and
         // releases the directory, so the same process may open it again.
-        let wal_store = store.clone();
-        let _ = tokio::task::spawn_blocking(move || wal_store.wal().close()).await;
+        let closing = replica.clone();
+        let _ = tokio::task::spawn_blocking(move || closing.close()).await;
         served?;
         tracing::info!(node = %self.config.name, "distgo worker stopped");
         Ok(())

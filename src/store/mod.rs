@@ -1,188 +1,141 @@
-//! The store: the state of the worker and the only way to change it.
+//! The store: the state of a worker, as a pure state machine.
 //!
 //! ```text
-//!              write(op) / commit(ops)                 get / list
-//!                        │                                  │
-//!          ┌─────────────▼─────────────┐                    │
-//!          │ write lock                │                    │
-//!          │  1. commit time = max(now, last + 1ns)         │
-//!          │  2. execute: plan + apply │◄── read lock ──────┘
-//!          │     (undo on failure)     │    (clones an Arc, encodes
-//!          │  3. append record to log  │     outside the lock)
-//!          └─────────────┬─────────────┘
-//!                        │ lock released
-//!          4. wait until the log says the record is durable
-//!          5. acknowledge
+//!       apply(position, command) ──▶ Outcome            get / list / list_history
+//!                    │                                          │
+//!      ┌─────────────▼──────────────┐                           │
+//!      │ write lock                 │                           │
+//!      │  commit time = max(proposed, last + 1ns)               │
+//!      │  ids, UUIDs  = ChaCha8(seed)                           │
+//!      │  plan + apply (undo on failure) ◀── read lock ─────────┘
+//!      │  record → history          │    (clones an Arc, encodes
+//!      └────────────────────────────┘     outside the lock)
 //! ```
 //!
-//! **One lock, short critical sections.** A single reader-writer lock guards
-//! the [`Tree`]. Writers hold it only to plan, apply and *enqueue* their
-//! record — microseconds — and never while the log is synced to disk, so a
-//! slow disk delays acknowledgements but not readers. Because a record is
-//! applied and enqueued under the same lock, the log's order is exactly the
-//! order in which changes became visible.
+//! **A state machine and nothing else.** The store knows nothing of logs,
+//! clocks, disks or networks. It changes in exactly one way, by applying a
+//! [`Command`] taken from a log at a [`LogPosition`], and the outcome of
+//! applying is a function of the state and the command alone. That is the
+//! contract a replicated log needs from its state machine: feed the same
+//! commands in the same order to two stores and they hold the same state,
+//! list the same WAL history and answer every client the same. The layer
+//! that owns the log ([`crate::replication`]) decides *when* a command is
+//! applied (once the log says it is committed); the store decides *what*
+//! it does.
 //!
-//! **Deterministic records.** The commit time, generated ids and entry UUIDs
-//! are decided while planning and written into the [`Record`]. Replaying a
-//! record ([`Store::replay`]) is then a pure function of the state, which is
-//! what recovery and (later) Raft replicas need.
+//! **One lock, short critical sections.** A single reader-writer lock
+//! guards the [`Tree`] and the [`History`]. Applying holds it for the plan
+//! and apply of one command, microseconds; readers clone an `Arc` under it
+//! and encode their response after releasing it. What a command lets go of
+//! (old history records, replaced rows) is freed after the lock is
+//! released.
 //!
-//! **Time never goes backwards.** Each commit gets `max(clock, last + 1ns)`:
-//! timestamps strictly increase in commit order even if the system clock
-//! steps back, so `updated_at` never decreases and log time ranges are
-//! contiguous ranges of records.
+//! **Snapshots** ([`Snapshot`]) are a consistent copy of everything,
+//! including the history and the log position they were taken at, so a
+//! store can be rebuilt from a snapshot plus the commands after it.
 
-mod execute;
+mod apply;
+pub mod codec;
+mod command;
+mod history;
 mod ops;
+mod position;
 mod record;
 mod rows;
+mod snapshot;
 mod tree;
 
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use rand::{SeedableRng, rngs::StdRng};
 
 pub use self::{
-    execute::Failed,
+    command::{Action, Applied, Command, Failed, Outcome},
+    history::{Entity, Filter, History, HistoryPage, Listed, Position},
     ops::Op,
-    record::{Change, Entry, Lsn, Mutation, Record},
+    position::{LogPosition, Membership},
+    record::{Change, Entry, Mutation, Record, Seq},
     rows::{CollectionRow, DatabaseRow, DocumentRow},
+    snapshot::Snapshot,
     tree::{CollectionNode, DatabaseNode, Key, Page, Tree},
 };
 use crate::{
-    clock::{Clock, Timestamp},
+    clock::Timestamp,
     error::{Error, Result},
     names::{CollectionName, DatabaseName, DocumentName},
-    wal::Wal,
 };
 
-/// The worker's data: databases, collections and documents.
+/// The worker's data: databases, collections, documents and their history.
 #[derive(Debug)]
 pub struct Store {
     state: RwLock<State>,
-    clock: Arc<dyn Clock>,
-    wal: Wal,
+    /// `wal.history_bytes`: how much history ListWALEntries can list.
+    history_budget: u64,
 }
 
 /// Everything behind the lock.
 #[derive(Debug)]
 struct State {
     tree: Tree,
-    last_lsn: Lsn,
+    history: History,
+    applied: Option<LogPosition>,
     last_commit: Timestamp,
-    /// Generated ids and entry UUIDs; seeded from the OS unless a test seeds it.
-    rng: StdRng,
+    membership: Membership,
 }
 
-/// A consistent copy of the whole state, for snapshots and replicas.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snapshot {
-    /// The state after record `lsn`.
-    pub tree: Tree,
-    /// The last record the snapshot includes (0: none).
-    pub lsn: Lsn,
-    /// That record's commit time.
-    pub last_commit: Timestamp,
+/// What applying let go of: freed after the lock is released.
+#[derive(Default)]
+struct Garbage {
+    records: Vec<Arc<Record>>,
+    changes: Vec<Change>,
 }
 
 impl Store {
-    /// An empty store that reads time from `clock` and logs to `wal`.
-    pub fn new(clock: Arc<dyn Clock>, wal: Wal) -> Self {
-        Self::with_rng(clock, wal, StdRng::from_os_rng())
-    }
-
-    /// An empty store whose generated ids come from a seeded generator, so a
-    /// test can predict them.
-    pub fn with_seed(clock: Arc<dyn Clock>, wal: Wal, seed: u64) -> Self {
-        Self::with_rng(clock, wal, StdRng::seed_from_u64(seed))
-    }
-
-    fn with_rng(clock: Arc<dyn Clock>, wal: Wal, rng: StdRng) -> Self {
+    /// An empty store whose history holds about `history_budget` bytes.
+    pub fn new(history_budget: u64) -> Self {
         Store {
             state: RwLock::new(State {
                 tree: Tree::default(),
-                last_lsn: 0,
+                history: History::new(history_budget),
+                applied: None,
                 last_commit: Timestamp::MIN,
-                rng,
+                membership: Membership::default(),
             }),
-            clock,
-            wal,
+            history_budget,
         }
     }
 
-    /// The log this store appends to.
-    pub fn wal(&self) -> &Wal {
-        &self.wal
+    /// Applies the command of the log entry at `at`; every replica that
+    /// applies the same commands in the same order gets the same outcomes.
+    pub fn apply(&self, at: LogPosition, command: &Command) -> Outcome {
+        let mut garbage = Garbage::default();
+        let outcome = self.state.write().apply(at, command, &mut garbage);
+        drop(garbage);
+        outcome
     }
 
-    /// The clock this store stamps commits with.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    /// Applies one operation and waits until it is durable.
-    ///
-    /// Returns the record it produced; its entries hold the resulting rows.
-    pub async fn write(&self, op: Op) -> Result<Arc<Record>> {
-        match self.commit(std::slice::from_ref(&op)).await {
-            Ok(Some(record)) => Ok(record),
-            Ok(None) => Err(Error::Internal("an operation produced no change".into())),
-            Err(failed) => Err(failed.error),
-        }
-    }
-
-    /// Applies `ops` all or nothing, as one record, and waits until it is
-    /// durable. An empty batch changes nothing and returns `None`.
-    pub async fn commit(&self, ops: &[Op]) -> Result<Option<Arc<Record>>, Failed> {
-        if ops.is_empty() {
-            return Ok(None);
-        }
-        let (record, ticket) = self.apply(ops)?;
-        let durable = ticket.wait().await;
-        durable.map_err(|error| Failed { index: 0, error })?;
-        Ok(Some(record))
-    }
-
-    /// The synchronous part of a commit: everything done under the lock.
-    fn apply(&self, ops: &[Op]) -> Result<(Arc<Record>, crate::wal::Ticket), Failed> {
+    /// Records that the entry at `at` was applied although it holds no
+    /// command: an entry of the consensus engine's own, which may carry a
+    /// new `membership`.
+    pub fn advance(&self, at: LogPosition, membership: Option<Vec<u8>>) {
         let mut state = self.state.write();
-        let state = &mut *state;
-        let timestamp = self.clock.now().max(state.last_commit.next());
-        let applied = execute::execute(&mut state.tree, ops, timestamp, &mut state.rng)?;
-        let record = Arc::new(Record {
-            lsn: state.last_lsn + 1,
-            timestamp,
-            entries: applied.entries,
-        });
-        match self.wal.append(&record) {
-            Ok(ticket) => {
-                state.last_lsn = record.lsn;
-                state.last_commit = timestamp;
-                Ok((record, ticket))
-            }
-            Err(error) => {
-                // The log refused the record, so it must not stay visible.
-                execute::undo(&mut state.tree, applied.undo);
-                Err(Failed { index: 0, error })
-            }
+        state.applied = Some(at);
+        if let Some(config) = membership {
+            state.membership = Membership {
+                at: Some(at),
+                config,
+            };
         }
     }
 
-    /// Applies a record read back from the log (recovery) or received from a
-    /// leader (replication). Records at or below the current LSN are skipped,
-    /// so replaying a log over a snapshot that already covers part of it is safe.
-    pub fn replay(&self, record: &Record) -> Result<()> {
-        let mut state = self.state.write();
-        if record.lsn <= state.last_lsn {
-            return Ok(());
-        }
-        for entry in &record.entries {
-            state.tree.set(entry.change.clone())?;
-        }
-        state.last_lsn = record.lsn;
-        state.last_commit = state.last_commit.max(record.timestamp);
-        Ok(())
+    /// The last log entry applied (`None`: none yet).
+    pub fn applied(&self) -> Option<LogPosition> {
+        self.state.read().applied
+    }
+
+    /// The membership as last applied.
+    pub fn membership(&self) -> Membership {
+        self.state.read().membership.clone()
     }
 
     /// A consistent copy of the whole state.
@@ -193,23 +146,41 @@ impl Store {
         let state = self.state.read();
         Snapshot {
             tree: state.tree.clone(),
-            lsn: state.last_lsn,
+            history: state.history.clone(),
+            applied: state.applied,
             last_commit: state.last_commit,
+            membership: state.membership.clone(),
         }
     }
 
     /// Replaces the whole state with `snapshot` (recovery, or a replica
-    /// catching up).
+    /// catching up). Its history is held within this store's budget.
     pub fn install(&self, snapshot: Snapshot) {
-        let mut state = self.state.write();
-        state.tree = snapshot.tree;
-        state.last_lsn = snapshot.lsn;
-        state.last_commit = snapshot.last_commit;
+        let history = History::from_parts(
+            self.history_budget,
+            snapshot.history.first_retained(),
+            snapshot.history.next_seq(),
+            snapshot.history.records().cloned().collect(),
+        );
+        let old = {
+            let mut state = self.state.write();
+            std::mem::replace(
+                &mut *state,
+                State {
+                    tree: snapshot.tree,
+                    history,
+                    applied: snapshot.applied,
+                    last_commit: snapshot.last_commit,
+                    membership: snapshot.membership,
+                },
+            )
+        };
+        drop(old);
     }
 
-    /// The LSN of the last applied record.
-    pub fn last_lsn(&self) -> Lsn {
-        self.state.read().last_lsn
+    /// The budget of the history, in encoded bytes.
+    pub fn history_budget(&self) -> u64 {
+        self.history_budget
     }
 
     /// The database `name`.
@@ -269,6 +240,61 @@ impl Store {
             .tree
             .list_documents(parent, after, limit)
             .ok_or_else(|| Error::NotFound(parent.to_string()))
+    }
+
+    /// Up to `limit` history entries that `filter` admits, strictly after
+    /// `after` (or from the start).
+    pub fn list_history(
+        &self,
+        filter: &Filter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> HistoryPage {
+        let start = filter.start.unwrap_or(Timestamp::MIN);
+        let first = self.state.read().history.first_at_or_after(start);
+        let chunk = |from| self.state.read().history.chunk(from, history::CHUNK);
+        history::list(chunk, first, filter, after, limit)
+    }
+
+    /// Records and encoded bytes of the history ListWALEntries can list.
+    pub fn history_size(&self) -> (usize, u64) {
+        let state = self.state.read();
+        (state.history.len(), state.history.bytes())
+    }
+
+    /// Number of databases, collections and documents, for statistics.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.state.read().tree.counts()
+    }
+}
+
+impl State {
+    fn apply(&mut self, at: LogPosition, command: &Command, garbage: &mut Garbage) -> Outcome {
+        self.applied = Some(at);
+        match &command.action {
+            Action::Write(ops) if ops.is_empty() => Err(Failed::at(
+                0,
+                Error::Internal("a write with no operations".into()),
+            )),
+            Action::Write(ops) => {
+                let time = command.commit_time(self.last_commit);
+                let mut rng = command.rng();
+                let executed = apply::execute(&mut self.tree, ops, time, &mut rng)?;
+                garbage.changes.extend(executed.undo);
+                let record = Arc::new(Record {
+                    seq: self.history.next_seq(),
+                    timestamp: time,
+                    entries: executed.entries,
+                });
+                self.last_commit = time;
+                self.history.push(record.clone(), &mut garbage.records);
+                Ok(Applied::Record(record))
+            }
+            Action::TrimHistory { before } => {
+                let records = self.history.trim_before(*before, &mut garbage.records);
+                Ok(Applied::Trimmed { records })
+            }
+        }
     }
 }
 

@@ -1,23 +1,23 @@
-//! Log records: the unit of change.
+//! Records: what a successful write did.
 //!
-//! Every successful write, whether one request, a cascade delete or a whole
-//! transaction, becomes exactly one [`Record`]. A record says *what the state
-//! looks like afterwards* for each resource it touched, not *what the client
-//! asked for*:
+//! Every command that applies, whether one request, a cascade delete or a
+//! whole transaction, yields exactly one [`Record`]. Where the command in
+//! the log says *what the client asked for*, the record says *what the state
+//! looks like afterwards* for each resource it touched:
 //!
 //! ```text
-//! client asks:  DeleteCollection databases/shop/collections/cart
+//! command:  DeleteCollection databases/shop/collections/cart
 //! record 42 @ 2026-11-28T15:56:54.5Z
 //!   entry 1  DELETE document   databases/shop/collections/cart/documents/a
 //!   entry 2  DELETE document   databases/shop/collections/cart/documents/b
 //!   entry 3  DELETE collection databases/shop/collections/cart
 //! ```
 //!
-//! Deciding everything up front (the commit timestamp, generated ids, entry
-//! UUIDs, the list of cascaded children) makes applying a record a pure
-//! function of the state: replaying the log after a crash, or applying the
-//! same records on a replica, always produces the same state. That is the
-//! property a replicated log (Raft) needs from its state machine.
+//! Records are what ListWALEntries serves (one WAL entry per record entry,
+//! kept in the store's [`History`](super::History)) and what a write's
+//! response is built from. Because applying a command is deterministic,
+//! every replica builds the same records, with the same entry UUIDs and
+//! timestamps, so the WAL service lists the same entries on every member.
 //!
 //! Entries are ordered so that each one changes exactly one resource:
 //! children are deleted before their parent, parents are created before their
@@ -31,15 +31,16 @@ use crate::{
     store::rows::{CollectionRow, DatabaseRow, DocumentRow},
 };
 
-/// Log sequence number: the position of a record in commit order, from 1.
-pub type Lsn = u64;
+/// A record's number in commit order, from 1. Not a log index: a command
+/// that fails is in the log but yields no record.
+pub type Seq = u64;
 
 /// One atomic change to the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// Position in commit order.
-    pub lsn: Lsn,
-    /// Commit time, shared by every entry; strictly increasing with `lsn`.
+    pub seq: Seq,
+    /// Commit time, shared by every entry; strictly increasing with `seq`.
     pub timestamp: Timestamp,
     /// The resources changed, in the order they are applied.
     pub entries: Vec<Entry>,

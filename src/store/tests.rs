@@ -1,21 +1,85 @@
 //! Store tests: the lessons of the state machine, one per test.
+//!
+//! The store is driven here the way the replication layer drives it: each
+//! test builds commands (a proposed time, a seed, an action) and applies
+//! them at increasing log positions.
 
 use std::{
     collections::BTreeSet,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI64, Ordering},
     },
     thread,
-    time::Duration,
+};
+
+use parking_lot::Mutex;
+use rand_chacha::{
+    ChaCha8Rng,
+    rand_core::{RngCore, SeedableRng},
 };
 
 use super::*;
-use crate::clock::ManualClock;
 
-fn store() -> (Store, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(Timestamp::from_nanos(1_000)));
-    (Store::with_seed(clock.clone(), Wal::memory(), 42), clock)
+/// A store with a hand-driven clock and seeded commands.
+struct Machine {
+    store: Store,
+    /// The next index, held while applying so entries apply in order.
+    next: Mutex<u64>,
+    /// The time the next command is proposed at, in nanoseconds.
+    now: AtomicI64,
+    seeds: Mutex<ChaCha8Rng>,
+}
+
+impl Machine {
+    fn new() -> Self {
+        Machine {
+            store: Store::new(64 << 20),
+            next: Mutex::new(1),
+            now: AtomicI64::new(1_000),
+            seeds: Mutex::new(ChaCha8Rng::seed_from_u64(42)),
+        }
+    }
+
+    fn command(&self, action: Action) -> Command {
+        let mut seed = [0u8; 16];
+        self.seeds.lock().fill_bytes(&mut seed);
+        let now = Timestamp::from_nanos(self.now.load(Ordering::SeqCst));
+        Command::new(now, seed, action)
+    }
+
+    fn apply(&self, command: &Command) -> Outcome {
+        let mut next = self.next.lock();
+        let outcome = self.store.apply(LogPosition::solo(*next), command);
+        *next += 1;
+        outcome
+    }
+
+    fn commit(&self, ops: &[Op]) -> Result<Arc<Record>, Failed> {
+        match self.apply(&self.command(Action::Write(ops.to_vec())))? {
+            Applied::Record(record) => Ok(record),
+            other => panic!("a write applied as {other:?}"),
+        }
+    }
+
+    fn set_time(&self, nanos: i64) {
+        self.now.store(nanos, Ordering::SeqCst);
+    }
+
+    fn advance(&self, nanos: i64) {
+        self.now.fetch_add(nanos, Ordering::SeqCst);
+    }
+}
+
+impl std::ops::Deref for Machine {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+fn store() -> (Machine, ()) {
+    (Machine::new(), ())
 }
 
 fn db(id: &str) -> DatabaseName {
@@ -47,15 +111,19 @@ fn create_doc(database: &str, collection: &str, id: &str, value: &str) -> Op {
     }
 }
 
-fn write(store: &Store, op: Op) -> Result<Arc<Record>> {
-    tokio_test::block_on(store.write(op))
+fn write(machine: &Machine, op: Op) -> Result<Arc<Record>> {
+    machine.commit(&[op]).map_err(|failed| failed.error)
+}
+
+fn entries_applied(store: &Store) -> u64 {
+    store.applied().map_or(0, |p| p.index)
 }
 
 #[test]
 fn a_write_is_one_record_with_the_row_after_it() {
     let (store, _) = store();
     let record = write(&store, create_db("a")).unwrap();
-    assert_eq!(record.lsn, 1);
+    assert_eq!(record.seq, 1);
     assert_eq!(record.entries.len(), 1);
     let Change::Database(name, Some(row)) = &record.entries[0].change else {
         panic!("{record:?}");
@@ -78,7 +146,8 @@ fn create_refuses_a_taken_name_and_leaves_the_resource_alone() {
         Error::AlreadyExists("databases/a".into())
     );
     assert_eq!(store.get_database(&db("a")).unwrap().display_name, "A");
-    assert_eq!(store.last_lsn(), 1, "a failed write appends no record");
+    assert_eq!(store.history_size().0, 1, "a failed write yields no record");
+    assert_eq!(entries_applied(&store), 2, "but it was an entry of the log");
 }
 
 #[test]
@@ -97,9 +166,10 @@ fn children_need_their_parent() {
 
 #[test]
 fn timestamps_never_go_backwards_even_when_the_clock_does() {
-    let (store, clock) = store();
+    let (store, ()) = store();
     write(&store, create_db("a")).unwrap();
-    clock.set(Timestamp::from_nanos(10));
+    // A proposer whose clock is behind (a new leader, a clock step).
+    store.set_time(10);
     let update = Op::UpdateDatabase {
         name: db("a"),
         display_name: "B".into(),
@@ -174,10 +244,11 @@ fn a_failing_batch_leaves_nothing_behind() {
         create_doc("a", "c", "d", "{}"),
         create_doc("a", "c", "d", "{}"), // the same id again: fails
     ];
-    let failed = tokio_test::block_on(store.commit(&batch)).unwrap_err();
+    let failed = store.commit(&batch).unwrap_err();
     assert_eq!(failed.index, 2);
     assert!(matches!(failed.error, Error::AlreadyExists(_)));
-    assert_eq!(store.snapshot(), before);
+    let after = store.snapshot();
+    assert_eq!((after.tree, after.history), (before.tree, before.history));
 }
 
 #[test]
@@ -191,24 +262,31 @@ fn a_batch_may_use_what_it_created_and_delete_it_again() {
             name: db("a").collection("c").document("d"),
         },
     ];
-    let record = tokio_test::block_on(store.commit(&batch)).unwrap().unwrap();
+    let record = store.commit(&batch).unwrap();
     assert_eq!(record.entries.len(), 3);
     let stamps: BTreeSet<_> = record.entries.iter().map(|_| record.timestamp).collect();
     assert_eq!(stamps.len(), 1, "one commit time for the whole batch");
     assert!(store.get_collection(&db("a").collection("c")).is_ok());
 }
 
+/// The property replication rests on: two stores that apply the same
+/// commands in the same order hold the same state and gave the same
+/// answers, generated ids, entry UUIDs and failures included.
 #[test]
-fn replaying_the_records_rebuilds_the_same_state() {
-    let (store, clock) = store();
-    let mut records = Vec::new();
+fn the_same_commands_give_the_same_state_and_outcomes() {
+    let (leader, ()) = store();
     let ops = [
         create_db("a"),
         create_coll("a", "c"),
-        create_doc("a", "c", "d1", r#"{"n": 1}"#),
+        Op::CreateDocument {
+            parent: db("a").collection("c"),
+            id: None,
+            value: r#"{"n": 1}"#.into(),
+        },
         create_doc("a", "c", "d2", r#"{"n": 2}"#),
+        create_doc("a", "c", "d2", r#"{"again": true}"#),
         Op::UpdateDocument {
-            name: db("a").collection("c").document("d1"),
+            name: db("a").collection("c").document("d2"),
             value: r#"{"n": 3}"#.into(),
         },
         Op::DeleteCollection {
@@ -216,27 +294,63 @@ fn replaying_the_records_rebuilds_the_same_state() {
         },
         create_coll("a", "c"),
     ];
+    let mut log = Vec::new();
+    let mut answers = Vec::new();
     for op in ops {
-        clock.advance(Duration::from_millis(1));
-        records.push(write(&store, op).unwrap());
+        leader.advance(1_000_000);
+        let command = leader.command(Action::Write(vec![op]));
+        answers.push(leader.apply(&command));
+        log.push(command);
     }
-    let replica = Store::new(Arc::new(ManualClock::new(Timestamp::MIN)), Wal::memory());
-    for record in &records {
-        replica.replay(record).unwrap();
-        replica.replay(record).unwrap(); // a second time is a no-op
-    }
-    assert_eq!(replica.snapshot(), store.snapshot());
+    assert!(answers.iter().any(Result::is_err), "one command must fail");
+    let replica = Machine::new();
+    let replayed: Vec<Outcome> = log.iter().map(|c| replica.apply(c)).collect();
+    assert_eq!(replayed, answers);
+    assert_eq!(replica.snapshot(), leader.snapshot());
 }
 
 #[test]
-fn a_snapshot_installs_into_an_empty_store() {
-    let (store, _) = store();
+fn a_trim_command_forgets_history_before_its_time_but_not_state() {
+    let (store, ()) = store();
+    write(&store, create_db("a")).unwrap();
+    store.advance(1_000);
+    let kept = write(&store, create_coll("a", "c")).unwrap();
+    let trim = store.command(Action::TrimHistory {
+        before: kept.timestamp,
+    });
+    assert_eq!(store.apply(&trim), Ok(Applied::Trimmed { records: 1 }));
+    let page = store.list_history(&Filter::default(), None, 10);
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].record.seq, kept.seq);
+    assert!(store.get_database(&db("a")).is_ok(), "the state stays");
+}
+
+#[test]
+fn a_snapshot_installs_into_an_empty_store_and_round_trips_as_bytes() {
+    let (store, ()) = store();
     write(&store, create_db("a")).unwrap();
     write(&store, create_coll("a", "c")).unwrap();
-    let copy = Store::new(Arc::new(ManualClock::new(Timestamp::MIN)), Wal::memory());
-    copy.install(store.snapshot());
-    assert_eq!(copy.snapshot(), store.snapshot());
-    assert_eq!(copy.last_lsn(), 2);
+    write(&store, create_doc("a", "c", "d", r#"{"k": "ü"}"#)).unwrap();
+    let snapshot = store.snapshot();
+    let copy = Store::new(64 << 20);
+    copy.install(snapshot.clone());
+    assert_eq!(copy.snapshot(), snapshot);
+    assert_eq!(entries_applied(&copy), 3);
+    let bytes = snapshot.to_bytes();
+    assert_eq!(Snapshot::decode(&bytes, 64 << 20), Ok(snapshot));
+}
+
+#[test]
+fn every_damaged_snapshot_byte_is_caught() {
+    let (store, ()) = store();
+    write(&store, create_db("a")).unwrap();
+    write(&store, create_doc("a", "c", "d", "{}")).unwrap_err();
+    let bytes = store.snapshot().to_bytes();
+    for i in 0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[i] ^= 0x41;
+        assert!(Snapshot::decode(&damaged, 1 << 20).is_err(), "flip at {i}");
+    }
 }
 
 /// Readers hammer the tree while a database with many documents is deleted:

@@ -2,19 +2,20 @@
 //!
 //! ```text
 //! Begin(db) ──► id ──► Execute(id, ops) ... Execute(id, ops) ──► Commit(id)
-//!                         │ checked for shape at once,              │ one store commit:
+//!                         │ checked for shape at once,              │ one command:
 //!                         │ buffered, invisible to everyone         │ all ops or none,
-//!                         ▼                                         ▼ ONE log record
+//!                         ▼                                         ▼ ONE log entry
 //!                     [op, op, op ...] ─────────────────────────► applied
 //!                                         Rollback(id): discarded
 //! ```
 //!
 //! A transaction is only a list of operations waiting for Commit; there are
 //! no reads inside a transaction, so nothing is locked while it is open. At
-//! Commit the store applies the whole list under its write lock, as a single
-//! step between other writes, and undoes it if any operation fails. Each
-//! commit therefore behaves as if it ran alone at its commit point: commits
-//! are serializable by construction.
+//! Commit the whole list is proposed as one command; the store applies it
+//! under its write lock, as a single step between other commands, and
+//! undoes it if any operation fails. Each commit therefore behaves as if it
+//! ran alone at its place in the log: commits are serializable by
+//! construction, on every replica alike.
 //!
 //! Open transactions are bounded three ways so a careless or hostile client
 //! cannot grow the worker's memory without limit: they expire `ttl` after
@@ -35,7 +36,8 @@ use crate::{
     clock::{Clock, Timestamp},
     error::{Error, Result, quote},
     names::DatabaseName,
-    store::{Op, Store},
+    replication::Replica,
+    store::Op,
 };
 
 /// Bounds on open transactions (`transactions.*` in the configuration).
@@ -62,7 +64,7 @@ impl Default for Limits {
 /// The open transactions of a worker.
 #[derive(Debug)]
 pub struct Transactions {
-    store: Arc<Store>,
+    replica: Arc<Replica>,
     clock: Arc<dyn Clock>,
     limits: Limits,
     open: Mutex<Open>,
@@ -83,10 +85,10 @@ struct Pending {
 }
 
 impl Transactions {
-    /// No open transactions; commits go to `store`, expiry follows `clock`.
-    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+    /// No open transactions; commits go to `replica`, expiry follows `clock`.
+    pub fn new(replica: Arc<Replica>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         Transactions {
-            store,
+            replica,
             clock,
             limits,
             open: Mutex::new(Open::default()),
@@ -95,7 +97,7 @@ impl Transactions {
 
     /// Opens a transaction on `database` and returns its id.
     pub fn begin(&self, database: &DatabaseName) -> Result<String> {
-        self.store.get_database(database)?;
+        self.replica.store().get_database(database)?;
         let now = self.clock.now();
         let mut open = self.open.lock();
         open.reclaim_expired(now);
@@ -142,7 +144,7 @@ impl Transactions {
     /// The transaction ends whether or not the commit succeeds.
     pub async fn commit(&self, database: &DatabaseName, id: &str) -> Result<()> {
         let pending = self.take(database, id)?;
-        match self.store.commit(&pending.ops).await {
+        match self.replica.commit(pending.ops).await {
             Ok(_) => Ok(()),
             Err(failed) => Err(match failed.error {
                 // The log failing is not the transaction's fault.

@@ -1,7 +1,7 @@
 //! Transaction lifecycle, bounds and expiry, with a hand-driven clock.
 
 use super::*;
-use crate::{clock::ManualClock, wal::Wal};
+use crate::{clock::ManualClock, config::WalConfig, store::Store};
 
 struct Fixture {
     store: Arc<Store>,
@@ -11,15 +11,16 @@ struct Fixture {
 
 fn fixture(limits: Limits) -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp::from_nanos(1_000_000_000)));
-    let store = Arc::new(Store::with_seed(clock.clone(), Wal::memory(), 1));
+    let replica = Arc::new(Replica::memory(&WalConfig::default(), clock.clone()));
+    let store = replica.store().clone();
     for db in ["a", "b"] {
         let op = Op::CreateDatabase {
             id: Some(db.into()),
             display_name: db.into(),
         };
-        tokio_test::block_on(store.write(op)).unwrap();
+        tokio_test::block_on(replica.write(op)).unwrap();
     }
-    let txns = Transactions::new(store.clone(), clock.clone(), limits);
+    let txns = Transactions::new(replica, clock.clone(), limits);
     Fixture { store, clock, txns }
 }
 
@@ -49,16 +50,25 @@ fn nothing_is_visible_before_commit_and_everything_after() {
         .execute(&db("a"), &id, vec![create_coll("c1"), create_coll("c2")])
         .unwrap();
     assert!(f.store.get_collection(&db("a").collection("c1")).is_err());
-    let lsn_before = f.store.last_lsn();
+    let entries_before = f.store.applied().map_or(0, |p| p.index);
     commit(&f, &id).unwrap();
     assert!(f.store.get_collection(&db("a").collection("c2")).is_ok());
-    assert_eq!(f.store.last_lsn(), lsn_before + 1, "one record per commit");
+    let entries_after = f.store.applied().map_or(0, |p| p.index);
+    assert_eq!(
+        entries_after,
+        entries_before + 1,
+        "one log entry per commit"
+    );
 }
 
 #[test]
 fn a_failing_operation_rolls_back_all_and_names_its_index() {
     let f = fixture(Limits::default());
-    let before = f.store.snapshot();
+    let state = |store: &Store| {
+        let snapshot = store.snapshot();
+        (snapshot.tree, snapshot.history)
+    };
+    let before = state(&f.store);
     let id = f.txns.begin(&db("a")).unwrap();
     let missing = Op::DeleteCollection {
         name: db("a").collection("nope"),
@@ -79,7 +89,7 @@ fn a_failing_operation_rolls_back_all_and_names_its_index() {
         message.contains("databases/a/collections/nope not found"),
         "{message}"
     );
-    assert_eq!(f.store.snapshot(), before);
+    assert_eq!(state(&f.store), before);
     // The transaction ended with the failed commit.
     assert!(matches!(commit(&f, &id), Err(Error::NotFound(_))));
 }

@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! wal.path/
-//!   00000000000000000001.wal            segment: records from LSN 1 on
-//!   00000000000000004711.wal            segment: records from LSN 4711 on (current)
-//!   snapshot-00000000000000004710.snap  the state after LSN 4710
+//!   00000000000000000001.wal            segment: entries from index 1 on
+//!   00000000000000004711.wal            segment: entries from index 4711 on (current)
+//!   snapshot-00000000000000004710.snap  the state after entry 4710
 //!   snapshot-00000000000000004710.snap.tmp   a snapshot being written
+//!   snapshot-00000000000000002000.snap.corrupt   a damaged snapshot, set aside
 //! ```
 //!
-//! Names carry zero-padded LSNs, so sorting names sorts the log. A segment
+//! Names carry zero-padded indexes, so sorting names sorts the log. A segment
 //! is never rewritten, only appended to and, once a snapshot covers all of
 //! it, deleted whole: compaction is `unlink`, not a copy.
 //!
@@ -23,7 +24,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{store::Lsn, wal::frame};
+use crate::wal::frame;
 
 const SEGMENT_SUFFIX: &str = ".wal";
 const SNAPSHOT_PREFIX: &str = "snapshot-";
@@ -31,23 +32,23 @@ const SNAPSHOT_SUFFIX: &str = ".snap";
 /// Suffix of a file being written; such a file is garbage after a crash.
 pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
-/// The file name of the segment whose first record is `first`.
-pub(crate) fn segment_name(first: Lsn) -> String {
+/// The file name of the segment whose first entry is `first`.
+pub(crate) fn segment_name(first: u64) -> String {
     format!("{first:020}{SEGMENT_SUFFIX}")
 }
 
-/// The file name of the snapshot of the state after `lsn`.
-pub(crate) fn snapshot_name(lsn: Lsn) -> String {
-    format!("{SNAPSHOT_PREFIX}{lsn:020}{SNAPSHOT_SUFFIX}")
+/// The file name of the snapshot of the state after entry `index`.
+pub(crate) fn snapshot_name(index: u64) -> String {
+    format!("{SNAPSHOT_PREFIX}{index:020}{SNAPSHOT_SUFFIX}")
 }
 
-/// What the directory holds, each list in LSN order.
+/// What the directory holds, each list in index order.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
-    /// Segments: (first LSN, path).
-    pub(crate) segments: Vec<(Lsn, PathBuf)>,
-    /// Snapshots: (LSN covered, path).
-    pub(crate) snapshots: Vec<(Lsn, PathBuf)>,
+    /// Segments: (first index, path).
+    pub(crate) segments: Vec<(u64, PathBuf)>,
+    /// Snapshots: (last index covered, path).
+    pub(crate) snapshots: Vec<(u64, PathBuf)>,
     /// Leftovers of interrupted writes.
     pub(crate) temps: Vec<PathBuf>,
 }
@@ -63,13 +64,13 @@ pub(crate) fn list(dir: &Path) -> io::Result<Listing> {
         let path = entry.path();
         if name.ends_with(TEMP_SUFFIX) {
             listing.temps.push(path);
-        } else if let Some(lsn) = parse_lsn(name.strip_suffix(SEGMENT_SUFFIX)) {
-            listing.segments.push((lsn, path));
-        } else if let Some(lsn) = parse_lsn(
+        } else if let Some(index) = parse_index(name.strip_suffix(SEGMENT_SUFFIX)) {
+            listing.segments.push((index, path));
+        } else if let Some(index) = parse_index(
             name.strip_prefix(SNAPSHOT_PREFIX)
                 .and_then(|n| n.strip_suffix(SNAPSHOT_SUFFIX)),
         ) {
-            listing.snapshots.push((lsn, path));
+            listing.snapshots.push((index, path));
         }
     }
     listing.segments.sort();
@@ -77,7 +78,7 @@ pub(crate) fn list(dir: &Path) -> io::Result<Listing> {
     Ok(listing)
 }
 
-fn parse_lsn(digits: Option<&str>) -> Option<Lsn> {
+fn parse_index(digits: Option<&str>) -> Option<u64> {
     let digits = digits?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -90,9 +91,9 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Creates (or empties) the segment whose first record will be `first`,
+/// Creates (or empties) the segment whose first entry will be `first`,
 /// writes its header and makes both the file and its name durable.
-pub(crate) fn create_segment(dir: &Path, first: Lsn) -> io::Result<(File, PathBuf)> {
+pub(crate) fn create_segment(dir: &Path, first: u64) -> io::Result<(File, PathBuf)> {
     let path = dir.join(segment_name(first));
     let mut file = OpenOptions::new()
         .create(true)
@@ -105,37 +106,12 @@ pub(crate) fn create_segment(dir: &Path, first: Lsn) -> io::Result<(File, PathBu
     Ok((file, path))
 }
 
-/// Deletes what a snapshot at `snapshot_lsn` makes unnecessary: older
-/// snapshots, and every segment whose records all come before `keep_from`
-/// (a segment ends where the next one starts, so it can go once the next
-/// one starts at or before `keep_from`).
-pub(crate) fn remove_covered(dir: &Path, keep_from: Lsn, snapshot_lsn: Lsn) -> io::Result<usize> {
-    let listing = list(dir)?;
-    let mut removed = 0;
-    for pair in listing.segments.windows(2) {
-        if pair[1].0 <= keep_from {
-            fs::remove_file(&pair[0].1)?;
-            removed += 1;
-        }
-    }
-    for (lsn, path) in &listing.snapshots {
-        if *lsn < snapshot_lsn {
-            fs::remove_file(path)?;
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        sync_dir(dir)?;
-    }
-    Ok(removed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_sort_like_their_lsns_and_parse_back() {
+    fn names_sort_like_their_indexes_and_parse_back() {
         let dir = tempfile::tempdir().unwrap();
         for name in [
             segment_name(10),
@@ -148,27 +124,10 @@ mod tests {
             fs::write(dir.path().join(name), b"").unwrap();
         }
         let listing = list(dir.path()).unwrap();
-        let lsns: Vec<Lsn> = listing.segments.iter().map(|s| s.0).collect();
-        assert_eq!(lsns, [9, 10]);
+        let indexes: Vec<u64> = listing.segments.iter().map(|s| s.0).collect();
+        assert_eq!(indexes, [9, 10]);
         assert_eq!(listing.snapshots.len(), 1);
         assert_eq!(listing.snapshots[0].0, 8);
         assert_eq!(listing.temps.len(), 1);
-    }
-
-    #[test]
-    fn covered_segments_and_older_snapshots_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        for first in [1, 50, 100] {
-            create_segment(dir.path(), first).unwrap();
-        }
-        for lsn in [40, 99] {
-            fs::write(dir.path().join(snapshot_name(lsn)), b"").unwrap();
-        }
-        // Records 1..=99 are covered; the segment from 50 holds 50..=99.
-        assert_eq!(remove_covered(dir.path(), 100, 99).unwrap(), 3);
-        let listing = list(dir.path()).unwrap();
-        let lsns: Vec<Lsn> = listing.segments.iter().map(|s| s.0).collect();
-        assert_eq!(lsns, [100]);
-        assert_eq!(listing.snapshots.len(), 1);
     }
 }

@@ -35,6 +35,22 @@ pub enum OpenError {
         /// What is wrong.
         reason: String,
     },
+    /// Every snapshot is damaged, and the log no longer holds the entries
+    /// they covered, so the state cannot be rebuilt (exit code 3). Unlike
+    /// [`OpenError::Corrupt`], `--repair` cannot help.
+    #[error(
+        "unrecoverable write-ahead log: {} at offset {offset}: {reason}; every snapshot \
+         is damaged and the log no longer holds what they covered: restore wal.path from a backup",
+        file.display()
+    )]
+    Unrecoverable {
+        /// The newest damaged snapshot.
+        file: PathBuf,
+        /// Where in it the damage starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// Reading or writing a file failed (exit code 1).
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -54,7 +70,7 @@ impl OpenError {
     pub fn exit_code(&self) -> u8 {
         match self {
             OpenError::Directory { .. } => 2,
-            OpenError::Corrupt { .. } => 3,
+            OpenError::Corrupt { .. } | OpenError::Unrecoverable { .. } => 3,
             OpenError::Io { .. } => 1,
         }
     }

@@ -1,13 +1,13 @@
 //! Segment files: a header, then checksummed, length-prefixed frames.
 //!
 //! ```text
-//! segment file 00000000000000000042.wal   (named after its first LSN)
+//! segment file 00000000000000000042.wal   (named after its first index)
 //! ┌──────────────────────────────┬────────────────┐
 //! │ magic "DGDB-WAL"  (8 bytes)  │ version u32 LE │  header, 12 bytes
 //! ├────────────┬─────────────────┼────────────────┼───────────────────────┐
-//! │ length u32 │ length check u32│ payload crc u32│ payload (length bytes)│  frame: one record
+//! │ length u32 │ length check u32│ payload crc u32│ payload (length bytes)│  frame: one entry
 //! ├────────────┼─────────────────┼────────────────┼───────────────────────┤
-//! │ length u32 │ ...             │                │                       │  frame: the next record
+//! │ length u32 │ ...             │                │                       │  frame: the next entry
 //! └────────────┴─────────────────┴────────────────┴───────────────────────┘
 //!   length check = CRC-32C of the 4 length bytes
 //!   payload crc  = CRC-32C of the payload (see `codec` for the payload)
@@ -17,7 +17,7 @@
 //! write leaves a *torn* final frame: its length promises more bytes than the
 //! file has. If a single flipped bit in the length of a frame in the middle
 //! could produce the same picture, recovery would mistake corruption for a
-//! torn tail and silently cut every record after it. With the length
+//! torn tail and silently cut every entry after it. With the length
 //! checked on its own, a frame that runs past the end of the file really
 //! was cut short.
 //!
@@ -32,8 +32,9 @@
 
 /// The first bytes of every segment file.
 pub const MAGIC: &[u8; 8] = b"DGDB-WAL";
-/// The format version in the segment header; bumped on any format change.
-pub const VERSION: u32 = 1;
+/// The format version in the segment header; bumped on any format change
+/// (2: entries carry commands; 1, records of results, is not read).
+pub const VERSION: u32 = 2;
 /// Bytes of the segment header.
 pub const HEADER_LEN: usize = 12;
 /// Bytes before each frame's payload.
@@ -55,7 +56,7 @@ pub fn push_frame(buf: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
     buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
     encode(buf);
     let payload = &buf[start + FRAME_HEADER_LEN..];
-    // A record over 4 GiB would need a cascade of ~50 million resources;
+    // An entry over 4 GiB would need a cascade of ~50 million resources;
     // `u32::MAX` then makes the frame unreadable rather than wrong.
     let len = u32::try_from(payload.len())
         .unwrap_or(u32::MAX)
@@ -237,6 +238,6 @@ mod tests {
     fn the_header_names_the_format_and_version() {
         let header = header();
         assert_eq!(&header[..8], b"DGDB-WAL");
-        assert_eq!(u32::from_le_bytes(header[8..].try_into().unwrap()), 1);
+        assert_eq!(u32::from_le_bytes(header[8..].try_into().unwrap()), 2);
     }
 }

@@ -1,268 +1,232 @@
-//! The write-ahead log: how an acknowledged write survives a crash.
+//! The write-ahead log: entries made durable before they are applied.
 //!
 //! The state lives in memory ([`crate::store`]); the log is what makes it
-//! durable. Every commit becomes one [`Record`] that is appended here, in
-//! commit order, before the client hears "OK". After a crash the state is
-//! rebuilt from the newest snapshot plus the records after it.
+//! survive a crash, and what a replica set agrees on. Every change is first
+//! a [`LogEntry`] carrying a [`Command`](crate::store::Command): appended
+//! here, made durable, and only then applied to the store and answered. So
+//! the store never holds a change the log could lose, and after a crash the
+//! state is rebuilt from the newest snapshot plus the entries after it,
+//! through the same state machine that served requests.
 //!
 //! ```text
-//!  Store::commit                    Wal                          disk (wal.path)
-//!  ─────────────                    ───                          ───────────────
-//!  write lock ── append(record) ──▶ retained log (memory) ─────▶ ListWALEntries
-//!             │                     queue ──▶ writer thread ───▶ 000…0001.wal   segments:
-//!  unlock     │                               (group commit)     000…4711.wal   records
-//!  ticket.wait() ◀────────── acked LSN ◀──────┘
-//!  acknowledge                      compaction (past snapshot_bytes, TruncateWAL):
-//!                                     roll segment ─▶ Store::snapshot() ─▶ snapshot-…4710.snap
-//!                                     delete covered segments, drop covered retained records
+//!  replication (the layer above)         Wal                              disk (wal.path)
+//!  ─────────────────────────────         ───                              ───────────────
+//!  append([entry], done) ───────────▶ queue ──▶ writer thread ─────────▶ 000…0001.wal   segments:
+//!                                               (group commit)           000…4711.wal   entries
+//!  done(Ok) ◀── durable ─────────────────────────────┘
+//!  → store.apply(entry), answer the client
+//!
+//!  compaction:  roll() ─▶ store.snapshot() ─▶ write_snapshot() ─▶ snapshot-…4710.snap
+//!               purge_through(previous snapshot): delete segments no kept snapshot needs
 //! ```
 //!
 //! | file | what it teaches |
 //! |---|---|
-//! | [`codec`] | a hand-written binary record format, and decoding that never trusts its input |
+//! | [`entry`] | the envelope around a command: index, term, kind |
 //! | [`frame`] | checksummed frames, and telling a torn tail from corruption |
 //! | `dir` | file naming, and why directories need fsync too |
 //! | `writer` | group commit: one fsync for many writers; sync policies; poisoning |
-//! | `snapshot` | writing a large file atomically (temp, fsync, rename, fsync dir) |
-//! | `compact` | snapshots and compaction without stopping writers |
-//! | `recovery` | start-up: newest snapshot, then the records after it |
-//! | `retained` / `list` | the in-memory log behind ListWALEntries |
+//! | `snapshot` | writing a large file atomically; two generations |
+//! | `recovery` | start-up: newest good snapshot, then the entries after it |
 //!
-//! **Two rules keep the store fast.** [`Wal::append`] runs under the store's
-//! write lock, so it only pushes an `Arc` onto a queue and the retained log:
-//! no I/O, no encoding. And nothing that readers need is held across an
-//! fsync: the writer thread owns the file, and clients wait on a watch
-//! channel ([`Ticket::wait`]) after the store's lock is released.
+//! **One log for one node and for three.** The log knows nothing of
+//! consensus: it appends entries at the positions it is given, calls back
+//! once they are durable, cuts a conflicting tail when asked
+//! ([`Wal::truncate_after`]) and deletes a prefix a snapshot covers
+//! ([`Wal::purge_through`]). A standalone worker drives it directly; in a
+//! replica set, the Raft engine drives the same log.
 //!
-//! **Memory-only mode** (no `wal.path`) keeps the same retained log, so the
-//! WAL service behaves the same; tickets are ready at once and nothing
-//! survives a restart.
+//! **Nothing that readers need is held across an fsync.** The writer
+//! thread owns the file; appending only enqueues.
 //!
 //! **Poisoning.** A failed write or fsync stops the log for good: every
-//! later write answers UNAVAILABLE, reads keep working, and the operator
-//! restarts the worker, which recovers from what is on disk. Records whose
-//! clients were told UNAVAILABLE may still be visible until then (they were
-//! applied in memory before the disk failed) and may or may not be on disk:
-//! as with any UNAVAILABLE or DEADLINE_EXCEEDED, their outcome is unknown.
+//! waiting and later append fails with UNAVAILABLE, reads keep working
+//! (the store never applied what did not reach the disk), and the operator
+//! restarts the worker, which recovers from what is on disk. Entries whose
+//! clients were told UNAVAILABLE may or may not be on disk: as with any
+//! UNAVAILABLE or DEADLINE_EXCEEDED, their outcome is unknown.
 
-pub mod codec;
-mod compact;
 mod dir;
+pub mod entry;
 mod error;
 pub mod frame;
-mod list;
 mod recovery;
-mod retained;
 mod snapshot;
 mod writer;
 
 use std::{
-    fmt,
-    path::PathBuf,
+    fmt, fs,
+    path::{Path, PathBuf},
     sync::{
-        Arc, OnceLock, Weak,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+        atomic::{AtomicBool, Ordering},
         mpsc::{self, Sender},
     },
     thread::JoinHandle,
 };
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
 
 pub use self::{
+    entry::{LogEntry, Payload},
     error::OpenError,
-    list::{Entity, Filter, Listed, Position, WalPage},
-    recovery::{Dropped, Recovery, Report, open_store},
-    snapshot::SnapshotFile,
+    recovery::{Dropped, Recovered, Recovery, Report},
+    snapshot::GENERATIONS,
+    writer::{Done, Failure, Stats},
 };
 use self::{
-    retained::Retained,
-    writer::{Command, Progress},
+    error::IoContext,
+    writer::{Request, Segments},
 };
 use crate::{
-    config::DEFAULT_SNAPSHOT_BYTES,
     error::{Error, Result},
-    store::{Lsn, Record, Store},
+    store::Snapshot,
 };
 
-/// Where committed records go.
+/// The log files of one node, and the thread that writes them.
 pub struct Wal {
-    retained: Mutex<Retained>,
-    /// `wal.snapshot_bytes`: compaction starts when the log grows past it.
-    budget: u64,
-    /// Retained bytes at which the next compaction starts.
-    compact_at: AtomicU64,
-    /// Whether a background compaction is running.
-    compacting: AtomicBool,
-    /// The files, in file mode.
-    durable: Option<Durable>,
-    /// Compaction, truncation and closing, one at a time.
-    serial: Mutex<()>,
-    /// The store this log belongs to; compaction snapshots it.
-    store: OnceLock<Weak<Store>>,
-}
-
-/// The file side of the log.
-struct Durable {
     dir: PathBuf,
-    commands: Sender<Command>,
-    progress: watch::Receiver<Progress>,
+    requests: Sender<Request>,
+    segments: Arc<Mutex<Segments>>,
     poisoned: Arc<AtomicBool>,
+    failure: Arc<Mutex<Option<Failure>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Rolling, truncating, purging and closing, one at a time.
+    serial: Mutex<()>,
 }
-
-/// A promise that one appended record will become durable.
-#[derive(Debug)]
-#[must_use = "a write is acknowledged only after its ticket is waited on"]
-pub struct Ticket(Option<(Lsn, watch::Receiver<Progress>)>);
 
 impl Wal {
-    /// A log that keeps records in memory only, with the default budget.
-    pub fn memory() -> Self {
-        Self::memory_with_budget(DEFAULT_SNAPSHOT_BYTES)
+    /// Appends `entries` (continuing the log, in index order) and calls
+    /// `done` once they are as durable as `wal.sync` promises, or with the
+    /// failure that stopped the log. Only enqueues: never waits for a disk.
+    pub fn append(&self, entries: Vec<Arc<LogEntry>>, done: Done) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(self.unavailable());
+        }
+        self.requests
+            .send(Request::Append { entries, done })
+            .map_err(|_| Error::Unavailable("the write-ahead log is closed".into()))
     }
 
-    /// A memory-only log that retains at most about `budget` bytes.
-    pub fn memory_with_budget(budget: u64) -> Self {
-        Self::new(Retained::new(1, 1), budget, None)
+    /// Starts a new segment after everything appended so far and waits
+    /// until it exists, so that a snapshot taken now lets whole older
+    /// segments be deleted.
+    pub fn roll(&self) -> Result<()> {
+        let _serial = self.serial.lock();
+        self.ask(Request::Roll, "start a new segment")
     }
 
-    fn new(retained: Retained, budget: u64, durable: Option<Durable>) -> Self {
-        Wal {
-            retained: Mutex::new(retained),
-            budget,
-            compact_at: AtomicU64::new(budget),
-            compacting: AtomicBool::new(false),
-            durable,
-            serial: Mutex::new(()),
-            store: OnceLock::new(),
+    /// Removes every entry after `index` (a replica whose uncommitted tail
+    /// conflicts with its new leader's log), durably, before returning.
+    pub fn truncate_after(&self, index: u64) -> Result<()> {
+        let _serial = self.serial.lock();
+        self.ask(
+            |reply| Request::TruncateAfter { index, reply },
+            "cut the log",
+        )
+    }
+
+    fn ask(
+        &self,
+        request: impl FnOnce(Sender<std::result::Result<(), String>>) -> Request,
+        what: &str,
+    ) -> Result<()> {
+        let (reply, answer) = mpsc::channel();
+        self.requests
+            .send(request(reply))
+            .map_err(|_| self.unavailable())?;
+        match answer.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(Error::Unavailable(format!(
+                "write-ahead log: cannot {what}: {why}"
+            ))),
+            Err(_) => Err(self.unavailable()),
         }
     }
 
-    /// Appends `record`. Called with the store's write lock held, so it must
-    /// only enqueue, never wait for a disk.
-    pub fn append(&self, record: &Arc<Record>) -> Result<Ticket> {
-        let ticket = match &self.durable {
-            None => Ticket(None),
-            Some(durable) => durable.enqueue(record)?,
+    /// Deletes the segments whose entries all come at or before `index`
+    /// (never the one being written); returns how many files went.
+    pub fn purge_through(&self, index: u64) -> Result<usize> {
+        let _serial = self.serial.lock();
+        let doomed: Vec<PathBuf> = {
+            let mut segments = self.segments.lock();
+            let files = &mut segments.files;
+            let keep_from = files
+                .iter()
+                .position(|s| s.next() > index + 1)
+                .unwrap_or(files.len())
+                .min(files.len().saturating_sub(1));
+            files.drain(..keep_from).map(|s| s.path).collect()
         };
-        let size = (frame::FRAME_HEADER_LEN + codec::record_len(record)) as u64;
-        let mut retained = self.retained.lock();
-        retained.push(record.clone(), size);
-        if retained.bytes() >= self.compact_at.load(Ordering::Relaxed) {
-            match self.durable {
-                None => self.compact_in_memory(&mut retained),
-                Some(_) => self.start_compaction(),
-            }
+        for path in &doomed {
+            fs::remove_file(path).running("delete", path)?;
         }
-        Ok(ticket)
-    }
-
-    /// Memory-only compaction: forget everything retained. The records are
-    /// freed on another thread; this runs under the store's lock.
-    fn compact_in_memory(&self, retained: &mut Retained) {
-        let dropped = retained.drop_before(retained.next_lsn());
-        let freed = std::thread::Builder::new()
-            .name("distgo-wal-free".into())
-            .spawn(move || drop(dropped));
-        drop(freed);
-    }
-
-    /// Starts a background compaction unless one is running.
-    fn start_compaction(&self) {
-        if self.compacting.swap(true, Ordering::AcqRel) {
-            return;
+        if !doomed.is_empty() {
+            dir::sync_dir(&self.dir).running("sync", &self.dir)?;
         }
-        let store = self.store.get().cloned();
-        let spawned = std::thread::Builder::new()
-            .name("distgo-wal-compact".into())
-            .spawn(move || {
-                if let Some(store) = store.and_then(|weak| weak.upgrade()) {
-                    let wal = store.wal();
-                    let result = wal.compact(&store);
-                    wal.compaction_finished(result.is_ok());
-                }
-            });
-        if spawned.is_err() {
-            self.compaction_finished(false);
-        }
+        Ok(doomed.len())
     }
 
-    /// Re-arms the trigger: after a failure, try again one budget later
-    /// rather than on every write; after a success, go again at once if
-    /// the writes that came in meanwhile already fill the budget.
-    fn compaction_finished(&self, succeeded: bool) {
-        let bytes = self.retained.lock().bytes();
-        let next = if succeeded {
-            self.budget
-        } else {
-            bytes.saturating_add(self.budget)
-        };
-        self.compact_at.store(next, Ordering::Relaxed);
-        self.compacting.store(false, Ordering::Release);
-        if bytes >= next {
-            self.start_compaction();
-        }
+    /// Writes `snapshot`, the state after entry `index`, as a snapshot file
+    /// (atomically), deletes generations older than the [`GENERATIONS`]
+    /// newest, and returns the file's size and the index up to which log
+    /// entries are no longer needed by any kept snapshot.
+    pub fn write_snapshot(&self, index: u64, snapshot: &Snapshot) -> Result<(u64, Option<u64>)> {
+        let (_, size) = snapshot::write(&self.dir, index, snapshot)
+            .running("write a snapshot in", &self.dir)?;
+        let oldest_kept =
+            snapshot::retain(&self.dir).running("delete old snapshots in", &self.dir)?;
+        Ok((size, oldest_kept))
     }
 
-    /// Lets compaction reach the store that owns this log.
-    pub(crate) fn attach(&self, store: &Arc<Store>) {
-        let _ = self.store.set(Arc::downgrade(store));
+    /// The log directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
     }
 
-    /// The log directory, in file mode.
-    pub fn path(&self) -> Option<&std::path::Path> {
-        self.durable.as_ref().map(|d| d.dir.as_path())
-    }
-
-    /// Number of records the WAL service can list.
-    pub fn retained_records(&self) -> usize {
-        self.retained.lock().len()
-    }
-
-    /// Bytes of the records the WAL service can list.
-    pub fn retained_bytes(&self) -> u64 {
-        self.retained.lock().bytes()
+    /// Whether a write or fsync failed, so that the log refuses appends.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
     }
 
     /// Writes and syncs everything queued, then stops the writer thread;
-    /// later writes answer UNAVAILABLE. Waits for a running compaction.
-    /// Called on shutdown (and on drop), so a test can reopen the directory.
+    /// later appends answer UNAVAILABLE. Called on shutdown (and on drop),
+    /// so that a test can reopen the directory in the same process.
     pub fn close(&self) {
         let _serial = self.serial.lock();
-        let Some(durable) = &self.durable else {
-            return;
-        };
-        let Some(thread) = durable.thread.lock().take() else {
+        let Some(thread) = self.thread.lock().take() else {
             return;
         };
         let (done, closed) = mpsc::channel();
-        if durable.commands.send(Command::Close(done)).is_ok() {
+        if self.requests.send(Request::Close(done)).is_ok() {
             let _ = closed.recv();
         }
         let _ = thread.join();
     }
-}
 
-impl Durable {
-    fn enqueue(&self, record: &Arc<Record>) -> Result<Ticket> {
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(self.failure());
-        }
-        self.commands
-            .send(Command::Append(record.clone()))
-            .map_err(|_| Error::Unavailable("the write-ahead log is closed".into()))?;
-        Ok(Ticket(Some((record.lsn, self.progress.clone()))))
-    }
-
-    fn failure(&self) -> Error {
-        let failed = self.progress.borrow().failed.clone();
-        Error::Unavailable(
-            failed.map_or_else(|| "the write-ahead log failed".into(), |m| m.to_string()),
-        )
+    fn unavailable(&self) -> Error {
+        let failure = self.failure.lock().clone();
+        Error::Unavailable(failure.map_or_else(
+            || "the write-ahead log is closed".into(),
+            |why| why.to_string(),
+        ))
     }
 }
+
+/// The segment files of `dir`, oldest first (tests).
+#[cfg(test)]
+pub(crate) fn list_segments(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    Ok(dir::list(dir)?.segments.into_iter().map(|s| s.1).collect())
+}
+
+/// The snapshot files of `dir`, oldest first (tests).
+#[cfg(test)]
+pub(crate) fn list_snapshots(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    Ok(dir::list(dir)?.snapshots.into_iter().map(|s| s.1).collect())
+}
+
+#[cfg(test)]
+pub(crate) use dir::segment_name;
 
 impl Drop for Wal {
     fn drop(&mut self) {
@@ -273,34 +237,9 @@ impl Drop for Wal {
 impl fmt::Debug for Wal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wal")
-            .field("path", &self.path())
-            .field("retained_records", &self.retained_records())
-            .field("budget", &self.budget)
+            .field("path", &self.dir)
+            .field("poisoned", &self.is_poisoned())
             .finish_non_exhaustive()
-    }
-}
-
-impl Ticket {
-    /// Waits until the record is as durable as the log's sync policy
-    /// promises; UNAVAILABLE if the log failed or closed first.
-    pub async fn wait(self) -> Result<()> {
-        let Some((lsn, mut progress)) = self.0 else {
-            return Ok(());
-        };
-        let seen = progress
-            .wait_for(|p| p.acked >= lsn || p.failed.is_some())
-            .await
-            .map(|p| p.clone());
-        // A closed channel means the writer stopped: its last word stands.
-        let seen = seen.unwrap_or_else(|_| progress.borrow().clone());
-        if seen.acked >= lsn {
-            return Ok(());
-        }
-        let why = seen.failed.map_or_else(
-            || "the write-ahead log closed before the record was written".into(),
-            |m| m.to_string(),
-        );
-        Err(Error::Unavailable(why))
     }
 }
 

@@ -1,27 +1,37 @@
-//! Start-up: rebuilding the state from the directory.
+//! Start-up: reading the directory back.
 //!
 //! ```text
 //!  1. prepare   create wal.path if missing; check it is writable; delete *.tmp
-//!  2. snapshot  load the newest snapshot-S.snap (CRC checked): state after S,
-//!               and first_retained F, where ListWALEntries starts
-//!  3. clean     delete segments that hold only records before min(F, S+1)
-//!  4. scan      read every segment in order: header, frames, records; LSNs
-//!               must run on without gaps past S
-//!  5. replay    Store::install(snapshot), then Store::replay(r) for r > S;
-//!               records ≥ F refill the retained log
-//!  6. resume    the writer starts a fresh segment at the next LSN
+//!  2. snapshot  load the newest snapshot (CRC checked); if it is damaged, set
+//!               it aside and load the previous generation instead
+//!  3. scan      read every segment in order: header, frames, entries; indexes
+//!               must run on without gaps past the snapshot
+//!  4. hand over the snapshot and the entries after it, for the layer above
+//!               to install and apply; the writer resumes on a fresh segment
 //! ```
+//!
+//! The log does not apply anything itself: it hands the snapshot and the
+//! entries to [`crate::replication`], which installs the one and applies
+//! the others through the same state machine that serves requests.
 //!
 //! **Damage.** A crash mid-write can only damage the end of the newest
 //! segment: such a *torn tail* is cut off with a warning that says how many
 //! bytes went. Damage anywhere else (a bad checksum followed by valid
-//! records, a record that does not decode, a gap in the LSNs, a broken
-//! snapshot) is corruption: start-up stops with the file and offset, and the
-//! worker exits with code 3. Started with `--repair`
-//! ([`Recovery::Repair`]), it instead keeps every valid record before the
-//! damage, deletes the rest (the damaged segment is cut, later segments are
-//! removed, a broken snapshot is renamed to `*.corrupt`) and says what it
+//! entries, an entry that does not decode, a gap in the indexes) is
+//! corruption: start-up stops with the file and offset, and the worker
+//! exits with code 3. Started with `--repair` ([`Recovery::Repair`]), it
+//! instead keeps every valid entry before the damage, deletes the rest (the
+//! damaged segment is cut, later segments are removed) and says what it
 //! dropped. Repair can lose acknowledged writes; that is why it is opt-in.
+//! Repair first reads everything and decides; it changes nothing on disk
+//! until it knows the result will open.
+//!
+//! A damaged newest snapshot is not corruption of the database, only of a
+//! copy of it: the previous generation and the log after it hold the same
+//! state, so recovery falls back to them in either mode (with a warning)
+//! and renames the damaged file to `*.snap.corrupt` so that it is never
+//! chosen again. Only when no snapshot the log needs is readable does
+//! start-up stop.
 
 use std::{
     fs::{self, OpenOptions},
@@ -30,19 +40,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::watch;
+use parking_lot::Mutex;
 
 use crate::{
-    clock::Clock,
     config::WalConfig,
-    store::{Lsn, Record, Store},
+    store::Snapshot,
     wal::{
-        Durable, Wal, codec, dir,
+        Wal, dir,
+        entry::LogEntry,
         error::{IoContext, OpenError},
         frame::{self, End},
-        retained::Retained,
-        snapshot::{self, SnapshotFile},
-        writer::{Progress, Stats, Writer},
+        snapshot,
+        writer::{Segment, Segments, Stats, Writer},
     },
 };
 
@@ -59,17 +68,17 @@ pub enum Recovery {
 /// What recovery found and did.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
-    /// The LSN of the snapshot loaded, if any.
-    pub snapshot_lsn: Option<Lsn>,
-    /// Records applied on top of the snapshot.
-    pub replayed: usize,
-    /// Records the WAL service lists after the restart.
-    pub retained: usize,
+    /// The log index of the snapshot loaded, if any.
+    pub snapshot_index: Option<u64>,
+    /// Damaged snapshots set aside in favour of an older generation.
+    pub snapshots_set_aside: Vec<PathBuf>,
+    /// Entries after the snapshot, handed over to be applied.
+    pub entries: usize,
     /// Segment files read.
     pub segments: usize,
     /// Bytes cut off or deleted, one item per place.
     pub dropped: Vec<Dropped>,
-    /// Wall time of the whole recovery.
+    /// Wall time of reading the directory.
     pub elapsed: Duration,
 }
 
@@ -86,74 +95,94 @@ pub struct Dropped {
     pub reason: String,
 }
 
-/// A record read back, with where it was.
-struct Found {
-    record: Arc<Record>,
-    size: u64,
-    file: usize,
-    offset: u64,
+/// What the directory held: the state to start from and what follows it.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The newest readable snapshot.
+    pub snapshot: Option<Snapshot>,
+    /// Every entry after the snapshot, in index order.
+    pub entries: Vec<LogEntry>,
+    /// What recovery found and did.
+    pub report: Report,
 }
 
-/// Opens the store described by `config`: empty and memory-only without
-/// `wal.path`; otherwise recovered from the directory, with a writer thread
-/// appending to it.
-pub fn open_store(
-    config: &WalConfig,
-    clock: Arc<dyn Clock>,
-    recovery: Recovery,
-) -> Result<(Arc<Store>, Report), OpenError> {
-    let Some(dir) = &config.path else {
-        let wal = Wal::memory_with_budget(config.snapshot_bytes);
-        return Ok((Arc::new(Store::new(clock, wal)), Report::default()));
-    };
-    let started = Instant::now();
-    let mut report = Report::default();
-    prepare(dir)?;
-    let snapshot = load_snapshot(dir, recovery, &mut report)?;
-    let (covered, first_retained) = snapshot
-        .as_ref()
-        .map_or((0, 1), |s| (s.snapshot.lsn, s.first_retained));
-    dir::remove_covered(dir, first_retained.min(covered + 1), covered).opening("clean", dir)?;
-    let segments = dir::list(dir).opening("list", dir)?.segments;
-    let (files, found) = scan_segments(
-        &segments,
-        covered,
-        first_retained.min(covered + 1),
-        recovery,
-        &mut report,
-    )?;
-    let next_lsn = found.last().map_or(0, |f| f.record.lsn).max(covered) + 1;
+/// A change to the files that recovery decided on; carried out only once
+/// the whole directory has been read and found usable.
+enum Fix {
+    /// Cut `path` at `offset` (its length was `len`).
+    Cut {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+        reason: String,
+    },
+    /// Delete `path`, which follows the damage.
+    Delete { path: PathBuf, reason: String },
+}
 
-    let mut retained = Retained::new(first_retained, first_retained);
-    for f in &found {
-        retained.push(f.record.clone(), f.size);
+impl Wal {
+    /// Opens the log in `config.path` (which must be set): reads back the
+    /// newest snapshot and the entries after it, and starts the writer on a
+    /// fresh segment after the last entry. Snapshots are decoded with a
+    /// history of about `history_budget` bytes.
+    pub fn open(
+        config: &WalConfig,
+        recovery: Recovery,
+        history_budget: u64,
+    ) -> Result<(Wal, Recovered), OpenError> {
+        let Some(dir) = &config.path else {
+            return Err(OpenError::Directory {
+                path: PathBuf::new(),
+                reason: "no wal.path is configured".into(),
+            });
+        };
+        let started = Instant::now();
+        let mut report = Report::default();
+        prepare(dir)?;
+        let (snapshot, damaged) = load_snapshot(dir, history_budget, &mut report)?;
+        let covered = snapshot
+            .as_ref()
+            .and_then(|s| s.applied)
+            .map_or(0, |p| p.index);
+        let listed = dir::list(dir).opening("list", dir)?.segments;
+        let scan = scan_segments(&listed, covered, recovery)?;
+        // The directory is usable: only now is anything on disk changed.
+        for path in &damaged {
+            set_aside(path, &mut report)?;
+        }
+        for fix in &scan.fixes {
+            apply_fix(fix, &mut report)?;
+        }
+        report.segments = scan.segments.len();
+        let next = scan
+            .segments
+            .last()
+            .map_or(covered + 1, |s| s.next().max(covered + 1));
+        let entries: Vec<LogEntry> = scan
+            .entries
+            .into_iter()
+            .filter(|e| e.index() > covered)
+            .collect();
+        report.entries = entries.len();
+        report.elapsed = started.elapsed();
+        let wal = start_writer(config, dir, scan.segments, next)?;
+        tracing::info!(
+            path = %dir.display(),
+            snapshot_index = report.snapshot_index,
+            entries = report.entries,
+            segments = report.segments,
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            "read the write-ahead log"
+        );
+        Ok((
+            wal,
+            Recovered {
+                snapshot,
+                entries,
+                report,
+            },
+        ))
     }
-    retained.resume_at(next_lsn);
-    report.retained = retained.len();
-    let wal = start_writer(config, dir, retained, next_lsn)?;
-    let store = Arc::new(Store::new(clock, wal));
-    if let Some(file) = snapshot {
-        store.install(file.snapshot);
-    }
-    for f in found.iter().filter(|f| f.record.lsn > covered) {
-        store.replay(&f.record).map_err(|err| OpenError::Corrupt {
-            file: files[f.file].clone(),
-            offset: f.offset,
-            reason: format!("record {} does not apply: {err}", f.record.lsn),
-        })?;
-        report.replayed += 1;
-    }
-    store.wal().attach(&store);
-    report.elapsed = started.elapsed();
-    tracing::info!(
-        path = %dir.display(),
-        snapshot_lsn = report.snapshot_lsn,
-        replayed = report.replayed,
-        retained = report.retained,
-        elapsed_ms = report.elapsed.as_millis() as u64,
-        "recovered the write-ahead log"
-    );
-    Ok((store, report))
 }
 
 /// Creates the directory if needed, proves it writable, and deletes the
@@ -174,132 +203,198 @@ fn prepare(dir: &Path) -> Result<(), OpenError> {
     Ok(())
 }
 
-/// The newest snapshot. A broken one is corruption; repair sets it aside
-/// and tries the one before.
+/// The newest readable snapshot, and the damaged newer ones to set aside
+/// (renamed to `*.corrupt`): the log after the older generation is kept for
+/// exactly this.
 fn load_snapshot(
     dir: &Path,
-    recovery: Recovery,
+    history_budget: u64,
     report: &mut Report,
-) -> Result<Option<SnapshotFile>, OpenError> {
+) -> Result<(Option<Snapshot>, Vec<PathBuf>), OpenError> {
     let snapshots = dir::list(dir).opening("list", dir)?.snapshots;
-    for (_, path) in snapshots.iter().rev() {
-        match snapshot::read(path) {
-            Ok(file) => {
-                report.snapshot_lsn = Some(file.snapshot.lsn);
-                return Ok(Some(file));
-            }
-            Err(err @ OpenError::Corrupt { .. }) if recovery == Recovery::Repair => {
-                let aside = path.with_extension("snap.corrupt");
-                tracing::warn!("repair: setting aside {}: {err}", path.display());
-                fs::rename(path, &aside).opening("rename", path)?;
-                let bytes = fs::metadata(&aside).map_or(0, |m| m.len());
-                report.dropped.push(Dropped {
-                    file: path.clone(),
-                    offset: 0,
-                    bytes,
-                    reason: format!("repair: {err}"),
+    let mut damaged = Vec::new();
+    for (index, path) in snapshots.iter().rev() {
+        match snapshot::read(path, history_budget) {
+            Ok(snapshot) => {
+                report.snapshot_index = Some(*index);
+                let paths = damaged.into_iter().map(|(path, err)| {
+                    tracing::warn!(
+                        "{err}; starting from the previous snapshot and the log after it \
+                         instead (nothing is lost)"
+                    );
+                    path
                 });
+                return Ok((Some(snapshot), paths.collect()));
             }
+            Err(err @ OpenError::Corrupt { .. }) => damaged.push((path.clone(), err)),
             Err(err) => return Err(err),
         }
     }
-    Ok(None)
-}
-
-/// Reads every segment, checking that the LSNs past `covered` have no gaps.
-fn scan_segments(
-    segments: &[(Lsn, PathBuf)],
-    covered: Lsn,
-    keep_from: Lsn,
-    recovery: Recovery,
-    report: &mut Report,
-) -> Result<(Vec<PathBuf>, Vec<Found>), OpenError> {
-    let mut files = Vec::new();
-    let mut found = Vec::new();
-    let mut expected: Option<Lsn> = None;
-    for (i, (first, path)) in segments.iter().enumerate() {
-        if let Err(reason) = continuity(*first, expected, covered) {
-            return Err(OpenError::Corrupt {
-                file: path.clone(),
-                offset: 0,
+    // Every snapshot is damaged (or there is none): the log alone must
+    // hold the whole history, from entry 1 on.
+    let first_segment = dir::list(dir)
+        .opening("list", dir)?
+        .segments
+        .first()
+        .map(|s| s.0);
+    match damaged.first() {
+        Some((
+            _,
+            OpenError::Corrupt {
+                file,
+                offset,
                 reason,
-            });
+            },
+        )) if first_segment.is_some_and(|first| first > 1) => {
+            // The entries the snapshots covered are gone from the log, so
+            // no amount of repair can rebuild the state.
+            Err(OpenError::Unrecoverable {
+                file: file.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            })
         }
-        let continues = expected.unwrap_or(keep_from);
-        if *first > continues && *first > keep_from {
-            tracing::warn!(
-                file = %path.display(),
-                "records {continues} to {} are missing; the snapshot covers them, \
-                 but ListWALEntries cannot list them",
-                first - 1
-            );
-        }
-        let last = i + 1 == segments.len();
-        let bytes = fs::read(path).opening("read", path)?;
-        report.segments += 1;
-        files.push(path.clone());
-        let (records, damage) = read_segment(&bytes, *first, i);
-        expected = Some(*first + records.len() as u64);
-        found.extend(records.into_iter().filter(|f| f.record.lsn >= keep_from));
-        if let Some(damage) = damage {
-            if damage.torn && last {
-                cut(
-                    path,
-                    damage.offset,
-                    bytes.len() as u64,
-                    "torn tail: a write was cut short by a crash",
-                    report,
-                )?;
-            } else if recovery == Recovery::Repair {
-                let why = format!("repair: {}", damage.reason);
-                cut(path, damage.offset, bytes.len() as u64, &why, report)?;
-                // If the next segment starts inside the snapshot, the lost
-                // records were only there for listing: the state is whole
-                // and the later segments are kept.
-                if segments
-                    .get(i + 1)
-                    .is_some_and(|(next, _)| *next <= covered + 1)
-                {
-                    continue;
-                }
-                for (_, later) in &segments[i + 1..] {
-                    let size = fs::metadata(later).map_or(0, |m| m.len());
-                    fs::remove_file(later).opening("delete", later)?;
-                    report.dropped.push(Dropped {
-                        file: later.clone(),
-                        offset: 0,
-                        bytes: size,
-                        reason: format!("repair: follows the damage in {}", path.display()),
-                    });
-                    tracing::warn!(file = %later.display(), bytes = size, "repair: deleted a segment after the damage");
-                }
-                break;
-            } else {
-                return Err(OpenError::Corrupt {
-                    file: path.clone(),
-                    offset: damage.offset,
-                    reason: damage.reason,
-                });
+        _ => {
+            for (_, err) in &damaged {
+                tracing::warn!("{err}; the log holds every entry, starting from the first");
             }
+            Ok((None, damaged.into_iter().map(|(path, _)| path).collect()))
         }
     }
-    Ok((files, found))
+}
+
+/// Renames a damaged snapshot so that it is never chosen again.
+fn set_aside(path: &Path, report: &mut Report) -> Result<(), OpenError> {
+    let aside = path.with_extension("snap.corrupt");
+    tracing::warn!(file = %path.display(), "setting the damaged snapshot aside as {}", aside.display());
+    fs::rename(path, &aside).opening("rename", path)?;
+    dir::sync_dir(path.parent().unwrap_or(Path::new("."))).opening("sync", path)?;
+    report.snapshots_set_aside.push(path.to_owned());
+    Ok(())
+}
+
+/// What reading the segments found.
+struct Scan {
+    segments: Vec<Segment>,
+    entries: Vec<LogEntry>,
+    fixes: Vec<Fix>,
+}
+
+/// Reads every segment, checking that the indexes past `covered` have no
+/// gaps; damage is an error, or (repairing) a list of fixes.
+fn scan_segments(
+    listed: &[(u64, PathBuf)],
+    covered: u64,
+    recovery: Recovery,
+) -> Result<Scan, OpenError> {
+    let mut scan = Scan {
+        segments: Vec::new(),
+        entries: Vec::new(),
+        fixes: Vec::new(),
+    };
+    let mut expected: Option<u64> = None;
+    for (i, (first, path)) in listed.iter().enumerate() {
+        if let Err(reason) = continuity(*first, expected, covered) {
+            if recovery == Recovery::Strict {
+                return Err(OpenError::Corrupt {
+                    file: path.clone(),
+                    offset: 0,
+                    reason,
+                });
+            }
+            // Nothing after a gap can be applied: keep what comes before.
+            for (_, later) in &listed[i..] {
+                scan.fixes.push(Fix::Delete {
+                    path: later.clone(),
+                    reason: format!("repair: {reason}"),
+                });
+            }
+            break;
+        }
+        let last = i + 1 == listed.len();
+        let bytes = fs::read(path).opening("read", path)?;
+        let (segment, entries, damage) = read_segment(&bytes, *first, path);
+        expected = Some(segment.next());
+        scan.entries.extend(entries);
+        let Some(damage) = damage else {
+            scan.segments.push(segment);
+            continue;
+        };
+        let len = bytes.len() as u64;
+        if damage.torn && last {
+            let reason = "torn tail: a write was cut short by a crash".to_owned();
+            scan.fixes
+                .push(cut_or_delete(path, damage.offset, len, reason));
+            if damage.offset >= frame::HEADER_LEN as u64 {
+                scan.segments.push(segment);
+            }
+            continue;
+        }
+        if recovery == Recovery::Strict {
+            return Err(OpenError::Corrupt {
+                file: path.clone(),
+                offset: damage.offset,
+                reason: damage.reason,
+            });
+        }
+        let reason = format!("repair: {}", damage.reason);
+        scan.fixes
+            .push(cut_or_delete(path, damage.offset, len, reason));
+        if damage.offset >= frame::HEADER_LEN as u64 {
+            scan.segments.push(segment);
+        }
+        // If the next segment starts inside the snapshot, the entries lost
+        // here were covered by it: the state is whole and the later
+        // segments are kept.
+        if listed
+            .get(i + 1)
+            .is_some_and(|(next, _)| *next <= covered + 1)
+        {
+            expected = None;
+            continue;
+        }
+        for (_, later) in &listed[i + 1..] {
+            scan.fixes.push(Fix::Delete {
+                path: later.clone(),
+                reason: format!("repair: follows the damage in {}", path.display()),
+            });
+        }
+        break;
+    }
+    Ok(scan)
+}
+
+/// Cut at `offset`, or delete the file if not even its header survives.
+fn cut_or_delete(path: &Path, offset: u64, len: u64, reason: String) -> Fix {
+    if offset < frame::HEADER_LEN as u64 {
+        Fix::Delete {
+            path: path.to_owned(),
+            reason,
+        }
+    } else {
+        Fix::Cut {
+            path: path.to_owned(),
+            offset,
+            len,
+            reason,
+        }
+    }
 }
 
 /// Checks that a segment named `first` continues the log: it must not
-/// overlap the previous segment, and may leave a gap only where the snapshot
-/// covers the missing records (`expected`: the LSN after the previous
-/// segment's last record; `None` for the first segment).
-fn continuity(first: Lsn, expected: Option<Lsn>, covered: Lsn) -> Result<(), String> {
+/// overlap the previous segment, and may leave a gap only where the
+/// snapshot covers the missing entries (`expected`: the index after the
+/// previous segment's last entry; `None` for the first segment).
+fn continuity(first: u64, expected: Option<u64>, covered: u64) -> Result<(), String> {
     match expected {
         Some(expected) if first < expected => Err(format!(
-            "segment starts at LSN {first}, inside the previous segment (which ends before {expected})"
+            "segment starts at entry {first}, inside the previous segment (which ends before {expected})"
         )),
         Some(expected) if first > expected && first > covered + 1 => {
-            Err(format!("records {expected} to {} are missing", first - 1))
+            Err(format!("entries {expected} to {} are missing", first - 1))
         }
         None if first > covered + 1 => Err(format!(
-            "records {} to {} are missing (the snapshot covers up to {covered})",
+            "entries {} to {} are missing (the snapshot covers up to {covered})",
             covered + 1,
             first - 1
         )),
@@ -315,21 +410,26 @@ struct Damage {
     torn: bool,
 }
 
-/// The records of segment number `file`, whose first LSN is `first`, and
-/// the damage that ended it, if any.
-fn read_segment(bytes: &[u8], first: Lsn, file: usize) -> (Vec<Found>, Option<Damage>) {
-    let mut records = Vec::new();
+/// The entries of the segment at `path`, whose first index is `first`, the
+/// segment's map, and the damage that ended it, if any.
+fn read_segment(bytes: &[u8], first: u64, path: &Path) -> (Segment, Vec<LogEntry>, Option<Damage>) {
+    let mut segment = Segment {
+        first,
+        path: path.to_owned(),
+        ends: Vec::new(),
+    };
+    let mut entries = Vec::new();
     if bytes.len() < frame::HEADER_LEN {
         let damage = Damage {
             offset: 0,
             reason: "segment header cut short".into(),
             torn: true,
         };
-        return (records, Some(damage));
+        return (segment, entries, Some(damage));
     }
     if bytes[..frame::HEADER_LEN] != frame::header() {
         let reason = if &bytes[..8] == frame::MAGIC {
-            "unsupported segment version"
+            "unsupported segment version (a log written by another version of the worker)"
         } else {
             "not a distgo-db log segment"
         };
@@ -338,7 +438,7 @@ fn read_segment(bytes: &[u8], first: Lsn, file: usize) -> (Vec<Found>, Option<Da
             reason: reason.into(),
             torn: false,
         };
-        return (records, Some(damage));
+        return (segment, entries, Some(damage));
     }
     let (frames, end) = frame::scan(&bytes[frame::HEADER_LEN..], frame::HEADER_LEN);
     for (n, f) in frames.iter().enumerate() {
@@ -347,32 +447,28 @@ fn read_segment(bytes: &[u8], first: Lsn, file: usize) -> (Vec<Found>, Option<Da
             reason,
             torn: false,
         };
-        let record = match codec::decode_record(f.payload) {
-            Ok(record) => record,
+        let entry = match LogEntry::decode(f.payload) {
+            Ok(entry) => entry,
             Err(err) => {
-                return (
-                    records,
-                    Some(damage(format!("record does not decode: {err}"))),
-                );
+                let why = format!("entry does not decode: {err}");
+                return (segment, entries, Some(damage(why)));
             }
         };
-        let lsn = first + n as u64;
-        if record.lsn != lsn {
-            let why = format!("record has LSN {}, expected {lsn}", record.lsn);
-            return (records, Some(damage(why)));
+        let index = first + n as u64;
+        if entry.index() != index {
+            let why = format!("entry has index {}, expected {index}", entry.index());
+            return (segment, entries, Some(damage(why)));
         }
-        records.push(Found {
-            record: Arc::new(record),
-            size: (frame::FRAME_HEADER_LEN + f.payload.len()) as u64,
-            file,
-            offset: f.offset as u64,
-        });
+        segment
+            .ends
+            .push((f.offset + frame::FRAME_HEADER_LEN + f.payload.len()) as u64);
+        entries.push(entry);
     }
     let damage = match end {
         End::Clean => None,
         End::Torn { offset } => Some(Damage {
             offset: offset as u64,
-            reason: "damaged final record".into(),
+            reason: "damaged final entry".into(),
             torn: true,
         }),
         End::Corrupt { offset, reason } => Some(Damage {
@@ -381,84 +477,92 @@ fn read_segment(bytes: &[u8], first: Lsn, file: usize) -> (Vec<Found>, Option<Da
             torn: false,
         }),
     };
-    (records, damage)
+    (segment, entries, damage)
 }
 
-/// Cuts `path` at `offset` (deleting it if not even the header survives)
-/// and reports the bytes dropped.
-fn cut(
-    path: &Path,
-    offset: u64,
-    len: u64,
-    reason: &str,
-    report: &mut Report,
-) -> Result<(), OpenError> {
-    let dropped = len - offset;
+/// Carries out one fix decided by the scan, and reports it.
+fn apply_fix(fix: &Fix, report: &mut Report) -> Result<(), OpenError> {
+    let (path, offset, dropped, reason) = match fix {
+        Fix::Cut {
+            path,
+            offset,
+            len,
+            reason,
+        } => {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .opening("open", path)?;
+            file.set_len(*offset).opening("truncate", path)?;
+            file.sync_all().opening("sync", path)?;
+            (path, *offset, len - offset, reason)
+        }
+        Fix::Delete { path, reason } => {
+            let size = fs::metadata(path).map_or(0, |m| m.len());
+            fs::remove_file(path).opening("delete", path)?;
+            (path, 0, size, reason)
+        }
+    };
     tracing::warn!(
         file = %path.display(),
         offset,
         bytes = dropped,
         "{reason}: dropping {dropped} bytes at offset {offset}"
     );
-    if offset < frame::HEADER_LEN as u64 {
-        fs::remove_file(path).opening("delete", path)?;
-    } else {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .opening("open", path)?;
-        file.set_len(offset).opening("truncate", path)?;
-        file.sync_all().opening("sync", path)?;
-    }
     report.dropped.push(Dropped {
-        file: path.to_owned(),
+        file: path.clone(),
         offset,
         bytes: dropped,
-        reason: reason.to_owned(),
+        reason: reason.clone(),
     });
     Ok(())
 }
 
-/// Starts the writer thread on a fresh segment at `next_lsn`.
+/// Starts the writer thread on a fresh segment at `next`.
 fn start_writer(
     config: &WalConfig,
     dir: &Path,
-    retained: Retained,
-    next_lsn: Lsn,
+    mut segments: Vec<Segment>,
+    next: u64,
 ) -> Result<Wal, OpenError> {
-    let (file, path) = dir::create_segment(dir, next_lsn).opening("create a segment in", dir)?;
-    let (progress_tx, progress) = watch::channel(Progress {
-        acked: next_lsn - 1,
-        failed: None,
+    let (file, path) = dir::create_segment(dir, next).opening("create a segment in", dir)?;
+    // A fresh segment at `next` replaces an empty one of the same name.
+    segments.retain(|s| s.first != next);
+    segments.push(Segment {
+        first: next,
+        path,
+        ends: Vec::new(),
     });
+    let segments = Arc::new(Mutex::new(Segments { files: segments }));
     let poisoned = Arc::new(AtomicBool::new(false));
+    let failure = Arc::new(Mutex::new(None));
     let writer = Writer {
         dir: dir.to_owned(),
         file,
-        path,
-        segment_first: next_lsn,
         policy: config.sync,
         interval: config.sync_interval,
-        written: next_lsn - 1,
-        pending: next_lsn - 1,
         dirty: false,
         synced_at: Instant::now(),
         buf: Vec::with_capacity(1 << 16),
-        progress: progress_tx,
+        len: frame::HEADER_LEN as u64,
+        waiting: Vec::new(),
+        segments: segments.clone(),
         poisoned: poisoned.clone(),
+        failure: failure.clone(),
         stats: Stats::default(),
     };
-    let (commands, receiver) = mpsc::channel();
+    let (requests, receiver) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("distgo-wal-writer".into())
         .spawn(move || writer.run(receiver))
         .opening("start the writer thread for", dir)?;
-    let durable = Durable {
+    Ok(Wal {
         dir: dir.to_owned(),
-        commands,
-        progress,
+        requests,
+        segments,
         poisoned,
-        thread: parking_lot::Mutex::new(Some(thread)),
-    };
-    Ok(Wal::new(retained, config.snapshot_bytes, Some(durable)))
+        failure,
+        thread: Mutex::new(Some(thread)),
+        serial: Mutex::new(()),
+    })
 }

@@ -1,39 +1,38 @@
 //! The writer thread: group commit.
 //!
 //! ```text
-//!  store (write lock held)            writer thread                 waiting clients
-//!  ───────────────────────            ─────────────                 ───────────────
-//!  append(r7) ─┐                                                    ticket(7).wait()
-//!  append(r8) ─┼─▶ queue ─▶ drain r7 r8 r9 ─▶ write(2) ─▶ fsync ─┐   ticket(8).wait()
-//!  append(r9) ─┘                                                 │   ticket(9).wait()
-//!                                     acked = 9 ◀────────────────┘──▶ all three wake
+//!  proposers                         writer thread                      callbacks, in log order
+//!  ─────────                         ─────────────                      ───────────────────────
+//!  append(e7, done7) ─┐                                                  done7(Ok) ─▶ apply e7, answer
+//!  append(e8, done8) ─┼─▶ queue ─▶ drain e7 e8 e9 ─▶ write(2) ─▶ fsync ─▶ done8(Ok) ─▶ apply e8, answer
+//!  append(e9, done9) ─┘                                                  done9(Ok) ─▶ apply e9, answer
 //! ```
 //!
-//! Appending only puts a record on a channel, so the store's lock is never
-//! held across I/O. The thread takes *everything* queued, encodes it into one
-//! buffer, writes it with one `write(2)` and makes it durable with one
-//! `fdatasync`, then publishes the highest LSN it covered on a watch channel.
-//! While one fsync runs, the next batch queues up, so N concurrent writers
-//! share one fsync instead of paying for N: the slower the disk, the bigger
-//! the batches.
+//! Appending only puts entries on a channel, so no caller ever waits for
+//! I/O while holding a lock. The thread takes *everything* queued, encodes
+//! it into one buffer, writes it with one `write(2)` and makes it durable
+//! with one `fdatasync`, then runs the callbacks of the batch in the order
+//! the entries were appended. While one fsync runs, the next batch queues
+//! up, so N concurrent writers share one fsync instead of paying for N: the
+//! slower the disk, the bigger the batches.
 //!
-//! What "acked" means depends on `wal.sync`:
+//! What "durable" means when a callback runs depends on `wal.sync`:
 //!
-//! | policy | acked after | lost on kill -9 | lost on power loss |
+//! | policy | callback after | lost on kill -9 | lost on power loss |
 //! |---|---|---|---|
 //! | `always` | write + fdatasync | nothing | nothing |
 //! | `interval` | write(2) | nothing | up to `wal.sync_interval` of writes |
 //! | `never` | write(2) | nothing | whatever the OS had not flushed (Linux: ~30 s) |
 //!
-//! **Poisoning.** If a write or an fsync fails, the thread stops and
-//! publishes the failure: waiting and later writes answer UNAVAILABLE and
-//! the worker keeps serving reads. It does not retry: after a failed fsync
-//! the kernel may have dropped the dirty pages, so a retry that succeeds
-//! proves nothing (the lesson of PostgreSQL's "fsyncgate"). A restart
-//! recovers from what is really on disk.
+//! **Poisoning.** If a write or an fsync fails, the thread stops: the
+//! callbacks of the failed batch and of everything queued behind it get the
+//! error, and later appends are refused. It does not retry: after a failed
+//! fsync the kernel may have dropped the dirty pages, so a retry that
+//! succeeds proves nothing (the lesson of PostgreSQL's "fsyncgate"). A
+//! restart recovers from what is really on disk.
 
 use std::{
-    fs::File,
+    fs::{File, OpenOptions},
     io::Write,
     path::PathBuf,
     sync::{
@@ -44,158 +43,227 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::watch;
+use parking_lot::Mutex;
 
 use crate::{
     config::SyncPolicy,
-    store::{Lsn, Record},
-    wal::{codec, dir, frame},
+    wal::{dir, entry::LogEntry, frame},
 };
 
 /// Stop adding to a batch past this many bytes; the rest waits for the next.
 const MAX_BATCH_BYTES: usize = 8 << 20;
 
+/// Why the log stopped, as every later caller is told.
+pub type Failure = Arc<str>;
+
+/// What runs once appended entries are durable (or the log failed).
+pub type Done = Box<dyn FnOnce(Result<(), Failure>) + Send>;
+
 /// What the writer thread is asked to do, in order.
-#[derive(Debug)]
-pub(crate) enum Command {
-    /// Write this record.
-    Append(Arc<Record>),
+pub(crate) enum Request {
+    /// Write these entries, then run `done`.
+    Append {
+        /// The entries, in index order, continuing the log.
+        entries: Vec<Arc<LogEntry>>,
+        /// Runs when they are durable.
+        done: Done,
+    },
     /// Start a new segment after everything queued so far; answer when the
-    /// new segment exists (compaction then deletes the older ones).
+    /// new segment exists (compaction then deletes older ones whole).
     Roll(Sender<Result<(), String>>),
+    /// Cut the log after entry `index`: later entries, written or queued
+    /// before this request, are gone, and the next entry is `index + 1`.
+    TruncateAfter {
+        /// The last entry kept.
+        index: u64,
+        /// Answered when the cut is durable.
+        reply: Sender<Result<(), String>>,
+    },
     /// Write and sync everything queued so far, then stop.
     Close(Sender<()>),
 }
 
-/// What the writer has done, published to every waiting ticket.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Progress {
-    /// The highest LSN as durable as the sync policy promises.
-    pub(crate) acked: Lsn,
-    /// Why the log stopped, once it has.
-    pub(crate) failed: Option<Arc<str>>,
+/// Where each segment of the log starts and how far it was written: the
+/// map a truncation needs to find its cut.
+#[derive(Debug, Default)]
+pub(crate) struct Segments {
+    /// `(first index, path, file length after each entry)`, oldest first.
+    pub(crate) files: Vec<Segment>,
+}
+
+/// One segment file.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    /// Index of its first entry.
+    pub(crate) first: u64,
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// The file's length after each of its entries, in order.
+    pub(crate) ends: Vec<u64>,
+}
+
+impl Segment {
+    /// The index after its last entry.
+    pub(crate) fn next(&self) -> u64 {
+        self.first + self.ends.len() as u64
+    }
 }
 
 /// The state of the writer thread.
 pub(crate) struct Writer {
     pub(crate) dir: PathBuf,
     pub(crate) file: File,
-    pub(crate) path: PathBuf,
-    /// The first LSN of the current segment.
-    pub(crate) segment_first: Lsn,
     pub(crate) policy: SyncPolicy,
     pub(crate) interval: Duration,
-    /// The last LSN written to the file.
-    pub(crate) written: Lsn,
-    /// The last LSN in `buf`, not yet written.
-    pub(crate) pending: Lsn,
     pub(crate) dirty: bool,
     pub(crate) synced_at: Instant,
     pub(crate) buf: Vec<u8>,
-    pub(crate) progress: watch::Sender<Progress>,
+    /// The file's length without `buf`.
+    pub(crate) len: u64,
+    /// Callbacks of the entries in `buf`.
+    pub(crate) waiting: Vec<Done>,
+    /// The log's segments, shared with the log for purging.
+    pub(crate) segments: Arc<Mutex<Segments>>,
     pub(crate) poisoned: Arc<AtomicBool>,
-    /// Records, writes and fsyncs so far: records per fsync is group
+    pub(crate) failure: Arc<Mutex<Option<Failure>>>,
+    /// Entries, writes and fsyncs so far: entries per fsync is group
     /// commit at work.
     pub(crate) stats: Stats,
 }
 
 /// What the writer has done since it started.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Stats {
-    pub(crate) records: u64,
-    pub(crate) writes: u64,
-    pub(crate) syncs: u64,
+pub struct Stats {
+    /// Entries written.
+    pub entries: u64,
+    /// `write(2)` calls.
+    pub writes: u64,
+    /// `fdatasync` calls.
+    pub syncs: u64,
 }
 
 impl Writer {
-    /// Serves commands until `Close`, a closed channel or an I/O failure.
-    pub(crate) fn run(mut self, commands: Receiver<Command>) {
-        if let Err(err) = self.serve(&commands) {
-            let message: Arc<str> = format!(
+    /// Serves requests until `Close`, a closed channel or an I/O failure.
+    pub(crate) fn run(mut self, requests: Receiver<Request>) {
+        if let Err(err) = self.serve(&requests) {
+            let path = self.current_path();
+            let message: Failure = format!(
                 "write-ahead log failed ({}: {err}); writes are refused until the worker restarts",
-                self.path.display()
+                path.display()
             )
             .into();
             tracing::error!("{message}");
+            *self.failure.lock() = Some(message.clone());
             self.poisoned.store(true, Ordering::SeqCst);
-            self.progress.send_modify(|p| p.failed = Some(message));
+            for done in self.waiting.drain(..) {
+                done(Err(message.clone()));
+            }
+            // Everything still queued fails the same way, in order.
+            while let Ok(request) = requests.try_recv() {
+                refuse(request, &message);
+            }
         }
     }
 
-    fn serve(&mut self, commands: &Receiver<Command>) -> std::io::Result<()> {
+    fn current_path(&self) -> PathBuf {
+        let segments = self.segments.lock();
+        segments
+            .files
+            .last()
+            .map_or_else(|| self.dir.clone(), |s| s.path.clone())
+    }
+
+    fn serve(&mut self, requests: &Receiver<Request>) -> std::io::Result<()> {
         loop {
-            let Some(first) = self.next_command(commands)? else {
+            let Some(first) = self.next_request(requests)? else {
                 return self.sync();
             };
             let mut next = Some(first);
-            while let Some(command) = next.take() {
-                match command {
-                    Command::Append(record) => self.encode(&record),
-                    Command::Roll(reply) => {
+            while let Some(request) = next.take() {
+                match request {
+                    Request::Append { entries, done } => self.encode(&entries, done),
+                    Request::Roll(reply) => {
                         let rolled = self.flush().and_then(|()| self.roll());
                         let _ = reply.send(rolled.as_ref().map_err(|e| e.to_string()).copied());
                         rolled?;
                     }
-                    Command::Close(reply) => {
+                    Request::TruncateAfter { index, reply } => {
+                        let cut = self.flush().and_then(|()| self.truncate_after(index));
+                        let _ = reply.send(cut.as_ref().map_err(|e| e.to_string()).copied());
+                        cut?;
+                    }
+                    Request::Close(reply) => {
                         self.flush()?;
                         self.sync()?;
                         let Stats {
-                            records,
+                            entries,
                             writes,
                             syncs,
                         } = self.stats;
-                        tracing::info!(records, writes, syncs, "closed the write-ahead log");
+                        tracing::info!(entries, writes, syncs, "closed the write-ahead log");
                         let _ = reply.send(());
                         return Ok(());
                     }
                 }
                 if self.buf.len() < MAX_BATCH_BYTES {
-                    next = commands.try_recv().ok();
+                    next = requests.try_recv().ok();
                 }
             }
             self.flush()?;
         }
     }
 
-    /// Waits for the next command; with the `interval` policy, wakes up to
+    /// Waits for the next request; with the `interval` policy, wakes up to
     /// sync when the interval has passed. `None`: every sender is gone.
-    fn next_command(&mut self, commands: &Receiver<Command>) -> std::io::Result<Option<Command>> {
+    fn next_request(&mut self, requests: &Receiver<Request>) -> std::io::Result<Option<Request>> {
         loop {
             if !(self.dirty && self.policy == SyncPolicy::Interval) {
-                return Ok(commands.recv().ok());
+                return Ok(requests.recv().ok());
             }
             let due = self.synced_at + self.interval;
-            match commands.recv_timeout(due.saturating_duration_since(Instant::now())) {
-                Ok(command) => return Ok(Some(command)),
+            match requests.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                Ok(request) => return Ok(Some(request)),
                 Err(RecvTimeoutError::Timeout) => self.sync()?,
                 Err(RecvTimeoutError::Disconnected) => return Ok(None),
             }
         }
     }
 
-    fn encode(&mut self, record: &Record) {
-        frame::push_frame(&mut self.buf, |buf| codec::encode_record(record, buf));
-        self.pending = record.lsn;
-        self.stats.records += 1;
+    fn encode(&mut self, entries: &[Arc<LogEntry>], done: Done) {
+        let mut segments = self.segments.lock();
+        let Some(segment) = segments.files.last_mut() else {
+            // There is always a current segment; without one nothing can
+            // be written, which the caller learns as a failure.
+            drop(segments);
+            done(Err("the write-ahead log has no segment".into()));
+            return;
+        };
+        for entry in entries {
+            frame::push_frame(&mut self.buf, |buf| entry.encode(buf));
+            segment.ends.push(self.len + self.buf.len() as u64);
+        }
+        self.stats.entries += entries.len() as u64;
+        self.waiting.push(done);
     }
 
-    /// Writes the batch, syncs if the policy says so, and wakes its waiters.
+    /// Writes the batch, syncs if the policy says so, and runs its callbacks.
     fn flush(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         self.file.write_all(&self.buf)?;
         self.stats.writes += 1;
+        self.len += self.buf.len() as u64;
         self.buf.clear();
-        self.written = self.pending;
         self.dirty = true;
         match self.policy {
             SyncPolicy::Always => self.sync()?,
             SyncPolicy::Interval if self.synced_at.elapsed() >= self.interval => self.sync()?,
             SyncPolicy::Interval | SyncPolicy::Never => {}
         }
-        let acked = self.written;
-        self.progress.send_modify(|p| p.acked = acked);
+        for done in self.waiting.drain(..) {
+            done(Ok(()));
+        }
         Ok(())
     }
 
@@ -210,19 +278,87 @@ impl Writer {
     }
 
     /// Closes the current segment (synced, whatever the policy, so that a
-    /// later segment never holds records that an earlier one lost) and
+    /// later segment never holds entries that an earlier one lost) and
     /// starts the next one. An empty segment is kept rather than rolled.
     fn roll(&mut self) -> std::io::Result<()> {
-        let next = self.written + 1;
-        if next == self.segment_first {
-            return Ok(());
-        }
+        let next = {
+            let segments = self.segments.lock();
+            match segments.files.last() {
+                Some(s) if s.ends.is_empty() => return Ok(()),
+                Some(s) => s.next(),
+                None => return Ok(()),
+            }
+        };
         self.dirty = true;
         self.sync()?;
-        let (file, path) = dir::create_segment(&self.dir, next)?;
+        self.start_segment(next)
+    }
+
+    fn start_segment(&mut self, first: u64) -> std::io::Result<()> {
+        let (file, path) = dir::create_segment(&self.dir, first)?;
         self.file = file;
-        self.path = path;
-        self.segment_first = next;
+        self.len = frame::HEADER_LEN as u64;
+        self.segments.lock().files.push(Segment {
+            first,
+            path,
+            ends: Vec::new(),
+        });
         Ok(())
+    }
+
+    /// Removes every entry after `index`: later segments are deleted and
+    /// the one holding `index` is cut after it; the next entry goes to a
+    /// fresh segment at `index + 1`.
+    fn truncate_after(&mut self, index: u64) -> std::io::Result<()> {
+        let mut doomed = Vec::new();
+        let mut cut: Option<(PathBuf, u64)> = None;
+        {
+            let mut segments = self.segments.lock();
+            while let Some(last) = segments.files.last_mut() {
+                if last.first > index {
+                    if let Some(s) = segments.files.pop() {
+                        doomed.push(s.path);
+                    }
+                    continue;
+                }
+                let keep = (index + 1 - last.first) as usize;
+                if keep < last.ends.len() {
+                    last.ends.truncate(keep);
+                    let len = last
+                        .ends
+                        .last()
+                        .copied()
+                        .unwrap_or(frame::HEADER_LEN as u64);
+                    cut = Some((last.path.clone(), len));
+                }
+                break;
+            }
+        }
+        for path in &doomed {
+            std::fs::remove_file(path)?;
+        }
+        if let Some((path, len)) = &cut {
+            let file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(*len)?;
+            file.sync_all()?;
+        }
+        if !doomed.is_empty() || cut.is_some() {
+            dir::sync_dir(&self.dir)?;
+        }
+        // A fresh segment, so nothing is ever appended after a cut.
+        self.start_segment(index + 1)
+    }
+}
+
+/// Answers a request the failed log will never carry out.
+fn refuse(request: Request, why: &Failure) {
+    match request {
+        Request::Append { done, .. } => done(Err(why.clone())),
+        Request::Roll(reply) | Request::TruncateAfter { reply, .. } => {
+            let _ = reply.send(Err(why.to_string()));
+        }
+        Request::Close(reply) => {
+            let _ = reply.send(());
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Executing operations: from what the client asked to a log record.
+//! Applying a write: from the operations a command carries to a record.
 //!
 //! [`plan`] looks at the current tree and decides the entries one operation
 //! produces: it checks that the parent exists and the name is free (or
@@ -6,17 +6,21 @@
 //! time and lists the children a cascade delete takes with it. It never
 //! changes the tree.
 //!
-//! [`execute`] runs a list of operations (one for a plain request, many for a
-//! transaction) against the tree: plan one, apply its entries, plan the next
-//! against the changed tree, and so on, so a transaction can create a
-//! collection and then documents inside it. If any operation fails, the
-//! entries already applied are undone in reverse order and nothing of the
-//! batch remains. The caller holds the write lock throughout, so no reader
-//! ever sees a half-executed batch.
+//! [`execute`] runs the operations of one command (one for a plain request,
+//! many for a transaction) against the tree: plan one, apply its entries,
+//! plan the next against the changed tree, and so on, so a transaction can
+//! create a collection and then documents inside it. If any operation
+//! fails, the entries already applied are undone in reverse order and
+//! nothing of the batch remains. The caller holds the write lock
+//! throughout, so no reader ever sees a half-executed batch.
+//!
+//! Everything here is a function of the tree, the operations, the commit
+//! time and the command's random stream: that is what makes applying the
+//! same log on two replicas give the same state.
 
 use std::sync::Arc;
 
-use rand::{Rng, RngCore};
+use rand_chacha::rand_core::RngCore;
 
 use crate::{
     clock::Timestamp,
@@ -24,6 +28,7 @@ use crate::{
     ids::generate_id,
     names::{CollectionName, DatabaseName, IdKind},
     store::{
+        command::Failed,
         ops::Op,
         record::{Change, Entry, Mutation},
         rows::{CollectionRow, DatabaseRow, DocumentRow},
@@ -31,18 +36,9 @@ use crate::{
     },
 };
 
-/// Operations that failed: which one (0-based) and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failed {
-    /// Index of the failing operation in the batch.
-    pub index: usize,
-    /// Why it failed.
-    pub error: Error,
-}
-
 /// Entries applied by a successful [`execute`], with the changes that undo them.
 #[derive(Debug)]
-pub struct Applied {
+pub struct Executed {
     /// The record's entries, in the order they were applied.
     pub entries: Vec<Entry>,
     /// The inverse changes, in the order they were made.
@@ -55,8 +51,8 @@ pub fn execute(
     ops: &[Op],
     now: Timestamp,
     rng: &mut impl RngCore,
-) -> Result<Applied, Failed> {
-    let mut applied = Applied {
+) -> Result<Executed, Failed> {
+    let mut applied = Executed {
         entries: Vec::new(),
         undo: Vec::new(),
     };
@@ -255,11 +251,11 @@ fn pick_id(
     }
 }
 
-/// A random (version 4) UUID from the store's generator.
+/// A random (version 4) UUID from the command's stream.
 fn uuid_v4(rng: &mut impl RngCore) -> [u8; 16] {
-    *uuid::Builder::from_random_bytes(rng.random())
-        .as_uuid()
-        .as_bytes()
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    *uuid::Builder::from_random_bytes(bytes).as_uuid().as_bytes()
 }
 
 fn not_found(name: &impl ToString) -> Error {
