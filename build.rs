@@ -16,6 +16,7 @@ const PROTOS: &[&str] = &[
     "worker/database/v1/transaction.proto",
     "worker/database/v1/wal.proto",
     "worker/cluster/v1/cluster.proto",
+    "worker/replication/v1/replication.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -18,6 +18,13 @@ pub mod cluster {
     tonic::include_proto!("worker.cluster.v1");
 }
 
+/// Package `worker.replication.v1`: distgo-db's own replication protocol
+/// (Raft between the members of a replica set, and its administration); not
+/// part of the v1 client contract.
+pub mod replication {
+    tonic::include_proto!("worker.replication.v1");
+}
+
 /// The encoded `FileDescriptorSet` of every `.proto` file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/distgo_descriptor.bin"));
