@@ -133,17 +133,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Bench::Recovery { documents } => recovery(dir.path(), documents).await,
         Bench::Load { path, documents } => {
-            let (replica, _) =
-                Replica::open(&wal_config(&path), Arc::new(SystemClock), Recovery::Strict)?;
+            let (replica, _) = Replica::open_standalone(
+                &wal_config(&path),
+                Arc::new(SystemClock),
+                Recovery::Strict,
+            )?;
             let replica = Arc::new(replica);
             load(&replica, documents).await?;
-            replica.close();
+            replica.close_standalone();
             Ok(())
         }
         Bench::Open { path } => {
             let started = Instant::now();
-            let (_replica, report) =
-                Replica::open(&wal_config(&path), Arc::new(SystemClock), Recovery::Strict)?;
+            let (_replica, report) = Replica::open_standalone(
+                &wal_config(&path),
+                Arc::new(SystemClock),
+                Recovery::Strict,
+            )?;
             println!(
                 "recovered in {:.2} s: {report:?}",
                 started.elapsed().as_secs_f64()
@@ -176,7 +182,7 @@ async fn throughput(dir: &Path, sync: &str, load: Load) -> Result<(), Box<dyn st
     let config = Config::from_yaml(&yaml)?;
     // Shows the writer's entries/writes/fsyncs when the log closes.
     distgo_db::logging::init(&Config::from_yaml("name: b\nlogging:\n  output: stderr\n")?.logging)?;
-    let worker = Worker::open(config, Recovery::Strict)?;
+    let worker = Worker::open(config, Recovery::Strict).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -330,7 +336,7 @@ fn wal_config(dir: &Path) -> WalConfig {
 async fn recovery(dir: &Path, documents: usize) -> Result<(), Box<dyn std::error::Error>> {
     let config = wal_config(dir);
     let clock = Arc::new(SystemClock);
-    let (replica, _) = Replica::open(&config, clock.clone(), Recovery::Strict)?;
+    let (replica, _) = Replica::open_standalone(&config, clock.clone(), Recovery::Strict)?;
     let replica = Arc::new(replica);
     let started = Instant::now();
     load(&replica, documents).await?;
@@ -338,12 +344,12 @@ async fn recovery(dir: &Path, documents: usize) -> Result<(), Box<dyn std::error
         "wrote {documents} documents in {:.1} s (sync: never, 64 writers, in-process)",
         started.elapsed().as_secs_f64()
     );
-    replica.close();
+    replica.close_standalone();
     drop(replica);
     println!("log as written: {}", describe(dir)?);
 
     let started = Instant::now();
-    let (replica, report) = Replica::open(&config, clock.clone(), Recovery::Strict)?;
+    let (replica, report) = Replica::open_standalone(&config, clock.clone(), Recovery::Strict)?;
     println!(
         "recovery from the log: {:.2} s (snapshot at entry {:?}, {} entries applied, {} segments)",
         started.elapsed().as_secs_f64(),
@@ -357,12 +363,12 @@ async fn recovery(dir: &Path, documents: usize) -> Result<(), Box<dyn std::error
         "snapshot of everything: {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    replica.close();
+    replica.close_standalone();
     drop(replica);
     println!("after compaction: {}", describe(dir)?);
 
     let started = Instant::now();
-    let (replica, report) = Replica::open(&config, clock, Recovery::Strict)?;
+    let (replica, report) = Replica::open_standalone(&config, clock, Recovery::Strict)?;
     let elapsed = started.elapsed().as_secs_f64();
     let (_, _, docs) = replica.store().counts();
     println!(
@@ -378,17 +384,23 @@ async fn load(store: &Arc<Replica>, documents: usize) -> Result<(), Box<dyn std:
         database: "bench".into(),
     };
     store
-        .write(Op::CreateDatabase {
-            id: Some("bench".into()),
-            display_name: "Bench".into(),
-        })
+        .write(
+            Op::CreateDatabase {
+                id: Some("bench".into()),
+                display_name: "Bench".into(),
+            },
+            None,
+        )
         .await?;
     store
-        .write(Op::CreateCollection {
-            parent: db.clone(),
-            id: Some("docs".into()),
-            description: String::new(),
-        })
+        .write(
+            Op::CreateCollection {
+                parent: db.clone(),
+                id: Some("docs".into()),
+                description: String::new(),
+            },
+            None,
+        )
         .await?;
     let writers = 64;
     let mut tasks = Vec::new();
@@ -402,7 +414,7 @@ async fn load(store: &Arc<Replica>, documents: usize) -> Result<(), Box<dyn std:
                     id: Some(format!("doc-{n:07}")),
                     value: format!("{{\"n\": {n}, \"tag\": \"small\"}}"),
                 };
-                store.write(op).await?;
+                store.write(op, None).await?;
             }
             Ok::<_, distgo_db::error::Error>(())
         }));

@@ -20,6 +20,18 @@
 //!   ttl: 60s              # open transactions expire this long after Begin
 //!   max_operations: 500   # per transaction
 //!   max_open: 10000       # at once
+//! cluster:                # optional; absent: a standalone worker
+//!   node_id: 1            # this member's id, unique in its replica set
+//!   peers:                # id -> how this member reaches each member (itself included)
+//!     1: 127.0.0.1:56001
+//!     2: 127.0.0.1:56002
+//!     3: 127.0.0.1:56003
+//!   bootstrap: true       # on ONE member: form the set from `peers` at first start
+//!   heartbeat: 100ms      # how often the leader reminds followers it leads
+//!   election_timeout: 500ms..1s   # a follower that hears nothing this long elects
+//!   snapshot_entries: 10000       # snapshot after this many entries
+//!   read: read_index      # read_index | lease: how a linearizable read is confirmed
+//!   request_window: 10m   # how long a request id is remembered for retries
 //! ```
 //!
 //! Parsing is strict on purpose. A misspelt key (`timout:`) silently falling
@@ -82,6 +94,42 @@ pub struct Config {
     pub wal: WalConfig,
     /// Bounds on open transactions.
     pub transactions: crate::txn::Limits,
+    /// Membership of a replica set; `None` for a standalone worker.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `cluster.*`: this worker as a member of a replica set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// This member's id (at least 1), unique in its replica set.
+    pub node_id: u64,
+    /// How this member reaches each member, itself included: `host:port`.
+    pub peers: std::collections::BTreeMap<u64, String>,
+    /// Whether this member forms the set from `peers` at its first start.
+    pub bootstrap: bool,
+    /// How often the leader sends heartbeats.
+    pub heartbeat: Duration,
+    /// The range an election timeout is drawn from.
+    pub election_timeout: (Duration, Duration),
+    /// A snapshot is taken after this many entries since the last one.
+    pub snapshot_entries: u64,
+    /// How a linearizable read is confirmed.
+    pub read: ReadMode,
+    /// How long a client's request id is remembered, so that a retry is not
+    /// applied twice.
+    pub request_window: Duration,
+}
+
+/// `cluster.read`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// The leader confirms with a majority that it still leads (a round
+    /// trip per read, or per batch of reads).
+    ReadIndex,
+    /// The leader trusts its lease: no round trip while heartbeats keep
+    /// arriving, at the price of trusting clocks not to drift apart.
+    Lease,
 }
 
 /// `grpc.*`
@@ -203,6 +251,7 @@ struct RawConfig {
     wal: RawWal,
     #[serde(default)]
     transactions: RawTransactions,
+    cluster: Option<RawCluster>,
 }
 
 #[derive(Deserialize)]
@@ -282,6 +331,45 @@ impl Default for RawTransactions {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    node_id: u64,
+    peers: std::collections::BTreeMap<u64, String>,
+    #[serde(default)]
+    bootstrap: bool,
+    #[serde(default = "default_heartbeat")]
+    heartbeat: String,
+    #[serde(default = "default_election_timeout")]
+    election_timeout: String,
+    #[serde(default = "default_snapshot_entries")]
+    snapshot_entries: u64,
+    #[serde(default = "default_read")]
+    read: ReadMode,
+    #[serde(default = "default_request_window")]
+    request_window: String,
+}
+
+fn default_heartbeat() -> String {
+    "100ms".into()
+}
+
+fn default_election_timeout() -> String {
+    "500ms..1s".into()
+}
+
+fn default_snapshot_entries() -> u64 {
+    10_000
+}
+
+fn default_read() -> ReadMode {
+    ReadMode::ReadIndex
+}
+
+fn default_request_window() -> String {
+    "10m".into()
+}
+
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
@@ -359,12 +447,21 @@ impl RawConfig {
         if self.name.trim().is_empty() {
             return Err(ConfigError::invalid("name", "must not be empty"));
         }
+        let wal = self.wal.validate()?;
+        let cluster = self.cluster.map(RawCluster::validate).transpose()?;
+        if cluster.is_some() && wal.path.is_none() {
+            return Err(ConfigError::invalid(
+                "cluster",
+                "a replica set member needs wal.path: its vote and log must survive a restart",
+            ));
+        }
         Ok(Config {
             name: self.name,
             grpc: self.grpc.validate()?,
             logging: self.logging.validate()?,
-            wal: self.wal.validate()?,
+            wal,
             transactions: self.transactions.validate()?,
+            cluster,
         })
     }
 }
@@ -442,6 +539,94 @@ impl RawTransactions {
             max_open: self.max_open,
         })
     }
+}
+
+impl RawCluster {
+    fn validate(self) -> Result<ClusterConfig, ConfigError> {
+        if self.node_id == 0 {
+            return Err(ConfigError::invalid(
+                "cluster.node_id",
+                "must be at least 1",
+            ));
+        }
+        if !self.peers.contains_key(&self.node_id) {
+            return Err(ConfigError::invalid(
+                "cluster.peers",
+                format!("must include this member, node {}", self.node_id),
+            ));
+        }
+        for (id, address) in &self.peers {
+            if *id == 0 {
+                return Err(ConfigError::invalid(
+                    "cluster.peers",
+                    "ids must be at least 1",
+                ));
+            }
+            check_peer_address(address).map_err(|why| {
+                ConfigError::invalid(&format!("cluster.peers.{id}"), format!("{address:?} {why}"))
+            })?;
+        }
+        let heartbeat = parse_duration(&self.heartbeat, "cluster.heartbeat")?;
+        let election_timeout = parse_range(&self.election_timeout, "cluster.election_timeout")?;
+        if heartbeat >= election_timeout.0 {
+            return Err(ConfigError::invalid(
+                "cluster.heartbeat",
+                "must be shorter than the shortest election timeout",
+            ));
+        }
+        if self.snapshot_entries == 0 {
+            return Err(ConfigError::invalid(
+                "cluster.snapshot_entries",
+                "must be at least 1",
+            ));
+        }
+        Ok(ClusterConfig {
+            node_id: self.node_id,
+            peers: self.peers,
+            bootstrap: self.bootstrap,
+            heartbeat,
+            election_timeout,
+            snapshot_entries: self.snapshot_entries,
+            read: self.read,
+            request_window: parse_duration(&self.request_window, "cluster.request_window")?,
+        })
+    }
+}
+
+/// Checks a peer address: `host:port`, optionally behind `http://` or
+/// `https://`.
+fn check_peer_address(address: &str) -> Result<(), &'static str> {
+    let bare = address
+        .strip_prefix("http://")
+        .or_else(|| address.strip_prefix("https://"))
+        .unwrap_or(address);
+    let (host, port) = bare.rsplit_once(':').ok_or("is not host:port")?;
+    if host.is_empty() || host.contains('/') {
+        return Err("has no host");
+    }
+    port.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .map(|_| ())
+        .ok_or("has no port from 1 to 65535")
+}
+
+/// Parses a range of durations `MIN..MAX` with MIN < MAX.
+fn parse_range(text: &str, key: &str) -> Result<(Duration, Duration), ConfigError> {
+    let (min, max) = text.split_once("..").ok_or_else(|| {
+        ConfigError::invalid(
+            key,
+            format!("{text:?} is not a range MIN..MAX, e.g. 500ms..1s"),
+        )
+    })?;
+    let (min, max) = (parse_duration(min, key)?, parse_duration(max, key)?);
+    if min >= max {
+        return Err(ConfigError::invalid(
+            key,
+            "the minimum must be below the maximum",
+        ));
+    }
+    Ok((min, max))
 }
 
 /// Parses a positive duration such as `500ms`, `4s`, `1m` or `1m30s`.

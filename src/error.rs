@@ -120,6 +120,14 @@ pub enum Error {
     /// The worker is shutting down or its log is unusable (UNAVAILABLE).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// This member of a replica set cannot take the request because it is
+    /// not the leader (UNAVAILABLE, with the leader's address, when known,
+    /// in the `distgo-leader` trailer so that a client can go there).
+    #[error("unavailable: {}", match .0 {
+        Some(leader) => format!("this member is not the leader; the leader is {leader}"),
+        None => "this member is not the leader and no leader is known (an election may be under way); retry".to_owned(),
+    })]
+    NotLeader(Option<String>),
     /// A bug or an I/O failure that is not the client's doing (INTERNAL).
     #[error("internal error: {0}")]
     Internal(String),

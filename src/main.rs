@@ -54,7 +54,17 @@ fn main() -> ExitCode {
     } else {
         Recovery::Strict
     };
-    let worker = match Worker::open(config.clone(), recovery) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("distgo-worker: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let worker = match runtime.block_on(Worker::open(config.clone(), recovery)) {
         Ok(worker) => worker,
         Err(err) => {
             tracing::error!("{err}");
@@ -66,7 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::from(err.exit_code());
         }
     };
-    match run(config, worker) {
+    match run(&runtime, config, worker) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -76,11 +86,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config, worker: Worker) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+fn run(runtime: &tokio::runtime::Runtime, config: Config, worker: Worker) -> anyhow::Result<()> {
     runtime.block_on(async {
         let address = SocketAddr::new(config.grpc.host, config.grpc.port);
         let listener = tokio::net::TcpListener::bind(address)

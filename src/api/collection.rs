@@ -11,6 +11,7 @@ use crate::{
         gather::Gather,
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
+        request_id::request_id,
         respond,
     },
     fields::check_description,
@@ -84,8 +85,10 @@ impl CollectionService for CollectionApi {
         &self,
         request: Request<pb::CreateCollectionRequest>,
     ) -> Result<Response<pb::Collection>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         respond("CreateCollection", &req.parent, async {
+            let request_id = request_id?;
             let description = required(req.collection, "collection").and_then(|c| {
                 check_description(&c.description, "collection.description").map(|()| c.description)
             });
@@ -100,7 +103,7 @@ impl CollectionService for CollectionApi {
                 id,
                 description,
             };
-            let record = self.replica.write(op).await?;
+            let record = self.replica.write(op, request_id).await?;
             convert::written_collection(&record)
         })
         .await
@@ -110,6 +113,7 @@ impl CollectionService for CollectionApi {
         &self,
         request: Request<pb::UpdateCollectionRequest>,
     ) -> Result<Response<pb::Collection>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         let resource = req
             .collection
@@ -117,6 +121,7 @@ impl CollectionService for CollectionApi {
             .map(|c| c.name.clone())
             .unwrap_or_default();
         respond("UpdateCollection", &resource, async {
+            let request_id = request_id?;
             let collection = required(req.collection, "collection")?;
             let (name, (), ()) = (
                 CollectionName::parse(&collection.name, "collection.name"),
@@ -128,7 +133,7 @@ impl CollectionService for CollectionApi {
                 name,
                 description: collection.description,
             };
-            let record = self.replica.write(op).await?;
+            let record = self.replica.write(op, request_id).await?;
             convert::written_collection(&record)
         })
         .await
@@ -138,10 +143,14 @@ impl CollectionService for CollectionApi {
         &self,
         request: Request<pb::DeleteCollectionRequest>,
     ) -> Result<Response<()>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         respond("DeleteCollection", &req.name, async {
+            let request_id = request_id?;
             let name = CollectionName::parse(&req.name, "name")?;
-            self.replica.write(Op::DeleteCollection { name }).await?;
+            self.replica
+                .write(Op::DeleteCollection { name }, request_id)
+                .await?;
             Ok(())
         })
         .await

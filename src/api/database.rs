@@ -10,6 +10,7 @@ use crate::{
         gather::Gather,
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
+        request_id::request_id,
         respond,
     },
     error::Violation,
@@ -105,8 +106,10 @@ impl DatabaseService for DatabaseApi {
         &self,
         request: Request<pb::CreateDatabaseRequest>,
     ) -> Result<Response<pb::Database>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         respond("CreateDatabase", &req.database_id, async {
+            let request_id = request_id?;
             let display_name = required(req.database, "database").and_then(|db| {
                 check_display_name(&db.display_name, "database.display_name")
                     .map(|()| db.display_name)
@@ -118,7 +121,7 @@ impl DatabaseService for DatabaseApi {
                 .gather()?;
             let record = self
                 .replica
-                .write(Op::CreateDatabase { id, display_name })
+                .write(Op::CreateDatabase { id, display_name }, request_id)
                 .await?;
             convert::written_database(&record)
         })
@@ -129,6 +132,7 @@ impl DatabaseService for DatabaseApi {
         &self,
         request: Request<pb::UpdateDatabaseRequest>,
     ) -> Result<Response<pb::Database>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         let resource = req
             .database
@@ -136,6 +140,7 @@ impl DatabaseService for DatabaseApi {
             .map(|d| d.name.clone())
             .unwrap_or_default();
         respond("UpdateDatabase", &resource, async {
+            let request_id = request_id?;
             let database = required(req.database, "database")?;
             let (name, (), ()) = (
                 DatabaseName::parse(&database.name, "database.name"),
@@ -147,7 +152,7 @@ impl DatabaseService for DatabaseApi {
                 name,
                 display_name: database.display_name,
             };
-            let record = self.replica.write(op).await?;
+            let record = self.replica.write(op, request_id).await?;
             convert::written_database(&record)
         })
         .await
@@ -157,10 +162,14 @@ impl DatabaseService for DatabaseApi {
         &self,
         request: Request<pb::DeleteDatabaseRequest>,
     ) -> Result<Response<()>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         respond("DeleteDatabase", &req.name, async {
+            let request_id = request_id?;
             let name = DatabaseName::parse(&req.name, "name")?;
-            self.replica.write(Op::DeleteDatabase { name }).await?;
+            self.replica
+                .write(Op::DeleteDatabase { name }, request_id)
+                .await?;
             Ok(())
         })
         .await

@@ -11,6 +11,7 @@ use crate::{
         gather::Gather,
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
+        request_id::request_id,
         respond,
     },
     error::{Violation, quote},
@@ -101,8 +102,10 @@ impl DocumentService for DocumentApi {
         &self,
         request: Request<pb::CreateDocumentRequest>,
     ) -> Result<Response<pb::Document>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         respond("CreateDocument", &req.parent, async {
+            let request_id = request_id?;
             let document = required(req.document, "document")?;
             let (parent, id, ()) = (
                 CollectionName::parse(&req.parent, "parent"),
@@ -115,7 +118,7 @@ impl DocumentService for DocumentApi {
                 id,
                 value: document.value,
             };
-            let record = self.replica.write(op).await?;
+            let record = self.replica.write(op, request_id).await?;
             convert::written_document(&record)
         })
         .await
@@ -125,6 +128,7 @@ impl DocumentService for DocumentApi {
         &self,
         request: Request<pb::UpdateDocumentRequest>,
     ) -> Result<Response<pb::Document>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         let resource = req
             .document
@@ -132,6 +136,7 @@ impl DocumentService for DocumentApi {
             .map(|d| d.name.clone())
             .unwrap_or_default();
         respond("UpdateDocument", &resource, async {
+            let request_id = request_id?;
             let document = required(req.document, "document")?;
             let (name, (), ()) = (
                 DocumentName::parse(&document.name, "document.name"),
@@ -143,7 +148,7 @@ impl DocumentService for DocumentApi {
                 name,
                 value: document.value,
             };
-            let record = self.replica.write(op).await?;
+            let record = self.replica.write(op, request_id).await?;
             convert::written_document(&record)
         })
         .await
@@ -153,10 +158,14 @@ impl DocumentService for DocumentApi {
         &self,
         request: Request<pb::DeleteDocumentRequest>,
     ) -> Result<Response<()>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         respond("DeleteDocument", &req.name, async {
+            let request_id = request_id?;
             let name = DocumentName::parse(&req.name, "name")?;
-            self.replica.write(Op::DeleteDocument { name }).await?;
+            self.replica
+                .write(Op::DeleteDocument { name }, request_id)
+                .await?;
             Ok(())
         })
         .await

@@ -18,6 +18,7 @@ pub mod gather;
 pub mod mask;
 pub mod operation;
 pub mod paging;
+pub mod request_id;
 pub mod status;
 pub mod transaction;
 pub mod wal;

@@ -42,13 +42,31 @@ pub const MAX_DESCRIPTION_BYTES: usize = 512;
 /// The most bytes of the fields and descriptions of one status's violations.
 pub const MAX_VIOLATION_BYTES: usize = 2048;
 
+/// The trailer that names a replica set's leader on UNAVAILABLE.
+pub const LEADER_TRAILER: &str = "distgo-leader";
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(violations) => invalid_argument(violations),
+            Error::NotLeader(leader) => not_leader(leader),
             error => Status::new(code(&error), bounded(error.to_string(), MAX_MESSAGE_BYTES)),
         }
     }
+}
+
+/// UNAVAILABLE, with the leader's address in a trailer when it is known.
+fn not_leader(leader: Option<String>) -> Status {
+    let message = bounded(
+        Error::NotLeader(leader.clone()).to_string(),
+        MAX_MESSAGE_BYTES,
+    );
+    let mut status = Status::new(Code::Unavailable, message);
+    let value = leader.and_then(|address| address.parse().ok());
+    if let Some(value) = value {
+        status.metadata_mut().insert(LEADER_TRAILER, value);
+    }
+    status
 }
 
 /// The status code of each error: one per variant.
@@ -60,7 +78,7 @@ fn code(error: &Error) -> Code {
         Error::FailedPrecondition(_) => Code::FailedPrecondition,
         Error::ResourceExhausted(_) => Code::ResourceExhausted,
         Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
-        Error::Unavailable(_) => Code::Unavailable,
+        Error::Unavailable(_) | Error::NotLeader(_) => Code::Unavailable,
         Error::Internal(_) => Code::Internal,
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{gather::Gather, operation::parse_operations, respond},
+    api::{gather::Gather, operation::parse_operations, request_id::request_id, respond},
     error::{Error, Violation},
     names::DatabaseName,
     proto::database::{self as pb, transaction_service_server::TransactionService},
@@ -82,14 +82,16 @@ impl TransactionService for TransactionApi {
     }
 
     async fn commit(&self, request: Request<pb::CommitRequest>) -> Result<Response<()>, Status> {
+        let request_id = request_id(request.metadata());
         let req = request.into_inner();
         respond("Commit", &req.database_name, async {
+            let request_id = request_id?;
             let (database, id) = (
                 DatabaseName::parse(&req.database_name, "database_name"),
                 transaction_id(&req.transaction_id),
             )
                 .gather()?;
-            self.transactions.commit(&database, id).await
+            self.transactions.commit(&database, id, request_id).await
         })
         .await
     }

@@ -28,6 +28,7 @@
 //! run on.
 
 mod compaction;
+pub mod raft;
 mod solo;
 
 use std::sync::Arc;
@@ -36,13 +37,16 @@ use rand::RngCore;
 
 use crate::{
     clock::{Clock, Timestamp},
-    config::WalConfig,
+    config::Config,
     error::{Error, Result},
     store::{Action, Applied, Command, Failed, Op, Outcome, Record, Store},
     wal::{OpenError, Recovery, Report},
 };
 
-use self::solo::Solo;
+use self::{
+    raft::{Leader, RaftNode},
+    solo::Solo,
+};
 
 /// This node's replica of the state: propose changes to it, read from its
 /// store.
@@ -50,14 +54,23 @@ use self::solo::Solo;
 pub struct Replica {
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
-    driver: Solo,
+    driver: Driver,
+}
+
+/// Which log the replica drives.
+#[derive(Debug)]
+enum Driver {
+    /// A standalone worker's own log (or none, in memory).
+    Solo(Solo),
+    /// A replica set's Raft log.
+    Raft(RaftNode),
 }
 
 impl Replica {
     /// A standalone replica that keeps everything in memory only.
-    pub fn memory(config: &WalConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn memory(config: &crate::config::WalConfig, clock: Arc<dyn Clock>) -> Self {
         let store = Arc::new(Store::new(config.history_bytes));
-        let driver = Solo::memory(store.clone());
+        let driver = Driver::Solo(Solo::memory(store.clone()));
         Replica {
             store,
             clock,
@@ -65,23 +78,59 @@ impl Replica {
         }
     }
 
-    /// A standalone replica as `config` says: in memory without `wal.path`;
-    /// otherwise recovered from the directory (snapshot, then every entry
-    /// after it applied through the store), with the log resuming after the
-    /// last entry.
-    pub fn open(
-        config: &WalConfig,
+    /// The replica `config` describes: a member of a replica set when it
+    /// has a `cluster:` section; otherwise standalone, in memory without
+    /// `wal.path` or recovered from the directory (snapshot, then every
+    /// entry after it applied through the store).
+    pub async fn open(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        recovery: Recovery,
+    ) -> Result<(Self, Report), OpenError> {
+        let wal = &config.wal;
+        if let Some(cluster) = &config.cluster {
+            let (node, store, report) =
+                RaftNode::open(cluster, wal, recovery, config.grpc.timeout).await?;
+            let driver = Driver::Raft(node);
+            return Ok((
+                Replica {
+                    store,
+                    clock,
+                    driver,
+                },
+                report,
+            ));
+        }
+        if wal.path.is_none() {
+            return Ok((Self::memory(wal, clock), Report::default()));
+        }
+        let wal = wal.clone();
+        let (solo, store, report) = tokio::task::spawn_blocking(move || Solo::open(&wal, recovery))
+            .await
+            .map_err(|err| OpenError::Start(err.to_string()))??;
+        let replica = Replica {
+            store,
+            clock,
+            driver: Driver::Solo(solo),
+        };
+        Ok((replica, report))
+    }
+
+    /// [`Replica::open`] for a standalone worker, from a thread (tests and
+    /// tools that have no runtime).
+    pub fn open_standalone(
+        config: &crate::config::WalConfig,
         clock: Arc<dyn Clock>,
         recovery: Recovery,
     ) -> Result<(Self, Report), OpenError> {
         if config.path.is_none() {
             return Ok((Self::memory(config, clock), Report::default()));
         }
-        let (driver, store, report) = Solo::open(config, recovery)?;
+        let (solo, store, report) = Solo::open(config, recovery)?;
         let replica = Replica {
             store,
             clock,
-            driver,
+            driver: Driver::Solo(solo),
         };
         Ok((replica, report))
     }
@@ -96,17 +145,29 @@ impl Replica {
         &self.clock
     }
 
+    /// The replica set member, if this replica is one.
+    pub fn raft(&self) -> Option<&RaftNode> {
+        match &self.driver {
+            Driver::Raft(node) => Some(node),
+            Driver::Solo(_) => None,
+        }
+    }
+
     /// Proposes `action`, waits until it is committed and applied, and
     /// returns what applying it did (the same on every replica).
     pub async fn propose(&self, action: Action, request_id: Option<String>) -> Outcome {
         let mut command = Command::new(self.clock.now(), seed(), action);
         command.request_id = request_id;
-        self.driver.propose(command).await
+        match &self.driver {
+            Driver::Solo(solo) => solo.propose(command).await,
+            Driver::Raft(node) => node.propose(command).await,
+        }
     }
 
-    /// Applies one operation; returns the record it produced.
-    pub async fn write(&self, op: Op) -> Result<Arc<Record>> {
-        match self.commit(vec![op]).await {
+    /// Applies one operation; returns the record it produced. A repeated
+    /// `request_id` returns the first outcome instead of applying again.
+    pub async fn write(&self, op: Op, request_id: Option<String>) -> Result<Arc<Record>> {
+        match self.commit(vec![op], request_id).await {
             Ok(Some(record)) => Ok(record),
             Ok(None) => Err(Error::Internal("an operation produced no change".into())),
             Err(failed) => Err(failed.error),
@@ -115,16 +176,46 @@ impl Replica {
 
     /// Applies `ops` all or nothing, as one record. An empty batch changes
     /// nothing, is not proposed, and returns `None`.
-    pub async fn commit(&self, ops: Vec<Op>) -> Result<Option<Arc<Record>>, Failed> {
+    pub async fn commit(
+        &self,
+        ops: Vec<Op>,
+        request_id: Option<String>,
+    ) -> Result<Option<Arc<Record>>, Failed> {
         if ops.is_empty() {
             return Ok(None);
         }
-        match self.propose(Action::Write(ops), None).await? {
+        match self.propose(Action::Write(ops), request_id).await? {
             Applied::Record(record) => Ok(Some(record)),
-            Applied::Trimmed { .. } => Err(Failed::at(
+            other => Err(Failed::at(
                 0,
-                Error::Internal("a write was applied as a trim".into()),
+                Error::Internal(format!("a write was applied as {other:?}")),
             )),
+        }
+    }
+
+    /// Waits until a linearizable read may be served here: immediately on
+    /// a standalone worker, after a ReadIndex round in a replica set.
+    pub async fn linearize(&self) -> Result<()> {
+        match &self.driver {
+            Driver::Solo(_) => Ok(()),
+            Driver::Raft(node) => node.linearize().await,
+        }
+    }
+
+    /// Whether this replica takes writes itself (always, unless it is a
+    /// replica set member that does not lead).
+    pub fn leads(&self) -> bool {
+        match &self.driver {
+            Driver::Solo(_) => true,
+            Driver::Raft(node) => node.is_leader(),
+        }
+    }
+
+    /// The leader of this replica's set, when it is another member.
+    pub fn leader(&self) -> Option<Leader> {
+        match &self.driver {
+            Driver::Solo(_) => None,
+            Driver::Raft(node) => node.leader(),
         }
     }
 
@@ -135,20 +226,40 @@ impl Replica {
         self.propose(Action::TrimHistory { before }, None)
             .await
             .map_err(|failed| failed.error)?;
-        self.driver.compact_soon();
+        if let Driver::Solo(solo) = &self.driver {
+            solo.compact_soon();
+        }
         Ok(())
     }
 
     /// Snapshots the store and compacts the log now, waiting for it (tests
-    /// and benchmarks; the log compacts itself as it grows).
+    /// and benchmarks; the log compacts itself as it grows). Standalone only.
     pub fn compact_now(&self) -> Result<()> {
-        self.driver.compact_now()
+        match &self.driver {
+            Driver::Solo(solo) => solo.compact_now(),
+            Driver::Raft(_) => Err(Error::FailedPrecondition(
+                "a replica set member compacts through its Raft engine".into(),
+            )),
+        }
     }
 
     /// Writes and syncs everything queued and stops the log; later writes
     /// answer UNAVAILABLE. Called on shutdown.
-    pub fn close(&self) {
-        self.driver.close();
+    pub async fn close(&self) {
+        match &self.driver {
+            Driver::Solo(solo) => {
+                let solo = solo.clone();
+                let _ = tokio::task::spawn_blocking(move || solo.close()).await;
+            }
+            Driver::Raft(node) => node.shutdown().await,
+        }
+    }
+
+    /// [`Replica::close`] from a thread (tests and tools without a runtime).
+    pub fn close_standalone(&self) {
+        if let Driver::Solo(solo) = &self.driver {
+            solo.close();
+        }
     }
 }
 

@@ -31,7 +31,7 @@ fn config(dir: &Path, sync: SyncPolicy, snapshot_bytes: u64) -> WalConfig {
 }
 
 fn open_with(dir: &Path, recovery: Recovery) -> Result<(Replica, Report), OpenError> {
-    Replica::open(
+    Replica::open_standalone(
         &config(dir, SyncPolicy::Always, 1 << 30),
         Arc::new(SystemClock),
         recovery,
@@ -60,27 +60,36 @@ fn shop() -> DatabaseName {
 fn seed(replica: &Replica, docs: usize) {
     block_on(async {
         replica
-            .write(Op::CreateDatabase {
-                id: Some("shop".into()),
-                display_name: "Shop".into(),
-            })
+            .write(
+                Op::CreateDatabase {
+                    id: Some("shop".into()),
+                    display_name: "Shop".into(),
+                },
+                None,
+            )
             .await
             .unwrap();
         replica
-            .write(Op::CreateCollection {
-                parent: shop(),
-                id: Some("cart".into()),
-                description: "things".into(),
-            })
+            .write(
+                Op::CreateCollection {
+                    parent: shop(),
+                    id: Some("cart".into()),
+                    description: "things".into(),
+                },
+                None,
+            )
             .await
             .unwrap();
         for n in 0..docs {
             replica
-                .write(Op::CreateDocument {
-                    parent: shop().collection("cart"),
-                    id: Some(format!("d{n:04}")),
-                    value: format!("{{\"n\": {n}}}"),
-                })
+                .write(
+                    Op::CreateDocument {
+                        parent: shop().collection("cart"),
+                        id: Some(format!("d{n:04}")),
+                        value: format!("{{\"n\": {n}}}"),
+                    },
+                    None,
+                )
                 .await
                 .unwrap();
         }
@@ -88,10 +97,13 @@ fn seed(replica: &Replica, docs: usize) {
 }
 
 fn seed_more(replica: &Replica) {
-    block_on(replica.write(Op::UpdateDatabase {
-        name: shop(),
-        display_name: "Shop 2".into(),
-    }))
+    block_on(replica.write(
+        Op::UpdateDatabase {
+            name: shop(),
+            display_name: "Shop 2".into(),
+        },
+        None,
+    ))
     .unwrap();
 }
 
@@ -128,7 +140,7 @@ fn small_log(docs: usize) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let replica = open(dir.path());
     seed(&replica, docs);
-    replica.close();
+    replica.close_standalone();
     // Opening starts a fresh (empty) segment; the entries are in the first.
     let first = segments(dir.path()).remove(0);
     let bytes = fs::read(&first).unwrap();
@@ -151,7 +163,7 @@ fn open_bytes(bytes: &[u8]) -> Result<(Replica, Report), OpenError> {
     fs::write(dir.path().join(crate::wal::segment_name(1)), bytes).unwrap();
     let opened = open_with(dir.path(), Recovery::Strict);
     if let Ok((replica, _)) = &opened {
-        replica.close();
+        replica.close_standalone();
     }
     opened
 }
@@ -161,13 +173,16 @@ fn acknowledged_writes_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let replica = open(dir.path());
     seed(&replica, 5);
-    block_on(replica.write(Op::DeleteCollection {
-        name: shop().collection("cart"),
-    }))
+    block_on(replica.write(
+        Op::DeleteCollection {
+            name: shop().collection("cart"),
+        },
+        None,
+    ))
     .unwrap();
     let before = observe(&replica);
     assert_eq!(before.1.len(), 2 + 5 + 6, "one entry per resource");
-    replica.close();
+    replica.close_standalone();
 
     let (replica, report) = open_with(dir.path(), Recovery::Strict).unwrap();
     assert_eq!(observe(&replica), before);
@@ -175,7 +190,7 @@ fn acknowledged_writes_survive_a_restart() {
     // The log continues where it stopped, and survives a second restart.
     seed_more(&replica);
     let before = observe(&replica);
-    replica.close();
+    replica.close_standalone();
     assert_eq!(observe(&open(dir.path())), before);
 }
 
@@ -184,14 +199,17 @@ fn a_failed_command_is_logged_and_fails_again_the_same_way_on_replay() {
     let dir = tempfile::tempdir().unwrap();
     let replica = open(dir.path());
     seed(&replica, 0);
-    let again = block_on(replica.write(Op::CreateDatabase {
-        id: Some("shop".into()),
-        display_name: "Other".into(),
-    }));
+    let again = block_on(replica.write(
+        Op::CreateDatabase {
+            id: Some("shop".into()),
+            display_name: "Other".into(),
+        },
+        None,
+    ));
     assert!(matches!(again, Err(Error::AlreadyExists(_))), "{again:?}");
     assert_eq!(applied(&replica), 3, "the failed command is an entry");
     let before = observe(&replica);
-    replica.close();
+    replica.close_standalone();
     let replica = open(dir.path());
     assert_eq!(observe(&replica), before);
     let row = replica.store().get_database(&shop()).unwrap();
@@ -204,11 +222,12 @@ fn every_sync_policy_recovers_what_it_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
         let config = config(dir.path(), sync, 1 << 30);
         let clock = Arc::new(SystemClock);
-        let (replica, _) = Replica::open(&config, clock.clone(), Recovery::Strict).unwrap();
+        let (replica, _) =
+            Replica::open_standalone(&config, clock.clone(), Recovery::Strict).unwrap();
         seed(&replica, 3);
         let before = observe(&replica);
-        replica.close();
-        let (replica, _) = Replica::open(&config, clock, Recovery::Strict).unwrap();
+        replica.close_standalone();
+        let (replica, _) = Replica::open_standalone(&config, clock, Recovery::Strict).unwrap();
         assert_eq!(observe(&replica), before, "{sync:?}");
     }
 }
@@ -227,7 +246,7 @@ fn snapshots_keep_two_generations_and_the_log_after_the_older() {
     // must still give today's state (see the damaged-snapshot tests).
     let before = observe(&replica);
     assert_eq!(before.1.len(), 12 + 3, "compaction forgets no history");
-    replica.close();
+    replica.close_standalone();
     let (replica, report) = open_with(dir.path(), Recovery::Strict).unwrap();
     assert_eq!(observe(&replica), before);
     assert_eq!((report.snapshot_index, report.entries), (Some(14), 1));
@@ -242,13 +261,13 @@ fn the_log_compacts_itself_past_its_budget() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), SyncPolicy::Never, 4096);
     let clock = Arc::new(SystemClock);
-    let (replica, _) = Replica::open(&config, clock.clone(), Recovery::Strict).unwrap();
+    let (replica, _) = Replica::open_standalone(&config, clock.clone(), Recovery::Strict).unwrap();
     seed(&replica, 200);
     // Compaction runs on its own thread; closing waits for it.
     let before = observe(&replica);
-    replica.close();
+    replica.close_standalone();
     assert!(!snapshots(dir.path()).is_empty(), "a snapshot was written");
-    let (replica, report) = Replica::open(&config, clock, Recovery::Strict).unwrap();
+    let (replica, report) = Replica::open_standalone(&config, clock, Recovery::Strict).unwrap();
     assert!(report.snapshot_index.is_some());
     assert_eq!(observe(&replica), before);
 }
@@ -263,7 +282,7 @@ fn truncation_keeps_later_entries_across_restarts() {
     block_on(replica.truncate_history(cut)).unwrap();
     let before = observe(&replica);
     assert_eq!(before.1, all[5..], "entries from the cut on stay");
-    replica.close();
+    replica.close_standalone();
     let replica = open(dir.path());
     assert_eq!(observe(&replica), before);
     // Truncating to an earlier time never brings entries back.
@@ -285,7 +304,7 @@ fn a_torn_tail_is_cut_with_a_warning() {
         (ends[3] as u64, (bytes.len() - 3 - ends[3]) as u64)
     );
     assert!(dropped.reason.contains("torn"), "{}", dropped.reason);
-    replica.close();
+    replica.close_standalone();
     // The cut is permanent: the next start finds nothing to drop.
     let (_, report) = open_with(dir.path(), Recovery::Strict).unwrap();
     assert!(report.dropped.is_empty());
@@ -355,7 +374,7 @@ fn corruption_in_the_middle_stops_start_up_unless_repaired() {
     let (replica, report) = open_with(dir.path(), Recovery::Repair).unwrap();
     assert_eq!(applied(&replica), 2, "the entries before the damage");
     assert_eq!(report.dropped[0].offset, ends[1] as u64);
-    replica.close();
+    replica.close_standalone();
     let (replica, report) = open_with(dir.path(), Recovery::Strict).unwrap();
     assert_eq!((applied(&replica), report.dropped.len()), (2, 0));
 }
@@ -368,7 +387,7 @@ fn repairing_entries_a_snapshot_covers_loses_nothing() {
     replica.compact_now().unwrap();
     seed_more(&replica);
     let before = observe(&replica);
-    replica.close();
+    replica.close_standalone();
     let first = segments(dir.path()).remove(0);
     let mut bytes = fs::read(&first).unwrap();
     let ends = frame_ends(&bytes);
@@ -391,11 +410,11 @@ fn three_segments() -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
     let replica = open(dir.path());
     seed(&replica, 2);
-    replica.close();
+    replica.close_standalone();
     for _ in 0..2 {
         let replica = open(dir.path());
         seed_more(&replica);
-        replica.close();
+        replica.close_standalone();
     }
     let files = segments(dir.path());
     assert_eq!(files.len(), 3);
@@ -439,7 +458,7 @@ fn compacted_three_times() -> (tempfile::TempDir, Observed) {
         seed_more(&replica);
     }
     let before = observe(&replica);
-    replica.close();
+    replica.close_standalone();
     (dir, before)
 }
 
@@ -454,7 +473,7 @@ fn a_damaged_newest_snapshot_falls_back_to_the_previous_one_with_nothing_lost() 
     assert_eq!(observe(&replica), before);
     assert_eq!(report.snapshots_set_aside, std::slice::from_ref(&newest));
     assert!(newest.with_extension("snap.corrupt").exists());
-    replica.close();
+    replica.close_standalone();
     // Set aside, the damaged file is never chosen again.
     assert_eq!(observe(&open(dir.path())), before);
 }
@@ -481,7 +500,7 @@ fn a_hundred_random_flips_in_the_newest_snapshot_lose_nothing() {
         let (replica, _) = open_with(copy.path(), Recovery::Strict)
             .unwrap_or_else(|e| panic!("round {round}, byte {at}: {e}"));
         assert_eq!(observe(&replica), before, "round {round}, byte {at}");
-        replica.close();
+        replica.close_standalone();
     }
 }
 
@@ -510,7 +529,7 @@ fn a_damaged_only_snapshot_over_a_whole_log_loses_nothing() {
     replica.compact_now().unwrap();
     seed_more(&replica);
     let before = observe(&replica);
-    replica.close();
+    replica.close_standalone();
     let snapshot = snapshots(dir.path()).remove(0);
     let mut bytes = fs::read(&snapshot).unwrap();
     bytes[30] ^= 1;
@@ -527,7 +546,7 @@ fn a_missing_directory_is_created() {
     let nested = dir.path().join("a/b/c");
     let replica = open(&nested);
     seed(&replica, 1);
-    replica.close();
+    replica.close_standalone();
     assert_eq!(applied(&open(&nested)), 3);
 }
 
@@ -551,7 +570,7 @@ fn a_failed_write_poisons_the_log_but_reads_continue() {
     std::os::unix::fs::symlink("/dev/full", dir.path().join(crate::wal::segment_name(3))).unwrap();
     let err = replica.compact_now().unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err}");
-    let err = block_on(replica.write(Op::DeleteDatabase { name: shop() })).unwrap_err();
+    let err = block_on(replica.write(Op::DeleteDatabase { name: shop() }, None)).unwrap_err();
     assert!(
         matches!(&err, Error::Unavailable(m) if m.contains("failed")),
         "{err}"

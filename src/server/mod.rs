@@ -12,6 +12,8 @@
 
 mod deadline;
 mod edge;
+pub mod methods;
+pub mod routing;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -19,7 +21,10 @@ use tokio::{net::TcpListener, sync::oneshot};
 use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::ServingStatus;
 
-pub use self::edge::{Edge, EdgeLayer};
+pub use self::{
+    edge::{Edge, EdgeLayer},
+    routing::{Routing, RoutingLayer},
+};
 use crate::{
     api::{
         cluster::ClusterApi, collection::CollectionApi, database::DatabaseApi,
@@ -37,6 +42,7 @@ use crate::{
             transaction_service_server::TransactionServiceServer,
             wal_service_server::WalServiceServer,
         },
+        replication::replication_service_server::ReplicationServiceServer,
     },
     replication::Replica,
     store::Store,
@@ -87,18 +93,19 @@ impl Worker {
     }
 
     /// A worker on the system clock whose store is recovered from
-    /// `wal.path` (or empty and memory-only without it).
-    pub fn open(config: Config, recovery: Recovery) -> Result<Self, OpenError> {
-        Self::open_with_clock(config, Arc::new(SystemClock), recovery)
+    /// `wal.path` (or empty and memory-only without it), or that joins its
+    /// replica set when the configuration has a `cluster:` section.
+    pub async fn open(config: Config, recovery: Recovery) -> Result<Self, OpenError> {
+        Self::open_with_clock(config, Arc::new(SystemClock), recovery).await
     }
 
     /// [`Worker::open`] with a clock of the caller's choosing.
-    pub fn open_with_clock(
+    pub async fn open_with_clock(
         config: Config,
         clock: Arc<dyn Clock>,
         recovery: Recovery,
     ) -> Result<Self, OpenError> {
-        let (replica, _report) = Replica::open(&config.wal, clock.clone(), recovery)?;
+        let (replica, _report) = Replica::open(&config, clock.clone(), recovery).await?;
         Ok(Self::with_replica(config, Arc::new(replica), clock))
     }
 
@@ -146,6 +153,7 @@ impl Worker {
         let replica = self.replica;
         let router = Server::builder()
             .layer(EdgeLayer::new(timeout))
+            .layer(RoutingLayer::new(replica.clone()))
             .add_service(DatabaseServiceServer::new(DatabaseApi::new(
                 replica.clone(),
             )))
@@ -159,6 +167,11 @@ impl Worker {
                 self.transactions,
             )))
             .add_service(WalServiceServer::new(WalApi::new(replica.clone())))
+            .add_optional_service(
+                replica
+                    .raft()
+                    .map(|node| ReplicationServiceServer::new(node.service())),
+            )
             .add_service(ClusterServiceServer::new(ClusterApi))
             .add_service(health)
             .add_service(reflection);
@@ -196,8 +209,7 @@ impl Worker {
         };
         // Everything acknowledged is on disk already; this syncs the rest and
         // releases the directory, so the same process may open it again.
-        let closing = replica.clone();
-        let _ = tokio::task::spawn_blocking(move || closing.close()).await;
+        replica.close().await;
         served?;
         tracing::info!(node = %self.config.name, "distgo worker stopped");
         Ok(())
@@ -211,8 +223,6 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let worker = tokio::task::spawn_blocking(move || Worker::open(config, Recovery::Strict))
-        .await
-        .map_err(|err| ServeError::Recovery(err.to_string()))??;
+    let worker = Worker::open(config, Recovery::Strict).await?;
     worker.serve(listener, shutdown).await
 }

@@ -89,6 +89,9 @@ pub enum Applied {
         /// How many records went.
         records: usize,
     },
+    /// A log entry without a command (a consensus engine's own) was
+    /// applied: nothing changed but the store's position.
+    Noop,
 }
 
 /// The result of applying one command: deterministic, so every replica

@@ -139,12 +139,18 @@ impl Transactions {
         Ok(())
     }
 
-    /// Ends transaction `id` and applies its operations atomically.
+    /// Ends transaction `id` and applies its operations atomically; a
+    /// repeated `request_id` returns the first commit's outcome.
     ///
     /// The transaction ends whether or not the commit succeeds.
-    pub async fn commit(&self, database: &DatabaseName, id: &str) -> Result<()> {
+    pub async fn commit(
+        &self,
+        database: &DatabaseName,
+        id: &str,
+        request_id: Option<String>,
+    ) -> Result<()> {
         let pending = self.take(database, id)?;
-        match self.replica.commit(pending.ops).await {
+        match self.replica.commit(pending.ops, request_id).await {
             Ok(_) => Ok(()),
             Err(failed) => Err(match failed.error {
                 // The log failing is not the transaction's fault.

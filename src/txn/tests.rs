@@ -18,7 +18,7 @@ fn fixture(limits: Limits) -> Fixture {
             id: Some(db.into()),
             display_name: db.into(),
         };
-        tokio_test::block_on(replica.write(op)).unwrap();
+        tokio_test::block_on(replica.write(op, None)).unwrap();
     }
     let txns = Transactions::new(replica, clock.clone(), limits);
     Fixture { store, clock, txns }
@@ -39,7 +39,7 @@ fn create_coll(id: &str) -> Op {
 }
 
 fn commit(f: &Fixture, id: &str) -> Result<()> {
-    tokio_test::block_on(f.txns.commit(&db("a"), id))
+    tokio_test::block_on(f.txns.commit(&db("a"), id, None))
 }
 
 #[test]

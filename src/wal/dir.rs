@@ -106,9 +106,63 @@ pub(crate) fn create_segment(dir: &Path, first: u64) -> io::Result<(File, PathBu
     Ok((file, path))
 }
 
+/// Replaces the small file `name` in `dir` with `bytes` and a CRC-32C of
+/// them. `durable`: written to a temporary file, fsynced, renamed over the
+/// old one, and the directory fsynced, so a crash leaves the old content or
+/// the new one. Otherwise overwritten in place without a sync: a crash may
+/// leave it old, torn or empty, which [`read_meta`] reports as missing or
+/// damaged, so only a value that may be lost can be saved so.
+pub(crate) fn write_meta(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> io::Result<()> {
+    let path = dir.join(name);
+    if !durable {
+        let mut with_crc = bytes.to_vec();
+        with_crc.extend_from_slice(&crc32c::crc32c(bytes).to_le_bytes());
+        return fs::write(&path, with_crc);
+    }
+    let temp = dir.join(format!("{name}{TEMP_SUFFIX}"));
+    let mut file = File::create(&temp)?;
+    file.write_all(bytes)?;
+    file.write_all(&crc32c::crc32c(bytes).to_le_bytes())?;
+    file.sync_all()?;
+    fs::rename(&temp, &path)?;
+    sync_dir(dir)
+}
+
+/// The content of the small file `name` in `dir` written by [`write_meta`]:
+/// `None` if there is none, an error if it fails its checksum.
+pub(crate) fn read_meta(dir: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let bytes = match fs::read(dir.join(name)) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let Some((body, crc)) = bytes.split_last_chunk::<4>() else {
+        return Err(io::Error::other(format!(
+            "{name}: shorter than its checksum"
+        )));
+    };
+    if crc32c::crc32c(body) != u32::from_le_bytes(*crc) {
+        return Err(io::Error::other(format!("{name}: fails its checksum")));
+    }
+    Ok(Some(body.to_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_files_are_replaced_whole_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_meta(dir.path(), "vote").unwrap(), None);
+        write_meta(dir.path(), "vote", b"term 1", true).unwrap();
+        write_meta(dir.path(), "vote", b"term 2", false).unwrap();
+        assert_eq!(read_meta(dir.path(), "vote").unwrap().unwrap(), b"term 2");
+        let mut bytes = fs::read(dir.path().join("vote")).unwrap();
+        bytes[0] ^= 1;
+        fs::write(dir.path().join("vote"), bytes).unwrap();
+        assert!(read_meta(dir.path(), "vote").is_err());
+    }
 
     #[test]
     fn names_sort_like_their_indexes_and_parse_back() {

@@ -17,6 +17,8 @@
 //! └──────────┴──────────┴───────────┴─────────┴──────────────────────────────┘
 //! ```
 
+use std::sync::Arc;
+
 use crate::{
     encoding::{DecodeError, Decoder, put_bytes, put_u8, put_u64},
     store::{
@@ -43,8 +45,9 @@ pub struct LogEntry {
 /// What a log entry carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
-    /// A command for the store.
-    Command(Command),
+    /// A command for the store (shared: the same command travels to the
+    /// store, to the disk and, in a replica set, to every member).
+    Command(Arc<Command>),
     /// A consensus engine's entry that changes nothing.
     Blank,
     /// A new membership of the replica set, encoded by the replication layer.
@@ -100,7 +103,7 @@ impl LogEntry {
                     e.offset += FIXED;
                     e
                 })?;
-                Payload::Command(command)
+                Payload::Command(Arc::new(command))
             }
             BLANK => Payload::Blank,
             MEMBERSHIP => Payload::Membership(d.bytes()?.to_vec()),
@@ -144,7 +147,7 @@ mod tests {
             },
             LogEntry {
                 position: LogPosition::solo(3),
-                payload: Payload::Command(command),
+                payload: Payload::Command(Arc::new(command)),
             },
         ]
     }

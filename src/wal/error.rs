@@ -51,6 +51,10 @@ pub enum OpenError {
         /// What is wrong.
         reason: String,
     },
+    /// The replication engine could not start on the recovered log (exit
+    /// code 1).
+    #[error("cannot start replication: {0}")]
+    Start(String),
     /// Reading or writing a file failed (exit code 1).
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -71,7 +75,7 @@ impl OpenError {
         match self {
             OpenError::Directory { .. } => 2,
             OpenError::Corrupt { .. } | OpenError::Unrecoverable { .. } => 3,
-            OpenError::Io { .. } => 1,
+            OpenError::Io { .. } | OpenError::Start(_) => 1,
         }
     }
 }

@@ -32,7 +32,7 @@
 //! **One log for one node and for three.** The log knows nothing of
 //! consensus: it appends entries at the positions it is given, calls back
 //! once they are durable, cuts a conflicting tail when asked
-//! ([`Wal::truncate_after`]) and deletes a prefix a snapshot covers
+//! ([`Wal::truncate_from`]) and deletes a prefix a snapshot covers
 //! ([`Wal::purge_through`]). A standalone worker drives it directly; in a
 //! replica set, the Raft engine drives the same log.
 //!
@@ -76,7 +76,7 @@ pub use self::{
 };
 use self::{
     error::IoContext,
-    writer::{Request, Segments},
+    writer::{Reply, Request, Segments},
 };
 use crate::{
     error::{Error, Result},
@@ -110,38 +110,68 @@ impl Wal {
 
     /// Starts a new segment after everything appended so far and waits
     /// until it exists, so that a snapshot taken now lets whole older
-    /// segments be deleted.
+    /// segments be deleted. Blocks: for threads, not tasks.
     pub fn roll(&self) -> Result<()> {
         let _serial = self.serial.lock();
         self.ask(Request::Roll, "start a new segment")
     }
 
-    /// Removes every entry after `index` (a replica whose uncommitted tail
-    /// conflicts with its new leader's log), durably, before returning.
-    pub fn truncate_after(&self, index: u64) -> Result<()> {
-        let _serial = self.serial.lock();
-        self.ask(
-            |reply| Request::TruncateAfter { index, reply },
-            "cut the log",
-        )
+    /// [`Wal::roll`] for async callers.
+    pub async fn roll_async(&self) -> Result<()> {
+        self.ask_async(Request::Roll, "start a new segment").await
     }
 
-    fn ask(
-        &self,
-        request: impl FnOnce(Sender<std::result::Result<(), String>>) -> Request,
-        what: &str,
-    ) -> Result<()> {
-        let (reply, answer) = mpsc::channel();
+    /// Removes entry `from` and every later one (a replica whose
+    /// uncommitted tail conflicts with its new leader's log), durably,
+    /// before returning; the next entry appended is `from`.
+    pub async fn truncate_from(&self, from: u64) -> Result<()> {
+        let request = |reply| Request::TruncateFrom { from, reply };
+        self.ask_async(request, "cut the log").await
+    }
+
+    fn ask(&self, request: impl FnOnce(Reply) -> Request, what: &str) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
         self.requests
             .send(request(reply))
             .map_err(|_| self.unavailable())?;
-        match answer.recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(Error::Unavailable(format!(
+        self.answered(answer.blocking_recv().ok(), what)
+    }
+
+    async fn ask_async(&self, request: impl FnOnce(Reply) -> Request, what: &str) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(request(reply))
+            .map_err(|_| self.unavailable())?;
+        self.answered(answer.await.ok(), what)
+    }
+
+    fn answered(&self, answer: Option<std::result::Result<(), String>>, what: &str) -> Result<()> {
+        match answer {
+            Some(Ok(())) => Ok(()),
+            Some(Err(why)) => Err(Error::Unavailable(format!(
                 "write-ahead log: cannot {what}: {why}"
             ))),
-            Err(_) => Err(self.unavailable()),
+            None => Err(self.unavailable()),
         }
+    }
+
+    /// Replaces the small file `name` of the log directory with `bytes`,
+    /// in order with the appends queued before it (a consensus engine's
+    /// vote must never overtake the entries written before it): fsynced
+    /// before returning if `durable`, otherwise a hint a crash may lose.
+    pub async fn save_meta(&self, name: &'static str, bytes: Vec<u8>, durable: bool) -> Result<()> {
+        let request = |reply| Request::SaveMeta {
+            name,
+            bytes,
+            durable,
+            reply,
+        };
+        self.ask_async(request, "save its state").await
+    }
+
+    /// The small file `name` written by [`Wal::save_meta`], if any.
+    pub fn load_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        dir::read_meta(&self.dir, name).running("read", &self.dir.join(name))
     }
 
     /// Deletes the segments whose entries all come at or before `index`
@@ -177,6 +207,30 @@ impl Wal {
         let oldest_kept =
             snapshot::retain(&self.dir).running("delete old snapshots in", &self.dir)?;
         Ok((size, oldest_kept))
+    }
+
+    /// The file of the snapshot of entry `index`.
+    pub fn snapshot_path(&self, index: u64) -> PathBuf {
+        self.dir.join(dir::snapshot_name(index))
+    }
+
+    /// A fresh temporary file name in the log directory for a snapshot
+    /// being received (deleted at start-up if it is left behind).
+    pub fn incoming_snapshot_path(&self) -> PathBuf {
+        let nonce: u64 = rand::random();
+        self.dir
+            .join(format!("incoming-{nonce:016x}.snap{}", dir::TEMP_SUFFIX))
+    }
+
+    /// Makes the received snapshot file at `received` (complete and
+    /// fsynced) the snapshot of entry `index`, atomically, then deletes
+    /// generations older than the [`GENERATIONS`] newest; returns the index
+    /// of the oldest kept, like [`Wal::write_snapshot`].
+    pub fn adopt_snapshot(&self, received: &Path, index: u64) -> Result<Option<u64>> {
+        let path = self.snapshot_path(index);
+        fs::rename(received, &path).running("rename", received)?;
+        dir::sync_dir(&self.dir).running("sync", &self.dir)?;
+        snapshot::retain(&self.dir).running("delete old snapshots in", &self.dir)
     }
 
     /// The log directory.

@@ -70,9 +70,11 @@ pub enum Recovery {
 pub struct Report {
     /// The log index of the snapshot loaded, if any.
     pub snapshot_index: Option<u64>,
+    /// Its file.
+    pub snapshot_path: Option<PathBuf>,
     /// Damaged snapshots set aside in favour of an older generation.
     pub snapshots_set_aside: Vec<PathBuf>,
-    /// Entries after the snapshot, handed over to be applied.
+    /// Entries after the snapshot, to be applied.
     pub entries: usize,
     /// Segment files read.
     pub segments: usize,
@@ -100,7 +102,9 @@ pub struct Dropped {
 pub struct Recovered {
     /// The newest readable snapshot.
     pub snapshot: Option<Snapshot>,
-    /// Every entry after the snapshot, in index order.
+    /// Every entry on disk, in index order, the ones the snapshot covers
+    /// included (a consensus engine may still send them to a lagging
+    /// member): apply only those after the snapshot's position.
     pub entries: Vec<LogEntry>,
     /// What recovery found and did.
     pub report: Report,
@@ -158,12 +162,8 @@ impl Wal {
             .segments
             .last()
             .map_or(covered + 1, |s| s.next().max(covered + 1));
-        let entries: Vec<LogEntry> = scan
-            .entries
-            .into_iter()
-            .filter(|e| e.index() > covered)
-            .collect();
-        report.entries = entries.len();
+        let entries = scan.entries;
+        report.entries = entries.iter().filter(|e| e.index() > covered).count();
         report.elapsed = started.elapsed();
         let wal = start_writer(config, dir, scan.segments, next)?;
         tracing::info!(
@@ -217,6 +217,7 @@ fn load_snapshot(
         match snapshot::read(path, history_budget) {
             Ok(snapshot) => {
                 report.snapshot_index = Some(*index);
+                report.snapshot_path = Some(path.clone());
                 let paths = damaged.into_iter().map(|(path, err)| {
                     tracing::warn!(
                         "{err}; starting from the previous snapshot and the log after it \

@@ -59,6 +59,10 @@ pub type Failure = Arc<str>;
 /// What runs once appended entries are durable (or the log failed).
 pub type Done = Box<dyn FnOnce(Result<(), Failure>) + Send>;
 
+/// How the writer answers a request: a oneshot, so that both a thread
+/// (blocking) and a task (awaiting) can wait for the answer.
+pub(crate) type Reply = tokio::sync::oneshot::Sender<Result<(), String>>;
+
 /// What the writer thread is asked to do, in order.
 pub(crate) enum Request {
     /// Write these entries, then run `done`.
@@ -70,14 +74,29 @@ pub(crate) enum Request {
     },
     /// Start a new segment after everything queued so far; answer when the
     /// new segment exists (compaction then deletes older ones whole).
-    Roll(Sender<Result<(), String>>),
-    /// Cut the log after entry `index`: later entries, written or queued
-    /// before this request, are gone, and the next entry is `index + 1`.
-    TruncateAfter {
-        /// The last entry kept.
-        index: u64,
+    Roll(Reply),
+    /// Cut the log before entry `from`: it and later entries, written or
+    /// queued before this request, are gone, and the next entry is `from`.
+    TruncateFrom {
+        /// The first entry removed.
+        from: u64,
         /// Answered when the cut is durable.
-        reply: Sender<Result<(), String>>,
+        reply: Reply,
+    },
+    /// Durably replace the small file `name` (a vote, a commit mark) with
+    /// `bytes`, after everything queued before it: writes to the log and
+    /// to these files happen in the order they were asked for.
+    SaveMeta {
+        /// The file's name inside the log directory.
+        name: &'static str,
+        /// Its new content.
+        bytes: Vec<u8>,
+        /// Whether it must survive a power loss (fsynced) or is only a
+        /// hint that may be lost (written in place, its checksum catches a
+        /// torn write).
+        durable: bool,
+        /// Answered when it is durable.
+        reply: Reply,
     },
     /// Write and sync everything queued so far, then stop.
     Close(Sender<()>),
@@ -146,15 +165,7 @@ impl Writer {
     /// Serves requests until `Close`, a closed channel or an I/O failure.
     pub(crate) fn run(mut self, requests: Receiver<Request>) {
         if let Err(err) = self.serve(&requests) {
-            let path = self.current_path();
-            let message: Failure = format!(
-                "write-ahead log failed ({}: {err}); writes are refused until the worker restarts",
-                path.display()
-            )
-            .into();
-            tracing::error!("{message}");
-            *self.failure.lock() = Some(message.clone());
-            self.poisoned.store(true, Ordering::SeqCst);
+            let message = self.poison(&err);
             for done in self.waiting.drain(..) {
                 done(Err(message.clone()));
             }
@@ -163,6 +174,35 @@ impl Writer {
                 refuse(request, &message);
             }
         }
+    }
+
+    /// Marks the log failed for good, once, and returns what every later
+    /// caller is told. Called before any caller hears of the failure, so
+    /// that whoever learns of it also finds the log refusing appends.
+    fn poison(&mut self, err: &std::io::Error) -> Failure {
+        if let Some(message) = self.failure.lock().clone() {
+            return message;
+        }
+        let path = self.current_path();
+        let message: Failure = format!(
+            "write-ahead log failed ({}: {err}); writes are refused until the worker restarts",
+            path.display()
+        )
+        .into();
+        tracing::error!("{message}");
+        *self.failure.lock() = Some(message.clone());
+        self.poisoned.store(true, Ordering::SeqCst);
+        message
+    }
+
+    /// Answers a request that did I/O: an error poisons the log first.
+    fn answer(&mut self, reply: Reply, result: std::io::Result<()>) -> std::io::Result<()> {
+        let answer = match &result {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.poison(err).to_string()),
+        };
+        let _ = reply.send(answer);
+        result
     }
 
     fn current_path(&self) -> PathBuf {
@@ -181,16 +221,25 @@ impl Writer {
             let mut next = Some(first);
             while let Some(request) = next.take() {
                 match request {
-                    Request::Append { entries, done } => self.encode(&entries, done),
+                    Request::Append { entries, done } => self.encode(&entries, done)?,
                     Request::Roll(reply) => {
                         let rolled = self.flush().and_then(|()| self.roll());
-                        let _ = reply.send(rolled.as_ref().map_err(|e| e.to_string()).copied());
-                        rolled?;
+                        self.answer(reply, rolled)?;
                     }
-                    Request::TruncateAfter { index, reply } => {
-                        let cut = self.flush().and_then(|()| self.truncate_after(index));
-                        let _ = reply.send(cut.as_ref().map_err(|e| e.to_string()).copied());
-                        cut?;
+                    Request::TruncateFrom { from, reply } => {
+                        let cut = self.flush().and_then(|()| self.truncate_from(from));
+                        self.answer(reply, cut)?;
+                    }
+                    Request::SaveMeta {
+                        name,
+                        bytes,
+                        durable,
+                        reply,
+                    } => {
+                        let saved = self
+                            .flush()
+                            .and_then(|()| dir::write_meta(&self.dir, name, &bytes, durable));
+                        self.answer(reply, saved)?;
                     }
                     Request::Close(reply) => {
                         self.flush()?;
@@ -229,14 +278,20 @@ impl Writer {
         }
     }
 
-    fn encode(&mut self, entries: &[Arc<LogEntry>], done: Done) {
+    fn encode(&mut self, entries: &[Arc<LogEntry>], done: Done) -> std::io::Result<()> {
+        if let Some(first) = entries.first()
+            && let Err(err) = self.continue_at(first.index())
+        {
+            done(Err(err.to_string().into()));
+            return Err(err);
+        }
         let mut segments = self.segments.lock();
         let Some(segment) = segments.files.last_mut() else {
             // There is always a current segment; without one nothing can
             // be written, which the caller learns as a failure.
             drop(segments);
             done(Err("the write-ahead log has no segment".into()));
-            return;
+            return Ok(());
         };
         for entry in entries {
             frame::push_frame(&mut self.buf, |buf| entry.encode(buf));
@@ -244,6 +299,35 @@ impl Writer {
         }
         self.stats.entries += entries.len() as u64;
         self.waiting.push(done);
+        Ok(())
+    }
+
+    /// Makes sure entry `index` can be written next. An empty current
+    /// segment named after another index (a log that starts at 0, or after
+    /// a snapshot a leader installed) is replaced by one named after it; an
+    /// entry that would leave a gap or overlap is refused, because a log
+    /// with a hole cannot be recovered.
+    fn continue_at(&mut self, index: u64) -> std::io::Result<()> {
+        let current = self
+            .segments
+            .lock()
+            .files
+            .last()
+            .map(|s| (s.ends.is_empty(), s.next(), s.path.clone()));
+        let Some((empty, next, path)) = current else {
+            return self.start_segment(index);
+        };
+        if next == index {
+            return Ok(());
+        }
+        if !empty {
+            return Err(std::io::Error::other(format!(
+                "entry {index} does not continue the log, which ends before {next}"
+            )));
+        }
+        std::fs::remove_file(&path)?;
+        self.segments.lock().files.pop();
+        self.start_segment(index)
     }
 
     /// Writes the batch, syncs if the policy says so, and runs its callbacks.
@@ -306,22 +390,22 @@ impl Writer {
         Ok(())
     }
 
-    /// Removes every entry after `index`: later segments are deleted and
-    /// the one holding `index` is cut after it; the next entry goes to a
-    /// fresh segment at `index + 1`.
-    fn truncate_after(&mut self, index: u64) -> std::io::Result<()> {
+    /// Removes entry `from` and every later one: later segments are
+    /// deleted and the one holding `from` is cut before it; the next entry
+    /// goes to a fresh segment at `from`.
+    fn truncate_from(&mut self, from: u64) -> std::io::Result<()> {
         let mut doomed = Vec::new();
         let mut cut: Option<(PathBuf, u64)> = None;
         {
             let mut segments = self.segments.lock();
             while let Some(last) = segments.files.last_mut() {
-                if last.first > index {
+                if last.first >= from {
                     if let Some(s) = segments.files.pop() {
                         doomed.push(s.path);
                     }
                     continue;
                 }
-                let keep = (index + 1 - last.first) as usize;
+                let keep = (from - last.first) as usize;
                 if keep < last.ends.len() {
                     last.ends.truncate(keep);
                     let len = last
@@ -346,7 +430,7 @@ impl Writer {
             dir::sync_dir(&self.dir)?;
         }
         // A fresh segment, so nothing is ever appended after a cut.
-        self.start_segment(index + 1)
+        self.start_segment(from)
     }
 }
 
@@ -354,7 +438,9 @@ impl Writer {
 fn refuse(request: Request, why: &Failure) {
     match request {
         Request::Append { done, .. } => done(Err(why.clone())),
-        Request::Roll(reply) | Request::TruncateAfter { reply, .. } => {
+        Request::Roll(reply)
+        | Request::TruncateFrom { reply, .. }
+        | Request::SaveMeta { reply, .. } => {
             let _ = reply.send(Err(why.to_string()));
         }
         Request::Close(reply) => {

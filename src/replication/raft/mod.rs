@@ -1,0 +1,327 @@
+//! A replica set: three (or five) workers agree on one log through Raft.
+//!
+//! ```text
+//!   client ─▶ any member ─(a write: forwarded to the leader, one hop)─┐
+//!                                                                     ▼
+//!   leader:  Replica::propose ─▶ raft.client_write(command)
+//!              append to its own log ──────────────┐
+//!              AppendEntries to every follower ───┼──▶ each appends to its log, fsyncs, acks
+//!              a majority has it: committed ◀─────┘
+//!              apply (every member, in log order) ─▶ store.apply(position, command)
+//!   answer ◀── the leader's outcome
+//! ```
+//!
+//! The consensus is [openraft](https://docs.rs/openraft)'s: elections,
+//! terms, log matching, commitment, membership changes, snapshot transfer.
+//! distgo-db supplies the three things a Raft engine cannot know:
+//!
+//! | openraft asks for | distgo-db gives it | file |
+//! |---|---|---|
+//! | log storage | the write-ahead log's checksummed segments, vote and commit files | `log_store` |
+//! | a state machine | the store, whose apply is deterministic | `state_machine` |
+//! | a network | `worker.replication.v1` over gRPC, snapshots streamed in chunks | `network`, `service` |
+//!
+//! Every openraft type stays inside this module (`types` translates), so
+//! the rest of the worker sees a [`RaftNode`] that proposes commands and
+//! answers outcomes, exactly like the standalone driver.
+//!
+//! **Why the same store works.** A command fixes its time and randomness
+//! when it is proposed and is checked against the state when it is
+//! applied; every member applies the same entries in the same order, so
+//! every member computes the same outcome and holds the same state. A
+//! leader change cannot make time run backwards either: the commit time is
+//! `max(proposed, last applied + 1ns)`, and the last applied commit is part
+//! of the replicated state.
+//!
+//! **Reads.** A read is linearizable by default: before it reads, a member
+//! makes sure it has applied everything committed when the read arrived.
+//! The leader confirms with a majority that it is still the leader
+//! (ReadIndex; or trusts its lease with `cluster.read: lease`); a follower
+//! asks the leader for that index (the `ReadIndex` RPC) and waits until it
+//! has applied it. A client that accepts a possibly stale answer sends
+//! `distgo-read: local` and is answered from the member's state at once.
+
+mod log_store;
+mod network;
+mod service;
+mod state_machine;
+mod types;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use openraft::{
+    BasicNode, Raft, ReadPolicy, ServerState, SnapshotPolicy,
+    errors::{ClientWriteError, RaftError},
+    type_config::async_runtime::watch::WatchReceiver,
+};
+
+pub use self::service::ReplicationApi;
+use self::{
+    log_store::LogStore,
+    network::Network,
+    state_machine::StateMachine,
+    types::{Proposal, TypeConfig},
+};
+use crate::{
+    config::{ClusterConfig, ReadMode, WalConfig},
+    error::{Error, Result},
+    proto::replication as pb,
+    store::{Command, Failed, Outcome, Store},
+    wal::{OpenError, Recovery, Report, Wal},
+};
+
+/// This worker as a member of a replica set.
+#[derive(Clone)]
+pub struct RaftNode {
+    raft: Raft<TypeConfig, StateMachine>,
+    id: u64,
+    network: Network,
+    wal: Arc<Wal>,
+    read: ReadMode,
+    /// How long a follower waits to apply a read index.
+    read_wait: Duration,
+}
+
+impl std::fmt::Debug for RaftNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftNode")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who leads, as this member knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leader {
+    /// The leader's node id.
+    pub id: u64,
+    /// How this member reaches it (its `cluster.peers` route, else the
+    /// address the leader announced).
+    pub route: Option<String>,
+    /// The address the leader announced to the set (for clients).
+    pub announced: Option<String>,
+}
+
+impl RaftNode {
+    /// Opens the member described by `cluster` on the log in `wal.path`:
+    /// recovers the newest snapshot into the store, hands the log to the
+    /// Raft engine (which re-applies what it knows to be committed), and on
+    /// the bootstrap member forms the set at its first start.
+    pub async fn open(
+        cluster: &ClusterConfig,
+        wal: &WalConfig,
+        recovery: Recovery,
+        timeout: Duration,
+    ) -> Result<(Self, Arc<Store>, Report), OpenError> {
+        let config = wal.clone();
+        let (log, recovered) =
+            tokio::task::spawn_blocking(move || Wal::open(&config, recovery, config.history_bytes))
+                .await
+                .map_err(|err| OpenError::Start(err.to_string()))??;
+        let log = Arc::new(log);
+        let store = Arc::new(Store::new(wal.history_bytes));
+        let snapshot_at = recovered.snapshot.as_ref().and_then(|s| s.applied);
+        if let Some(snapshot) = recovered.snapshot {
+            store.install(snapshot);
+        }
+        let start = |err: std::io::Error| OpenError::Start(err.to_string());
+        let log_store = LogStore::open(log.clone(), recovered.entries, snapshot_at)
+            .await
+            .map_err(start)?;
+        let snapshot_path = recovered.report.snapshot_path.as_deref();
+        let state_machine =
+            StateMachine::new(store.clone(), log.clone(), log_store.clone(), snapshot_path)
+                .map_err(start)?;
+        let network = Network::new(cluster.peers.clone());
+        let config = raft_config(cluster).map_err(|e| OpenError::Start(e.to_string()))?;
+        let raft = Raft::new(
+            cluster.node_id,
+            Arc::new(config),
+            network.clone(),
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| OpenError::Start(e.to_string()))?;
+        let node = RaftNode {
+            raft,
+            id: cluster.node_id,
+            network,
+            wal: log,
+            read: cluster.read,
+            read_wait: timeout,
+        };
+        if cluster.bootstrap {
+            node.bootstrap(&cluster.peers).await?;
+        }
+        Ok((node, store, recovered.report))
+    }
+
+    /// Forms the set from `peers` unless this member belongs to one.
+    async fn bootstrap(&self, peers: &BTreeMap<u64, String>) -> Result<(), OpenError> {
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| OpenError::Start(e.to_string()))?;
+        if initialized {
+            return Ok(());
+        }
+        let members: BTreeMap<u64, BasicNode> = peers
+            .iter()
+            .map(|(id, address)| (*id, BasicNode::new(address)))
+            .collect();
+        tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "forming the replica set");
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| OpenError::Start(format!("cannot form the replica set: {e}")))
+    }
+
+    /// Proposes `command` through Raft and returns its outcome once it is
+    /// committed and applied here. Only the leader can propose.
+    pub async fn propose(&self, command: Command) -> Outcome {
+        match self.raft.client_write(Proposal(Arc::new(command))).await {
+            Ok(response) => response.data,
+            Err(err) => Err(Failed::at(0, self.write_error(err))),
+        }
+    }
+
+    fn write_error(&self, err: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> Error {
+        match err {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                let announced = forward.leader_node.map(|n| n.addr);
+                Error::NotLeader(announced.or_else(|| self.leader().and_then(|l| l.announced)))
+            }
+            RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)) => Error::Unavailable(
+                "the leader changed before the write was committed; its outcome is unknown \
+                 (retry with the same distgo-request-id to be safe)"
+                    .into(),
+            ),
+            RaftError::APIError(other) => Error::Internal(other.to_string()),
+            RaftError::Fatal(fatal) => Error::Unavailable(format!("replication stopped: {fatal}")),
+        }
+    }
+
+    /// Waits until this member may serve a linearizable read: it has
+    /// applied everything that was committed when the read arrived.
+    pub async fn linearize(&self) -> Result<()> {
+        let policy = match self.read {
+            ReadMode::ReadIndex => ReadPolicy::ReadIndex,
+            ReadMode::Lease => ReadPolicy::LeaseRead,
+        };
+        let err = match self.raft.ensure_linearizable(policy).await {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        let Some(forward) = err.forward_to_leader() else {
+            return Err(Error::Unavailable(format!("cannot confirm a read: {err}")));
+        };
+        let leader = forward.leader_id.ok_or(Error::NotLeader(None))?;
+        let announced = forward.leader_node.as_ref().map(|n| n.addr.clone());
+        let index = self.read_index_from(leader, announced.as_deref()).await?;
+        self.raft
+            .wait(Some(self.read_wait))
+            .applied_index_at_least(Some(index), "a read index")
+            .await
+            .map_err(|err| {
+                Error::Unavailable(format!("this member is behind the leader: {err}"))
+            })?;
+        Ok(())
+    }
+
+    /// Asks the leader `id` which index a linearizable read must wait for.
+    async fn read_index_from(&self, id: u64, announced: Option<&str>) -> Result<u64> {
+        let mut client = self
+            .network
+            .client(id, announced)
+            .ok_or_else(|| Error::NotLeader(announced.map(str::to_owned)))?;
+        let mut request = tonic::Request::new(pb::ReadIndexRequest {});
+        request.set_timeout(self.read_wait);
+        let reply = client.read_index(request).await.map_err(|status| {
+            Error::Unavailable(format!(
+                "cannot reach the leader for a read: {}",
+                status.message()
+            ))
+        })?;
+        Ok(reply.into_inner().index)
+    }
+
+    /// The leader as this member knows it.
+    pub fn leader(&self) -> Option<Leader> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let id = metrics.current_leader?;
+        let announced = metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone());
+        Some(Leader {
+            id,
+            route: self.network.address_of(id, announced.as_deref()),
+            announced,
+        })
+    }
+
+    /// Whether this member leads the set now.
+    pub fn is_leader(&self) -> bool {
+        self.raft.is_leader()
+    }
+
+    /// The shared channel to a member's `address`, for forwarding a
+    /// client's request to the leader.
+    pub fn channel(&self, address: &str) -> Option<tonic::transport::Channel> {
+        self.network.channel(address).ok()
+    }
+
+    /// The replication service of this member.
+    pub fn service(&self) -> ReplicationApi {
+        ReplicationApi::new(self.clone())
+    }
+
+    /// What this member knows of the set (the `Status` RPC).
+    pub fn status(&self) -> pb::StatusResponse {
+        service::status(self)
+    }
+
+    /// Stops the Raft engine (shutdown).
+    pub async fn shutdown(&self) {
+        if let Err(err) = self.raft.shutdown().await {
+            tracing::warn!("the raft engine did not stop cleanly: {err}");
+        }
+    }
+}
+
+/// openraft's configuration from `cluster.*`.
+fn raft_config(cluster: &ClusterConfig) -> Result<openraft::Config, openraft::ConfigError> {
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+    openraft::Config {
+        cluster_name: "distgo".into(),
+        heartbeat_interval: millis(cluster.heartbeat),
+        election_timeout_min: millis(cluster.election_timeout.0),
+        election_timeout_max: millis(cluster.election_timeout.1),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(cluster.snapshot_entries),
+        // Keep some log after a snapshot so that a follower a little behind
+        // catches up from the log rather than by a whole snapshot.
+        max_in_snapshot_log_to_keep: cluster.snapshot_entries.min(1_000),
+        install_snapshot_timeout: 10_000,
+        enable_pre_vote: Some(true),
+        ..Default::default()
+    }
+    .validate()
+}
+
+/// The state name the `Status` RPC reports.
+fn state_name(state: ServerState) -> &'static str {
+    match state {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "shutdown",
+    }
+}
