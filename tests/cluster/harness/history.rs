@@ -152,6 +152,14 @@ impl History {
             .sort_by_key(|event| (event.invoke, event.client));
     }
 
+    /// Removes the Gets whose outcome is unknown: a read changes nothing,
+    /// so one that returned nothing tells a checker nothing, and leaving it
+    /// in only widens the search (Jepsen drops them too).
+    pub fn drop_unknown_reads(&mut self) {
+        self.events
+            .retain(|e| !matches!((&e.op, &e.outcome), (Op::Get { .. }, Outcome::Unknown(_))));
+    }
+
     /// The events on one document.
     pub fn of_document<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Event> + 'a {
         self.events
@@ -226,5 +234,52 @@ impl fmt::Display for Summary {
             write!(f, "; {kind} {}/{}/{}", c.ok, c.failed, c.unknown)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(client: usize, op: Op, at: u64, outcome: Outcome) -> Event {
+        Event {
+            client,
+            op,
+            invoke: Duration::from_millis(at),
+            complete: Duration::from_millis(at + 1),
+            outcome,
+        }
+    }
+
+    /// An unknown write stays (it may have happened); an unknown read goes
+    /// (it changed nothing and saw nothing).
+    #[test]
+    fn only_unknown_reads_are_dropped() {
+        let name = "databases/d/collections/c/documents/x".to_owned();
+        let write = Op::Update {
+            name: name.clone(),
+            value: "{}".into(),
+        };
+        let mut history = History::new();
+        history.extend([
+            event(
+                1,
+                Op::Get { name: name.clone() },
+                5,
+                Outcome::Unknown("reset".into()),
+            ),
+            event(0, write.clone(), 3, Outcome::Unknown("timeout".into())),
+            event(2, Op::Get { name }, 4, Outcome::Failed(Code::NotFound)),
+        ]);
+        assert_eq!(history.events[0].client, 0, "ordered by invocation");
+        history.drop_unknown_reads();
+        let left: Vec<_> = history.events.iter().map(|e| e.client).collect();
+        assert_eq!(left, vec![0, 2]);
+        assert_eq!(history.summary().total().unknown, 1);
+        assert_eq!(
+            history.summary().to_string().split(';').count(),
+            3,
+            "total, get, update"
+        );
     }
 }

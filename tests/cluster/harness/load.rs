@@ -7,6 +7,9 @@
 //! set of documents, one operation at a time per client, and records each
 //! with its invoke and return times.
 //!
+//! A client that gets no definite answer backs off ([`Load::backoff`])
+//! before its next operation, as an application would.
+//!
 //! Every value written is unique (`{"client":3,"seq":17}`), so a read that
 //! returns it names the write it saw. Every loop is bounded twice, by a
 //! duration and by a count of operations, and every operation by the
@@ -76,6 +79,12 @@ pub struct Load {
     pub mix: Mix,
     /// The seed; client `k` draws from `seed + k`.
     pub seed: u64,
+    /// How long a client waits after an unknown outcome before its next
+    /// operation, as a real client backs off before trying again. Without
+    /// it, a broken connection fails calls in microseconds and floods the
+    /// history with unknown operations, each of which a checker must keep
+    /// open to the end of the history.
+    pub backoff: Duration,
 }
 
 impl Load {
@@ -88,6 +97,7 @@ impl Load {
             max_ops: 100_000,
             mix: Mix::DEFAULT,
             seed,
+            backoff: Duration::from_millis(100),
         }
     }
 
@@ -129,6 +139,7 @@ impl Load {
             let op = self.pick(&mut rng, name.clone(), value);
             let invoke = start.elapsed();
             let outcome = perform(&target, &op).await;
+            let unknown = matches!(outcome, Outcome::Unknown(_));
             events.push(Event {
                 client,
                 op,
@@ -136,6 +147,9 @@ impl Load {
                 complete: start.elapsed(),
                 outcome,
             });
+            if unknown {
+                tokio::time::sleep(self.backoff).await;
+            }
         }
         events
     }

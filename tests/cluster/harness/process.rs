@@ -251,9 +251,28 @@ impl Worker {
         }
     }
 
-    /// One attempt: writes the configuration, spawns the process and waits
-    /// for its "listening" line.
+    /// One attempt: spawns the process and waits for its "listening" line.
     async fn launch(&mut self, port: u16) -> Result<(), HarnessError> {
+        let offset = self.spawn(port)?;
+        match self.wait_for_listening(offset).await {
+            Ok(address) => {
+                self.address = address;
+                Ok(())
+            }
+            Err(reason) => {
+                self.kill();
+                Err(HarnessError::Start {
+                    name: self.config.name.clone(),
+                    reason,
+                    logs: self.log_tail(TAIL_LINES),
+                })
+            }
+        }
+    }
+
+    /// Writes the configuration for `port` and spawns the process; returns
+    /// where this start's lines begin in the (appended) log.
+    fn spawn(&mut self, port: u16) -> Result<u64, HarnessError> {
         let wal = match &self.disk {
             Some(disk) => disk.mount_point().join("wal"),
             None => self.path.join("wal"),
@@ -261,8 +280,7 @@ impl Worker {
         let config_path = self.path.join(CONFIG_FILE);
         std::fs::write(&config_path, self.config.render(&self.path, &wal, port))
             .map_err(HarnessError::io("write the worker's configuration"))?;
-        let log = self.path.join(LOG_FILE);
-        let offset = std::fs::metadata(&log).map_or(0, |meta| meta.len());
+        let offset = std::fs::metadata(self.path.join(LOG_FILE)).map_or(0, |meta| meta.len());
         let stderr = OpenOptions::new()
             .create(true)
             .append(true)
@@ -281,28 +299,16 @@ impl Worker {
                 .map_err(HarnessError::io("spawn distgo-worker"))?;
         self.child = Some(child);
         self.paused = false;
-        match self.wait_for_listening(&log, offset).await {
-            Ok(address) => {
-                self.address = address;
-                Ok(())
-            }
-            Err(reason) => {
-                self.kill();
-                Err(HarnessError::Start {
-                    name: self.config.name.clone(),
-                    reason,
-                    logs: self.log_tail(TAIL_LINES),
-                })
-            }
-        }
+        Ok(offset)
     }
 
     /// Polls the log (after `offset`) for the bound address, while the
     /// process lives, for at most [`START_TIMEOUT`].
-    async fn wait_for_listening(&mut self, log: &Path, offset: u64) -> Result<SocketAddr, String> {
+    async fn wait_for_listening(&mut self, offset: u64) -> Result<SocketAddr, String> {
+        let log = self.path.join(LOG_FILE);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(address) = read_from(log, offset).lines().find_map(listening_address) {
+            if let Some(address) = read_from(&log, offset).lines().find_map(listening_address) {
                 return Ok(address);
             }
             if let Some(child) = &mut self.child
