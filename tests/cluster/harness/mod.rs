@@ -25,7 +25,8 @@
 //! |---|---|
 //! | [`ports`] | loopback ports: ask the OS for one, and wait until one is free again |
 //! | [`config`] | the YAML a test worker runs with, and why every path is in its own directory |
-//! | [`process`] | one worker process: start, kill -9, pause, restart, reap; its logs |
+//! | [`process`] | one worker process: start, kill -9, pause, restart, reap |
+//! | [`logs`] | its JSON log: the bound address, and tails a person can read |
 //! | [`disk`] | a small disk for one worker: tmpfs in a private mount namespace |
 //! | [`proxy`] | a fault-injecting TCP proxy for one direction of one link |
 //! | [`network`] | the full mesh of link proxies: partitions, isolation, delay |
@@ -56,6 +57,7 @@ pub mod config;
 pub mod disk;
 pub mod history;
 pub mod load;
+pub mod logs;
 pub mod network;
 pub mod ports;
 pub mod process;

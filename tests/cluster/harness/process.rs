@@ -32,7 +32,7 @@
 
 use std::{
     ffi::OsString,
-    fs::{File, OpenOptions},
+    fs::OpenOptions,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -49,7 +49,7 @@ use super::{
     HarnessError, POLL, START_TIMEOUT,
     config::{CONFIG_FILE, LOG_FILE, STDERR_FILE, WorkerConfig},
     disk::Disk,
-    ports,
+    logs, ports,
 };
 
 /// How long a restart keeps retrying a port that is busy.
@@ -308,7 +308,10 @@ impl Worker {
         let log = self.path.join(LOG_FILE);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(address) = read_from(&log, offset).lines().find_map(listening_address) {
+            if let Some(address) = logs::read_from(&log, offset)
+                .lines()
+                .find_map(logs::listening_address)
+            {
                 return Ok(address);
             }
             if let Some(child) = &mut self.child
@@ -353,30 +356,12 @@ impl Worker {
 
     /// The whole JSON log, every start included.
     pub fn log(&self) -> String {
-        read_from(&self.path.join(LOG_FILE), 0)
+        logs::read_from(&self.path.join(LOG_FILE), 0)
     }
 
     /// The last `lines` of its log (made readable) and of its stderr.
     pub fn log_tail(&self, lines: usize) -> String {
-        let log = self.log();
-        let stderr = read_from(&self.path.join(STDERR_FILE), 0);
-        let readable: Vec<String> = tail(&log, lines).map(readable_line).collect();
-        let mut text = format!(
-            "--- {} log ({}), last {} lines ---\n{}",
-            self.config.name,
-            self.path.join(LOG_FILE).display(),
-            readable.len(),
-            readable.join("\n")
-        );
-        if !stderr.trim().is_empty() {
-            let stderr: Vec<&str> = tail(&stderr, lines).collect();
-            text.push_str(&format!(
-                "\n--- {} stderr ---\n{}",
-                self.config.name,
-                stderr.join("\n")
-            ));
-        }
-        text
+        logs::tail_of(&self.config.name, &self.path, lines)
     }
 
     /// Prints [`Worker::log_tail`], for a test to call when it fails.
@@ -439,82 +424,9 @@ pub fn spawn_with_parent_death_signal(
         .spawn()
 }
 
-/// The `address` of a `distgo worker listening` JSON log line.
-pub fn listening_address(line: &str) -> Option<SocketAddr> {
-    let value: serde_json::Value = serde_json::from_str(line).ok()?;
-    let fields = value.get("fields")?;
-    if fields.get("message")?.as_str()? != "distgo worker listening" {
-        return None;
-    }
-    fields.get("address")?.as_str()?.parse().ok()
-}
-
 /// The scheduler state letter of `/proc/<pid>/stat` (`R`, `S`, `T`, ...).
 pub fn process_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain spaces.
     stat.rsplit_once(") ")?.1.chars().next()
-}
-
-/// The text of `path` after `offset` bytes; empty if unreadable.
-fn read_from(path: &Path, offset: u64) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut text = String::new();
-    if let Ok(mut file) = File::open(path)
-        && file.seek(SeekFrom::Start(offset)).is_ok()
-    {
-        let mut bytes = Vec::new();
-        let _ = file.read_to_end(&mut bytes);
-        text = String::from_utf8_lossy(&bytes).into_owned();
-    }
-    text
-}
-
-fn tail(text: &str, lines: usize) -> impl Iterator<Item = &str> {
-    let all: Vec<&str> = text.lines().collect();
-    let skip = all.len().saturating_sub(lines);
-    all.into_iter().skip(skip)
-}
-
-/// A JSON log line as `time LEVEL message key=value ...`; other lines as is.
-fn readable_line(line: &str) -> String {
-    let Ok(serde_json::Value::Object(value)) = serde_json::from_str::<serde_json::Value>(line)
-    else {
-        return line.to_owned();
-    };
-    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("");
-    let mut out = format!("{} {:5}", text("timestamp"), text("level"));
-    if let Some(serde_json::Value::Object(fields)) = value.get("fields") {
-        if let Some(message) = fields.get("message").and_then(|v| v.as_str()) {
-            out.push(' ');
-            out.push_str(message);
-        }
-        for (key, field) in fields.iter().filter(|(key, _)| *key != "message") {
-            match field.as_str() {
-                Some(text) => out.push_str(&format!(" {key}={text}")),
-                None => out.push_str(&format!(" {key}={field}")),
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_listening_line_gives_the_bound_address() {
-        let line = r#"{"timestamp":"t","level":"INFO","fields":{"message":"distgo worker listening","node":"n","address":"127.0.0.1:4242"}}"#;
-        assert_eq!(listening_address(line), Some(ports::loopback(4242)));
-        let other = r#"{"fields":{"message":"shutting down","address":"127.0.0.1:1"}}"#;
-        assert_eq!(listening_address(other), None);
-        assert_eq!(listening_address("not json"), None);
-    }
-
-    #[test]
-    fn a_json_log_line_reads_as_one_short_line() {
-        let line = r#"{"timestamp":"12:00","level":"WARN","fields":{"message":"slow","ms":12}}"#;
-        assert_eq!(readable_line(line), "12:00 WARN  slow ms=12");
-    }
 }
