@@ -14,7 +14,7 @@
 //! | [`disk_full`] | one worker on a tiny tmpfs: writes UNAVAILABLE, reads still served |
 //! | [`load_history`] | concurrent clients record a history a checker can read |
 //! | [`cluster_wiring`] | N workers behind the mesh; restarts keep their links |
-//! | [`soak`] | random faults under load for `CLUSTER_SOAK_SECS` |
+//! | [`soak`] | the nemesis (kills, pauses, partitions, delays) under load for `CLUSTER_SOAK_SECS` |
 //!
 //! Knobs (environment; CI runs the short defaults, `just cluster-test` the
 //! long ones): `CLUSTER_KILLS` (kill rounds, default 2),

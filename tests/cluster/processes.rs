@@ -232,6 +232,16 @@ fn a_process_dies_with_the_thread_that_started_it() {
             std::process::Stdio::null(),
         )
         .unwrap();
+        // The signal is armed once setpriv has exec'ed `sleep`: a thread
+        // that ended before that would go unnoticed (setpriv does not
+        // check). Real spawning threads live for the whole test.
+        let armed = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(format!("/proc/{}/comm", child.id()))
+            .is_ok_and(|comm| comm.trim() != "sleep")
+            && Instant::now() < armed
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         sender.send(child).unwrap();
     })
     .join()

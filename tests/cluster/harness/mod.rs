@@ -35,6 +35,7 @@
 //! | [`load`] | concurrent writers with bounded time and count that fill a history |
 //! | [`state`] | everything a node holds, read through the API, to compare members |
 //! | [`cluster`] | N workers wired through the network; leader and status helpers |
+//! | [`nemesis`] | a seeded schedule of faults against a cluster, each one repaired |
 //!
 //! **Nothing is left behind.** Every process the harness starts is killed
 //! with SIGKILL and reaped when its owner is dropped, also while a test
@@ -58,6 +59,7 @@ pub mod disk;
 pub mod history;
 pub mod load;
 pub mod logs;
+pub mod nemesis;
 pub mod network;
 pub mod ports;
 pub mod process;
