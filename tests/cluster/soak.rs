@@ -61,11 +61,11 @@ async fn every_operation_ends_in_time_under_the_nemesis() {
     assert!(!strikes.is_empty(), "the nemesis struck");
     let total = history.summary().total();
     assert!(total.ok > 0, "work got done between faults");
-    assert!(
-        total.unknown > 0,
-        "the faults were felt: {}",
-        history.summary()
-    );
+    // A killed standalone worker refuses its clients until it is back; a
+    // partition between standalone workers changes nothing they serve.
+    if strikes.iter().any(|s| matches!(s.fault, Fault::Kill(_))) {
+        assert!(total.unknown > 0, "a kill was felt: {}", history.summary());
+    }
     for event in &history.events {
         let took = event.complete - event.invoke;
         assert!(took < deadline * 4, "{event:?} took {took:?}");
