@@ -8,6 +8,10 @@ run *ARGS:
 test:
     cargo test --workspace
 
+# The multi-process cluster tests with the long settings (20 kills, a 5-minute soak; override by env); CI runs the short defaults.
+cluster-test *ARGS:
+    CLUSTER_KILLS="${CLUSTER_KILLS:-20}" CLUSTER_SOAK_SECS="${CLUSTER_SOAK_SECS:-300}" cargo test -p distgo-db --test cluster -- --nocapture {{ARGS}}
+
 # Formatting, lints (warnings are errors) and documentation warnings.
 lint:
     cargo fmt --all -- --check
