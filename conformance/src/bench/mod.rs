@@ -447,7 +447,9 @@ mod tests {
 
         let argv = std::iter::once("bench").chain(args.iter().copied());
         let command = Cli::command().mut_arg("addr", |arg| arg.env(None::<&'static str>));
-        let matches = command.try_get_matches_from(argv).map_err(|e| e.to_string())?;
+        let matches = command
+            .try_get_matches_from(argv)
+            .map_err(|e| e.to_string())?;
         let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
         cli.bench.validate()?;
         Ok(cli.bench)
