@@ -11,7 +11,7 @@ use crate::{
         gather::Gather,
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
-        respond,
+        requested_name, respond, respond_create,
     },
     fields::check_description,
     names::{CollectionName, DatabaseName, IdKind},
@@ -83,7 +83,8 @@ impl CollectionService for CollectionApi {
         request: Request<pb::CreateCollectionRequest>,
     ) -> Result<Response<pb::Collection>, Status> {
         let req = request.into_inner();
-        respond("CreateCollection", &req.parent, async {
+        let requested = requested_name(&req.parent, "collections", &req.collection_id);
+        respond_create("CreateCollection", &requested, async {
             let description = required(req.collection, "collection").and_then(|c| {
                 check_description(&c.description, "collection.description").map(|()| c.description)
             });

@@ -10,7 +10,7 @@ use crate::{
         gather::Gather,
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
-        respond,
+        requested_name, respond, respond_create,
     },
     error::Violation,
     fields::check_display_name,
@@ -105,7 +105,8 @@ impl DatabaseService for DatabaseApi {
         request: Request<pb::CreateDatabaseRequest>,
     ) -> Result<Response<pb::Database>, Status> {
         let req = request.into_inner();
-        respond("CreateDatabase", &req.database_id, async {
+        let requested = requested_name("", "databases", &req.database_id);
+        respond_create("CreateDatabase", &requested, async {
             let display_name = required(req.database, "database").and_then(|db| {
                 check_display_name(&db.display_name, "database.display_name")
                     .map(|()| db.display_name)

@@ -11,7 +11,7 @@ use crate::{
         gather::Gather,
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
-        respond,
+        requested_name, respond, respond_create,
     },
     error::{Violation, quote},
     fields::check_value,
@@ -100,7 +100,12 @@ impl DocumentService for DocumentApi {
         request: Request<pb::CreateDocumentRequest>,
     ) -> Result<Response<pb::Document>, Status> {
         let req = request.into_inner();
-        respond("CreateDocument", &req.parent, async {
+        let id = match (&req.document_id, &req.document) {
+            (id, Some(document)) if id.is_empty() => &document.id,
+            (id, _) => id,
+        };
+        let requested = requested_name(&req.parent, "documents", id);
+        respond_create("CreateDocument", &requested, async {
             let document = required(req.document, "document")?;
             let (parent, id, ()) = (
                 CollectionName::parse(&req.parent, "parent"),
