@@ -87,38 +87,31 @@ fn every_documented_command_runs_or_says_what_it_needs() {
         .any(|(_, plan)| matches!(plan, Plan::Run(i) | Plan::Serve(i) if i.needs_worker()))
         .then(|| run::Worker::start().expect("a worker for the README's commands"));
 
-    // Commands run side by side: the suite's cases are what take time, and
-    // they are mostly waiting on the worker.
-    let outcomes: Vec<(String, Result<(), String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = planned
+    // A block's commands are steps of one lesson and run in order; blocks
+    // run side by side (the suite's cases, the slow part, mostly wait).
+    let mut blocks: Vec<Vec<(&Command, &Plan)>> = Vec::new();
+    for (command, plan) in &planned {
+        if !matches!(plan, Plan::Run(_) | Plan::Serve(_)) {
+            continue;
+        }
+        match blocks.last_mut() {
+            Some(block) if block[0].0.block == command.block => block.push((command, plan)),
+            _ => blocks.push(vec![(command, plan)]),
+        }
+    }
+    let address = worker.as_ref().map(|w| w.address.as_str());
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = blocks
             .iter()
-            .filter_map(|(command, plan)| {
-                let invocation = match plan {
-                    Plan::Run(i) | Plan::Serve(i) => i,
-                    _ => return None,
-                };
-                let invocation = match &worker {
-                    Some(w) if invocation.needs_worker() => invocation.against(&w.address),
-                    _ => invocation.clone(),
-                };
-                let serve = matches!(plan, Plan::Serve(_));
-                Some(scope.spawn(move || {
-                    let result = if serve {
-                        run::serve_and_stop(&invocation)
-                    } else {
-                        run::run(&invocation)
-                    };
-                    let result = result
-                        .map(|_| ())
-                        .map_err(|e| format!("{}: `{}` failed: {e}", command.at, command.line));
-                    (command.at.clone(), result)
-                }))
-            })
+            .map(|block| scope.spawn(move || run_block(block, address)))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let ran = outcomes.len();
-    failures.extend(outcomes.into_iter().filter_map(|(_, r)| r.err()));
+    failures.extend(outcomes.into_iter().filter_map(Result::err));
     let marks: Vec<String> = planned
         .iter()
         .filter_map(|(c, p)| match p {
@@ -135,6 +128,35 @@ fn every_documented_command_runs_or_says_what_it_needs() {
     );
     eprintln!("not run, as marked:\n{}", marks.join("\n"));
     assert!(failures.is_empty(), "\n{}\n", failures.join("\n\n"));
+}
+
+/// Runs one block's commands in order, up to the first that fails (the
+/// steps after it would fail for its sake).
+fn run_block(block: &[(&Command, &Plan)], worker: Option<&str>) -> Vec<Result<(), String>> {
+    let mut outcomes = Vec::new();
+    for (command, plan) in block {
+        let (Plan::Run(invocation) | Plan::Serve(invocation)) = plan else {
+            continue;
+        };
+        let invocation = match worker {
+            Some(address) if invocation.needs_worker() => invocation.against(address),
+            _ => invocation.clone(),
+        };
+        let result = match plan {
+            Plan::Serve(_) => run::serve_and_stop(&invocation),
+            _ => run::run(&invocation),
+        };
+        let failed = result.is_err();
+        outcomes.push(
+            result
+                .map(|_| ())
+                .map_err(|e| format!("{}: `{}` failed: {e}", command.at, command.line)),
+        );
+        if failed {
+            break;
+        }
+    }
+    outcomes
 }
 
 #[test]

@@ -14,6 +14,9 @@ use std::path::Path;
 pub struct Command {
     /// Where it is written, `README.md:23`, for messages.
     pub at: String,
+    /// Where its ```` ```sh ```` block starts: commands of one block are a
+    /// sequence (a lesson's steps), run in order.
+    pub block: String,
     /// The command, without its comment.
     pub line: String,
     /// Its `#` comment, if any, without the `#`.
@@ -66,11 +69,13 @@ pub fn from_rust_docs(path: &Path, name: &str) -> Vec<Command> {
 pub fn from_lines(name: &str, lines: &[(usize, String)]) -> Vec<Command> {
     let mut commands = Vec::new();
     let mut in_block = false;
+    let mut block = String::new();
     let mut pending: Option<(usize, String)> = None;
     for (number, line) in lines {
         let fence = line.trim_start();
         if !in_block {
             in_block = matches!(fence, "```sh" | "```shell" | "```bash");
+            block = format!("{name}:{number}");
             continue;
         }
         if fence.starts_with("```") {
@@ -92,6 +97,7 @@ pub fn from_lines(name: &str, lines: &[(usize, String)]) -> Vec<Command> {
         let (line, comment) = split_comment(&text);
         commands.push(Command {
             at: format!("{name}:{start}"),
+            block: block.clone(),
             line,
             comment,
         });
@@ -174,11 +180,13 @@ mod tests {
             [
                 Command {
                     at: "F:7".into(),
+                    block: "F:5".into(),
                     line: "cargo run --release".into(),
                     comment: Some("starts a worker".into()),
                 },
                 Command {
                     at: "F:8".into(),
+                    block: "F:5".into(),
                     line: "x --a --b 'q # r'".into(),
                     comment: None,
                 },

@@ -17,6 +17,15 @@
 //! harness waits for `distgo worker listening`, then stops it with SIGTERM
 //! and expects exit code 0. Release builds become the test profile's
 //! executables: the same code, without compiling it twice.
+//!
+//! The commands of one ```` ```sh ```` block are the steps of one lesson and
+//! run in order, against the same worker; blocks run side by side. Any
+//! binary of the workspace can be named bare, so commands of a new binary
+//! (the `distgo` CLI, say) need no new rule: written with the documented
+//! address (`--addr http://127.0.0.1:55055`, or `DISTGO_ADDR=...`), they run
+//! against the harness's worker. A command that reaches the worker only
+//! through a default address it does not write out needs a line in
+//! [`Invocation::needs_worker`].
 
 use std::{
     io::Read,
