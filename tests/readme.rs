@@ -142,10 +142,12 @@ fn run_block(block: &[(&Command, &Plan)], worker: Option<&str>) -> Vec<Result<()
             Some(address) if invocation.needs_worker() => invocation.against(address),
             _ => invocation.clone(),
         };
+        let started = Instant::now();
         let result = match plan {
             Plan::Serve(_) => run::serve_and_stop(&invocation),
             _ => run::run(&invocation),
         };
+        eprintln!("{}: {:.1?}", command.at, started.elapsed());
         let failed = result.is_err();
         outcomes.push(
             result

@@ -50,6 +50,19 @@ pub fn find(kind: Kind, name: &str) -> Result<&'static Artifact, String> {
         .ok_or_else(|| format!("the workspace has no {kind:?} target named {name:?}"))
 }
 
+/// What cargo adds to a test's environment (by prefix): the crate's own
+/// description, which a nested cargo must not mistake for its settings.
+const CARGO_SETS_FOR_TESTS: &[&str] = &[
+    "CARGO_PKG_",
+    "CARGO_BIN_",
+    "CARGO_CRATE_",
+    "CARGO_MANIFEST_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
 fn discover() -> Artifacts {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut cargo = Command::new(env!("CARGO"));
@@ -57,18 +70,14 @@ fn discover() -> Artifacts {
         .args(["test", "--workspace", "--no-run", "--message-format=json"])
         .current_dir(root);
     // The variables cargo set for this test process describe *this* crate;
-    // a nested cargo must see the environment the outer one saw.
+    // a nested cargo must see the environment the outer one saw. Build
+    // scripts watch some of them (ring's, through cc, watches OUT_DIR): left
+    // in, they would make cargo rebuild half the dependency tree, twice.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        let ours = [
-            "CARGO_PKG_",
-            "CARGO_BIN_",
-            "CARGO_CRATE_",
-            "CARGO_MANIFEST_",
-        ]
-        .iter()
-        .any(|prefix| key.starts_with(prefix))
-            || matches!(&*key, "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR");
+        let ours = CARGO_SETS_FOR_TESTS
+            .iter()
+            .any(|prefix| key.starts_with(prefix));
         if ours {
             cargo.env_remove(&*key);
         }
