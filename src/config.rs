@@ -1,4 +1,10 @@
-//! Worker configuration, read from YAML.
+//! # Configuration
+//!
+//! `distgo-worker --config PATH` reads YAML; without `--config` it runs the
+//! embedded default, [`EMBEDDED_DEFAULT`], which is `fixtures/worker.yaml`:
+//! a memory-only worker on port 55055. `fixtures/worker-durable.yaml` is the
+//! same worker with its data kept on disk, every key written out and
+//! commented: copy it to start your own.
 //!
 //! ```yaml
 //! name: worker_1          # required
@@ -34,14 +40,65 @@
 //!   request_window: 10m   # how long a request id is remembered for retries
 //! ```
 //!
-//! Parsing is strict on purpose. A misspelt key (`timout:`) silently falling
-//! back to a default is the kind of mistake that is found in production, so
-//! unknown keys, wrong types and bad values all fail, before the worker binds
-//! its port, with one line that names the key: `grpc.timeout: invalid
-//! duration "4x"`. Two steps make that possible: serde (with
-//! `deny_unknown_fields`, and `serde_path_to_error` to know the key) checks
-//! the shape, then a validation step turns raw strings (durations, addresses,
-//! paths) into typed values.
+//! ## Every key
+//!
+//! | key | type | default | meaning |
+//! |---|---|---|---|
+//! | `name` | string | required | the node's name, shown in logs |
+//! | `grpc.host` | IP address | `0.0.0.0` | address to bind |
+//! | `grpc.port` | 0-65535 | `55055` | port to bind; `0` picks a free one (logged at start-up) |
+//! | `grpc.timeout` | duration | `4s` | longest a request may run; past it the request fails with DEADLINE_EXCEEDED. Also bounds the shutdown drain. Units: `ms`, `s`, `m`, `h`, combinable (`1m30s`) |
+//! | `logging.level` | `trace` \| `debug` \| `info` \| `warn` \| `error` | `info` | `debug` logs one line per request (method, full resource name, status, latency) |
+//! | `logging.format` | `pretty` \| `json` | `pretty` | human lines (coloured only on a terminal), or one JSON object per line |
+//! | `logging.output` | `stdout` \| `stderr` \| path | `stdout` | a path is opened for appending |
+//! | `wal.path` | directory | none (memory only) | the write-ahead log and snapshots; created if missing; relative to the working directory. Without it nothing survives a restart. An unusable directory stops the worker with exit code 2 |
+//! | `wal.sync` | `always` \| `interval` \| `never` | `always` | when a write is acknowledged: `always` after fsync (concurrent writes share one fsync), `interval` after write(2) with an fsync every `wal.sync_interval`, `never` after write(2), the OS flushes. See [`crate::wal`] |
+//! | `wal.sync_interval` | duration | `100ms` | how often `interval` fsyncs |
+//! | `wal.snapshot_bytes` | bytes | `67108864` (64 MiB) | when the log written since the last snapshot passes this size, a snapshot is written and the log that no kept snapshot needs is deleted (two snapshot generations are kept) |
+//! | `wal.history_bytes` | bytes | `67108864` (64 MiB) | how much recent history ListWALEntries can list: the newest records whose encoded size fits, in memory-only mode too. Every member of a replica set must use the same value |
+//! | `transactions.ttl` | duration | `60s` | an open transaction expires this long after Begin |
+//! | `transactions.max_operations` | integer ≥ 1 | `500` | operations one transaction may hold (RESOURCE_EXHAUSTED past it) |
+//! | `transactions.max_open` | integer ≥ 1 | `10000` | transactions open at once (RESOURCE_EXHAUSTED past it) |
+//! | `cluster` | mapping | none (standalone) | makes the worker a member of a replica set (see [`crate::replication::raft`]); needs `wal.path` |
+//! | `cluster.node_id` | integer ≥ 1 | required | this member's id, unique in its set |
+//! | `cluster.peers` | map id → `host:port` | required | how this member reaches each member, itself included (its own entry is the address it announces); the local map wins over the addresses in the replicated membership |
+//! | `cluster.bootstrap` | bool | `false` | on exactly one member: form the set from `peers` at its first start (ignored once the member belongs to a set) |
+//! | `cluster.heartbeat` | duration | `100ms` | how often the leader sends heartbeats; shorter than the election timeout |
+//! | `cluster.election_timeout` | `MIN..MAX` | `500ms..1s` | a follower that hears no leader for a random time in this range starts an election |
+//! | `cluster.snapshot_entries` | integer ≥ 1 | `10000` | a snapshot is taken after this many entries since the last one |
+//! | `cluster.read` | `read_index` \| `lease` | `read_index` | how a linearizable read is confirmed: a round with a majority, or the leader's lease (faster, trusts clocks) |
+//! | `cluster.request_window` | duration | `10m` | how long a `distgo-request-id` is remembered, so that a retried write is not applied twice |
+//!
+//! ## Strict on purpose
+//!
+//! A misspelt key (`timout:`) silently falling back to a default is the kind
+//! of mistake that is found in production, so unknown keys, wrong types and
+//! bad values all fail, before the worker binds its port, with one line on
+//! stderr that names the key, and exit code 2:
+//!
+//! ```text
+//! $ distgo-worker --config fixtures/configs/bad/timeout-bad-unit.yaml
+//! distgo-worker: configuration error: grpc.timeout: invalid duration "4x": unknown time unit "x", ...
+//! ```
+//!
+//! Two steps make that possible: serde (with `deny_unknown_fields`, and
+//! `serde_path_to_error` to know the key) checks the shape, then a
+//! validation step turns raw strings (durations, addresses, paths) into
+//! typed values. `fixtures/configs/bad/` is a corpus of broken
+//! configurations, each starting with the exact message it must produce; a
+//! test checks every one.
+//!
+//! ## Exit codes
+//!
+//! | code | when |
+//! |---|---|
+//! | `0` | clean shutdown: on SIGINT/SIGTERM the worker stops accepting, and finishes in-flight requests for at most `grpc.timeout` |
+//! | `1` | the server or its disk failed (e.g. the port is taken) |
+//! | `2` | bad configuration, including an unusable `wal.path` |
+//! | `3` | a corrupt write-ahead log (see [`crate::wal`]; rerun with `--repair`) |
+//!
+//! The reason is one line on stderr, and in the log as well when the log is
+//! a file.
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 

@@ -3,7 +3,52 @@
 //! distgo-db is a document database with a gRPC API. Databases hold
 //! collections, collections hold JSON documents; clients speak gRPC to a
 //! worker. This crate is the *reference* worker: small enough to read in an
-//! afternoon, exact to the contract, and fast.
+//! afternoon, exact to the spec, and fast. These pages are the book: each
+//! chapter sits in the module docs of the code that implements it, so the
+//! explanation and the thing explained are read together.
+//!
+//! ## Reading order
+//!
+//! Start with the README's first lesson (`examples/quickstart.rs`, the
+//! whole client side in one page), then read the chapters in this order:
+//!
+//! | # | chapter | what it teaches |
+//! |---|---|---|
+//! | 1 | [The API at a glance](api) | resources, names and services; the rules a client can rely on; how a request is handled |
+//! | 2 | [Errors](api::status) | which status code when, field violations, deadlines, statuses that always fit in trailers |
+//! | 3 | [Paging](api::paging) | page sizes, cursor tokens that survive deletes, O(log n) pages |
+//! | 4 | [Configuration](config) | every key, the sample files, exit codes, strict parsing |
+//! | 5 | [The store](store) | the state, one lock with short critical sections, deterministic records |
+//! | 6 | [Durability](wal) | the write-ahead log: group commit, snapshots, recovery, disk errors |
+//! | 7 | [Transactions](txn) | all-or-nothing groups of writes, isolation, bounds |
+//! | 8 | [Serving](server) | from a bound listener to a server: shutdown, health, reflection, deadlines |
+//! | 9 | [Performance](performance) | how the worker is measured against a null worker, and the results |
+//!
+//! The conformance suite has its own crate and guide: `conformance/README.md`
+//! (how to run it against any worker, how it checks itself) and
+//! `conformance/SPEC.md` (the behaviour, clause by clause, with a glossary).
+//! The wire contract is `proto/`.
+//!
+//! ## Where this is going
+//!
+//! ```text
+//!                  today                                  next
+//!
+//!   client ──gRPC──► worker (distgo-worker)      client ─► master ─► worker ─► replicas
+//!                    server   deadlines, health            (routes)  (Raft over the
+//!                    api      validate, map errors                    worker's log)
+//!                    store    one lock, one record per change
+//!                    wal      the log, group commit
+//! ```
+//!
+//! Every successful write becomes exactly **one log record** whose
+//! timestamps, generated ids and cascaded children were decided before it
+//! was applied, so applying it is deterministic. That is what crash recovery
+//! replays today and what Raft replicas (copies of a worker that agree on
+//! its log) will apply tomorrow.
+//!
+//! Non-goals for the reference worker: secondary indexes, queries over
+//! document contents, partial document updates, multi-database transactions.
 //!
 //! ## The path of a request
 //!
@@ -37,11 +82,13 @@
 //! | [`store`] | the state machine: ordered maps, commands, records, history, snapshots |
 //! | [`wal`] | the write-ahead log: durable entries, group commit, recovery |
 //! | [`replication`] | the layer that owns the log: propose → commit → apply |
+//! | [`txn`] | open transactions: buffering, expiry, bounds |
 //! | [`api`] | one file per gRPC service, plus validation and paging helpers |
 //! | [`server`] | wiring services into a tonic server; deadlines; shutdown |
 //! | [`config`] | the YAML configuration |
 //! | [`logging`] | the tracing subscriber |
 //! | [`error`] | the one error enum |
+//! | [`performance`] | measurements (documentation only) |
 //!
 //! ## Running in-process
 //!
@@ -72,6 +119,7 @@ pub mod fields;
 pub mod ids;
 pub mod logging;
 pub mod names;
+pub mod performance;
 pub mod proto;
 pub mod replication;
 pub mod server;

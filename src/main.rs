@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::Parser;
 use distgo_db::{
     Worker,
-    config::Config,
+    config::{Config, LogOutput, LoggingConfig},
     wal::{OpenError, Recovery},
 };
 
@@ -67,23 +67,33 @@ fn main() -> ExitCode {
     let worker = match runtime.block_on(Worker::open(config.clone(), recovery)) {
         Ok(worker) => worker,
         Err(err) => {
-            tracing::error!("{err}");
             let kind = match err {
                 OpenError::Directory { .. } => "configuration error: ",
                 _ => "",
             };
-            eprintln!("distgo-worker: {kind}{err}");
+            report(&config.logging, &format!("{kind}{err}"));
             return ExitCode::from(err.exit_code());
         }
     };
+    let logging = config.logging.clone();
     match run(&runtime, config, worker) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("distgo-worker: {err:#}");
+            report(&logging, &format!("{err:#}"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Says why the worker stops, once: on stderr always (where a person or a
+/// supervisor looks for it), and in the log too when the log is a file, so
+/// the file records why it ends. Logging to the terminal as well would
+/// print the same line twice.
+fn report(logging: &LoggingConfig, message: &str) {
+    if matches!(logging.output, LogOutput::File(_)) {
+        tracing::error!("{message}");
+    }
+    eprintln!("distgo-worker: {message}");
 }
 
 fn run(runtime: &tokio::runtime::Runtime, config: Config, worker: Worker) -> anyhow::Result<()> {

@@ -2,8 +2,9 @@
 //!
 //! Everything a client sees is defined here: messages, enums and the service
 //! traits that [`crate::api`] implements. The generated code is not edited by
-//! hand; change the `.proto` files instead (and keep them equal to Part 1 of
-//! the contract, or other implementations stop understanding us).
+//! hand; change the `.proto` files instead, knowing that other
+//! implementations speak exactly these bytes: a changed name, number or type
+//! and they stop understanding us (`tests/wire.rs` keeps a golden copy).
 
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 

@@ -2,9 +2,10 @@
 //!
 //! Interoperability with other distgo-db implementations depends on every
 //! package, service, method, message, field name, number and type staying
-//! exactly as the contract (Part 1) says. This test renders all of them from
-//! the compiled descriptors into `testdata/wire/wire__surface.snap`, a file a
-//! reviewer can hold next to the contract; any change to `proto/` shows up as
+//! exactly as `proto/`, the wire contract, has them. This test renders all
+//! of them from the compiled descriptors into
+//! `testdata/wire/wire__surface.snap`, a file a reviewer reads in one
+//! sitting; any change to `proto/` shows up as
 //! a snapshot diff that must be reviewed (`cargo insta review`).
 
 use std::fmt::Write;

@@ -12,7 +12,7 @@ use crate::{
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
-        respond,
+        requested_name, respond, respond_create,
     },
     fields::check_description,
     names::{CollectionName, DatabaseName, IdKind},
@@ -87,7 +87,8 @@ impl CollectionService for CollectionApi {
     ) -> Result<Response<pb::Collection>, Status> {
         let request_id = request_id(request.metadata());
         let req = request.into_inner();
-        respond("CreateCollection", &req.parent, async {
+        let requested = requested_name(&req.parent, "collections", &req.collection_id);
+        respond_create("CreateCollection", &requested, async {
             let request_id = request_id?;
             let description = required(req.collection, "collection").and_then(|c| {
                 check_description(&c.description, "collection.description").map(|()| c.description)

@@ -11,7 +11,7 @@ use crate::{
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
-        respond,
+        requested_name, respond, respond_create,
     },
     error::Violation,
     fields::check_display_name,
@@ -108,7 +108,8 @@ impl DatabaseService for DatabaseApi {
     ) -> Result<Response<pb::Database>, Status> {
         let request_id = request_id(request.metadata());
         let req = request.into_inner();
-        respond("CreateDatabase", &req.database_id, async {
+        let requested = requested_name("", "databases", &req.database_id);
+        respond_create("CreateDatabase", &requested, async {
             let request_id = request_id?;
             let display_name = required(req.database, "database").and_then(|db| {
                 check_display_name(&db.display_name, "database.display_name")

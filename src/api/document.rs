@@ -12,7 +12,7 @@ use crate::{
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
-        respond,
+        requested_name, respond, respond_create,
     },
     error::{Violation, quote},
     fields::check_value,
@@ -104,7 +104,12 @@ impl DocumentService for DocumentApi {
     ) -> Result<Response<pb::Document>, Status> {
         let request_id = request_id(request.metadata());
         let req = request.into_inner();
-        respond("CreateDocument", &req.parent, async {
+        let id = match (&req.document_id, &req.document) {
+            (id, Some(document)) if id.is_empty() => &document.id,
+            (id, _) => id,
+        };
+        let requested = requested_name(&req.parent, "documents", id);
+        respond_create("CreateDocument", &requested, async {
             let request_id = request_id?;
             let document = required(req.document, "document")?;
             let (parent, id, ()) = (

@@ -1,4 +1,19 @@
-//! Page sizes and page tokens, shared by every List method.
+//! # Paging: page sizes and page tokens, shared by every List method
+//!
+//! What a client sees:
+//!
+//! - Lists are in ascending name order.
+//! - `page_size` 0 means 100, at most 1000; a negative size or one over
+//!   1000 is INVALID_ARGUMENT on `page_size`.
+//! - `page_token` is opaque: pass back the `next_page_token` of the previous
+//!   page, with the same request otherwise. It resumes right after the last
+//!   item returned even if that item has been deleted since, and it is
+//!   refused (INVALID_ARGUMENT) for another parent or filter.
+//! - `next_page_token` is empty exactly when nothing follows.
+//! - A page costs O(log n + page size) wherever it starts: page 500 costs
+//!   what page 1 does ([`crate::performance`] has the measurement).
+//!
+//! How that works:
 //!
 //! A page token is a *cursor*: it records the last item a page returned, and
 //! the next page starts strictly after it in name order. Because it names a

@@ -1,9 +1,32 @@
-//! The one place where errors become gRPC statuses.
+//! # Errors: the one place where they become gRPC statuses
 //!
-//! Each [`Error`] variant maps to exactly one status code of the contract.
-//! INVALID_ARGUMENT additionally carries a `google.rpc.BadRequest` detail
-//! with one field violation per bad field, so a client can point at the
-//! exact field in a form instead of parsing the message.
+//! Each [`Error`] variant maps to exactly one status code:
+//!
+//! | code | when |
+//! |---|---|
+//! | `INVALID_ARGUMENT` | a malformed name, id, field, mask, page size or token. Carries a `google.rpc.BadRequest` detail with one field violation per bad field (e.g. `document.value`, `parent`) |
+//! | `NOT_FOUND` | the resource, or the parent a create or list needs, does not exist |
+//! | `ALREADY_EXISTS` | create with a name that is taken; the existing resource is unchanged |
+//! | `FAILED_PRECONDITION` | a transaction commit whose operation cannot apply (the message gives its index and reason) |
+//! | `RESOURCE_EXHAUSTED` | a bound: open transactions, operations per transaction, a request over 4 MiB |
+//! | `DEADLINE_EXCEEDED` | the request ran past `grpc.timeout` or the client's deadline |
+//! | `UNAVAILABLE` | the worker is shutting down, or its log can no longer write |
+//! | `UNIMPLEMENTED` | a service or method this worker does not serve (e.g. the master's packages) |
+//!
+//! Messages are lower case and name the resource or field at fault, e.g.
+//! `databases/shop/collections/cart not found`. The worker never answers
+//! `INTERNAL` or `UNKNOWN` for anything a client did. The field violations
+//! of INVALID_ARGUMENT let a client point at the exact field in a form
+//! instead of parsing the message, and all bad fields are reported at once
+//! ([`crate::api::gather`]).
+//!
+//! **Deadlines.** Every request is bounded by the worker's `grpc.timeout`
+//! and, if the client sent one, its `grpc-timeout` deadline, whichever is
+//! shorter; either answers DEADLINE_EXCEEDED, never CANCELLED
+//! (`src/server/deadline.rs` explains why this is deterministic rather than a
+//! race with tonic's own timer). A malformed `grpc-timeout` is ignored, as
+//! tonic ignores it, and a request already past its deadline is answered
+//! without running its handler.
 //!
 //! ## Every status fits in trailers
 //!

@@ -9,6 +9,14 @@
 //! accepting connections, asks clients to go away (HTTP/2 GOAWAY, which they
 //! see as UNAVAILABLE on new calls), and lets in-flight requests finish, for
 //! at most `grpc.timeout` — no request may run longer than that anyway.
+//!
+//! Beside the distgo-db services the server answers the two standard ones
+//! every gRPC tool expects: **health** (`grpc.health.v1.Health`, SERVING for
+//! the empty name and for each service's full name, NOT_SERVING once
+//! shutdown begins) and **reflection** in both protocol versions (`v1` and
+//! `v1alpha`), which lists every service served, health and reflection
+//! included, so `grpcurl -plaintext HOST:PORT list` or a Python
+//! grpcio-reflection client can call the API without a copy of `proto/`.
 
 mod deadline;
 mod edge;
@@ -18,8 +26,11 @@ pub mod routing;
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use tokio::{net::TcpListener, sync::oneshot};
-use tonic::transport::{Server, server::TcpIncoming};
-use tonic_health::ServingStatus;
+use tonic::{
+    server::NamedService,
+    transport::{Server, server::TcpIncoming},
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
 
 pub use self::{
     edge::{Edge, EdgeLayer},
@@ -142,12 +153,12 @@ impl Worker {
         let address: SocketAddr = listener.local_addr().map_err(ServeError::Address)?;
         let timeout = self.config.grpc.timeout;
         let (health_reporter, health) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_service_status("", ServingStatus::Serving)
-            .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        report_health(&health_reporter, ServingStatus::Serving).await;
+        let reflection_v1 = reflection()
             .build_v1()
+            .map_err(|err| ServeError::Reflection(err.to_string()))?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
             .map_err(|err| ServeError::Reflection(err.to_string()))?;
 
         let replica = self.replica;
@@ -174,16 +185,15 @@ impl Worker {
             )
             .add_service(ClusterServiceServer::new(ClusterApi))
             .add_service(health)
-            .add_service(reflection);
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
 
         tracing::info!(node = %self.config.name, %address, "distgo worker listening");
         let (stopping_tx, stopping_rx) = oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, draining in-flight requests");
-            health_reporter
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
+            report_health(&health_reporter, ServingStatus::NotServing).await;
             let _ = stopping_tx.send(());
         };
         // TCP_NODELAY on every accepted socket (tonic sets it only on
@@ -214,6 +224,41 @@ impl Worker {
         tracing::info!(node = %self.config.name, "distgo worker stopped");
         Ok(())
     }
+}
+
+/// The full names of the distgo-db services, as health checks name them.
+fn service_names() -> [&'static str; 6] {
+    [
+        <DatabaseServiceServer<DatabaseApi> as NamedService>::NAME,
+        <CollectionServiceServer<CollectionApi> as NamedService>::NAME,
+        <DocumentServiceServer<DocumentApi> as NamedService>::NAME,
+        <TransactionServiceServer<TransactionApi> as NamedService>::NAME,
+        <WalServiceServer<WalApi> as NamedService>::NAME,
+        <ClusterServiceServer<ClusterApi> as NamedService>::NAME,
+    ]
+}
+
+/// Sets the health of the whole worker (`""`) and of each of its services:
+/// a client may check the one service it uses, and with a name the health
+/// service does not know it answers NOT_FOUND.
+async fn report_health(reporter: &HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for name in service_names() {
+        reporter.set_service_status(name, status).await;
+    }
+}
+
+/// A reflection builder that knows every service the worker serves: its own,
+/// health, and both reflection versions, so that `list` from any tool shows
+/// all of them and `Health/Check` resolves without a local proto. Two
+/// versions because clients differ: grpcurl and Go speak `v1`, Python's
+/// grpcio-reflection and many IDE plugins only `v1alpha`.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
 }
 
 /// Opens the worker's store (recovering `wal.path`, if set) and serves it on

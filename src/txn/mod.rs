@@ -1,4 +1,36 @@
-//! Transactions: operations buffered by id, applied all at once.
+//! # Transactions: operations buffered by id, applied all at once
+//!
+//! `TransactionService` groups creates, updates and deletes inside **one
+//! database** into one all-or-nothing change:
+//!
+//! ```text
+//! Begin(databases/shop)                         -> transaction_id (128 random bits)
+//! Execute(id, [DELETE .../cart/documents/a,
+//!              CREATE .../orders/documents/a])  -> each operation checked for shape now
+//! Commit(id)                                    -> all applied, or none
+//! ```
+//!
+//! ## What a client sees
+//!
+//! - `Operation.value`: for documents the JSON document; for databases
+//!   `{"display_name": "..."}`; for collections `{"description": "..."}`
+//!   (optional, default `""`); empty for deletes. `name` must be inside the
+//!   transaction's database. Operations may create a collection and
+//!   documents in it, or delete what an earlier operation created.
+//! - Execute reports every malformed operation (`operations[2].value`, ...)
+//!   as INVALID_ARGUMENT and buffers none of that call; the transaction stays
+//!   open. Nothing is visible to anyone before Commit.
+//! - Commit applies the operations in order under the store's write lock. If
+//!   one fails, all are undone and Commit answers FAILED_PRECONDITION naming
+//!   the operation's index and reason (`operation 1 failed:
+//!   databases/shop/collections/a/documents/x not found`). The transaction
+//!   ends either way; Rollback discards it.
+//! - An unknown, finished, expired or other-database id answers NOT_FOUND
+//!   (the same answer for all four, so ids cannot be probed).
+//! - A committed transaction is one log record: recovery replays all of it
+//!   or none of it, and its WAL entries share one timestamp.
+//!
+//! ## How it works
 //!
 //! ```text
 //! Begin(db) ──► id ──► Execute(id, ops) ... Execute(id, ops) ──► Commit(id)
@@ -13,15 +45,28 @@
 //! no reads inside a transaction, so nothing is locked while it is open. At
 //! Commit the whole list is proposed as one command; the store applies it
 //! under its write lock, as a single step between other commands, and
-//! undoes it if any operation fails. Each commit therefore behaves as if it
-//! ran alone at its place in the log: commits are serializable by
-//! construction, on every replica alike.
+//! undoes it if any operation fails.
+//!
+//! **Isolation.** Concurrent plain writes happen entirely before or entirely
+//! after a commit, and each commit behaves as if it ran alone at its place
+//! in the log: commits are **serializable** by construction, on every
+//! replica alike. What a transaction cannot do is read-modify-write: a
+//! client that read a value before Begin may commit over a newer one (there
+//! are no preconditions on versions yet).
+//!
+//! ## Bounds
 //!
 //! Open transactions are bounded three ways so a careless or hostile client
 //! cannot grow the worker's memory without limit: they expire `ttl` after
 //! Begin, hold at most `max_operations` operations, and at most `max_open`
 //! exist at once. Expired transactions are reclaimed in expiry order on
 //! every call, so reclaiming costs O(log n) per transaction.
+//!
+//! | key | type | default | meaning |
+//! |---|---|---|---|
+//! | `transactions.ttl` | duration | `60s` | an open transaction expires this long after Begin |
+//! | `transactions.max_operations` | integer ≥ 1 | `500` | operations one transaction may hold (RESOURCE_EXHAUSTED past it) |
+//! | `transactions.max_open` | integer ≥ 1 | `10000` | transactions open at once (RESOURCE_EXHAUSTED past it) |
 
 use std::{
     collections::{BTreeSet, HashMap},

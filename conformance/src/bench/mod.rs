@@ -438,9 +438,19 @@ mod tests {
         bench: BenchArgs,
     }
 
+    /// Parses `args` as the command line alone would: the `env` fallback of
+    /// `--addr` is switched off, so a `DISTGO_ADDR` exported for the
+    /// conformance cases (`DISTGO_ADDR=... cargo test -p distgo-conformance`)
+    /// cannot change what these tests see.
     fn parse(args: &[&str]) -> Result<BenchArgs, String> {
+        use clap::{CommandFactory, FromArgMatches};
+
         let argv = std::iter::once("bench").chain(args.iter().copied());
-        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let command = Cli::command().mut_arg("addr", |arg| arg.env(None::<&'static str>));
+        let matches = command
+            .try_get_matches_from(argv)
+            .map_err(|e| e.to_string())?;
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
         cli.bench.validate()?;
         Ok(cli.bench)
     }

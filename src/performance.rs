@@ -1,0 +1,104 @@
+//! # Performance: how the worker is measured, and what it costs
+//!
+//! This module holds no code: it is the performance chapter of the book,
+//! kept in the crate so `cargo doc` shows it beside the rest.
+//!
+//! The worker is measured the way conformance is checked: against an
+//! address, with the load generator in the conformance crate
+//! (`conformance/src/bench/`), so any implementation can be measured and
+//! compared. Figures below are *measured and written down*, never asserted
+//! in a timed test: a benchmark on a shared machine is evidence, not a
+//! pass/fail check.
+//!
+//! The commands (each marked with what it needs, so `tests/readme.rs`
+//! checks the mark instead of running it):
+//!
+//! ```sh
+//! just bench --workload get --concurrency 64   # needs: minutes on an otherwise idle machine (release build, 2 x 12 s)
+//! just bench-scaling                           # needs: ~15 minutes and 2 GiB free (10^6 documents)
+//! just bench-wal                               # needs: minutes, and a real disk for the fsync figures
+//! distgo-conformance bench --addr http://10.0.0.7:55055 --workload mixed:90/10 --concurrency 32 --json out.json   # needs: a worker at 10.0.0.7
+//! ```
+//!
+//! A one-second smoke run against the worker of the README's first lesson
+//! shows what a report looks like (tests run it against a worker of their own):
+//!
+//! ```sh
+//! distgo-conformance bench --addr http://127.0.0.1:55055 --duration 1s --warmup 0s --docs 100
+//! ```
+//!
+//! ## The load generator
+//!
+//! `distgo-conformance bench` runs a closed loop of `--concurrency` calls over
+//! `--connections` HTTP/2 channels (`--workload get|create|update|list|mixed:R/W`,
+//! `--docs N` preloaded documents of `--value-bytes B`, `--key-dist
+//! uniform|zipf`) and reports ops/s, p50/p90/p99/p99.9 (hdrhistogram), errors by
+//! status code and the worker's CPU time per call, with a progress line on
+//! stderr. `--null` first measures a **null worker**: the same RPCs answering
+//! fixed responses of the same sizes without a store, i.e. the cost of gRPC
+//! itself on this machine; `--rounds N` alternates the two and reports the
+//! median of the per-round ratios. The benchmark deletes its own prefixed
+//! database when it ends.
+//!
+//! ## Against the null worker
+//!
+//! Results of 2026-12-01 (2 cores, AMD EPYC, 23.5 GiB; the load generator, the
+//! null worker and the worker share the two cores, so absolute figures are
+//! this machine's and the ratios are what carries over). 10^4 documents of 256
+//! bytes, 4 connections, 5 rounds of 5 s after 1 s of warm-up,
+//! `testdata/bench/null-*.json`:
+//!
+//! | workload | concurrency | worker ops/s | null ops/s | throughput worker/null | p99 worker/null |
+//! |---|---:|---:|---:|---:|---:|
+//! | GetDocument | 16 | 42,234 | 45,681 | 0.96 | 1.00 |
+//! | GetDocument | 64 | 47,015 | 49,140 | 0.97 | 0.97 |
+//! | CreateDocument (memory) | 16 | 37,890 | 41,093 | 0.95 | 1.03 |
+//! | CreateDocument (memory) | 64 | 42,185 | 40,763 | 0.97 | 1.16 |
+//!
+//! ## Cost against data size
+//!
+//! Cost against data size (`just bench-scaling`, `testdata/bench/scaling.json`;
+//! Get and Create at concurrency 16, List pages of 100 at concurrency 1, the
+//! deep page 90% of the way through the collection, recovery with `wal.path`):
+//!
+//! | documents | Get ops/s | Create ops/s | List first p50 | List deep p50 | deep/first | RSS | RSS per document | restart to first read |
+//! |---:|---:|---:|---:|---:|---:|---:|---:|---:|
+//! | 10,000 | 33,005 | 31,550 | 253 µs | 240 µs | 0.95 | 33 MiB | 1,908 B | 0.02 s |
+//! | 100,000 | 40,253 | 35,073 | 249 µs | 206 µs | 0.83 | 114 MiB | 1,049 B | 0.14 s |
+//! | 1,000,000 | 39,354 | 34,729 | 205 µs | 252 µs | 1.23 | 489 MiB | 497 B | 0.58 s |
+//!
+//! Get and Create cost the same at 10^6 documents as at 10^4 (1.19x and 1.10x
+//! of the 10^4 throughput; single 5 s windows vary by ±15% here). RSS per
+//! document includes the retained log behind ListWALEntries, bounded by
+//! `wal.snapshot_bytes`, which is why it is higher for small data sets; at
+//! 10^6 it is 497 bytes for a 256-byte value. In a collection of 100,000
+//! documents, page 1 and page 500 of 100 cost the same (p50 197 µs and 200 µs,
+//! p99 309 µs and 303 µs).
+//!
+//! ## Durability and transactions
+//!
+//! Durability and transactions (`just bench-wal`, worker and clients
+//! in-process, small documents):
+//!
+//! | measurement | result |
+//! |---|---|
+//! | CreateDocument, `sync: always`, 1 client | 2,500-2,900/s (one fsync each, ~0.3 ms on this disk) |
+//! | CreateDocument, `sync: always`, 64 clients on one connection | 19,000-31,600/s; median of 6 runs paired with a 1-client run: 10.1x the 1-client figure (7.7x-11.8x), 6-8 records per fsync |
+//! | CreateDocument, `sync: never`, 64 clients | 31,700-36,200/s, the CPU ceiling of this machine |
+//! | recovery of 1,000,000 documents | 0.68 s from the log as written (a 31.0 MiB snapshot + 490,678 records in a 61.8 MiB segment); 0.13 s from one 60.9 MiB snapshot |
+//! | 10-operation transactions, 16 clients, memory only | 9,900-10,200 commits/s (~100,000 operations/s) |
+//! | 10-operation transactions, 16 clients, `sync: always` | 5,000-5,700 commits/s |
+//!
+//! The disk here syncs in ~0.3 ms, so one client already gets 2,700 durable
+//! writes a second and group commit can only multiply that up to the CPU
+//! ceiling (~12x); on a disk whose fsync takes milliseconds the same batching
+//! gives far larger factors.
+//!
+//! ## What made it fast
+//!
+//! What made the worker fast, each with its before/after in the commit
+//! history: `TCP_NODELAY` on accepted sockets (Get at concurrency 16: 368 ->
+//! 5,500 ops/s on the machine of the time), resource names built without the
+//! formatting machinery (-6% instructions per Get), mimalloc (-7.6% per Get,
+//! -12.6% per Create), and ids stored inline in the B-tree nodes (Get at 10^6
+//! documents from 0.72-0.75x to 0.97-0.99x of its 10^4 throughput).
