@@ -324,7 +324,7 @@ fn an_unreachable_worker_exits_1_naming_the_address() {
     drop(closed);
     let mut command = distgo_command(&addr);
     command.args(["--timeout", "2s", "db", "list"]);
-    let run = run(command, None);
+    let run = run(&mut command, None);
     assert!(
         run.fails(1).contains(&format!("cannot connect to {addr}")),
         "{run:#?}"
@@ -336,7 +336,7 @@ fn the_addr_flag_wins_over_the_environment() {
     let worker = Worker::start();
     let mut command = distgo_command("http://127.0.0.1:9");
     command.args(["--addr", &worker.url(), "health"]);
-    assert_eq!(run(command, None).ok(), "SERVING\n");
+    assert_eq!(run(&mut command, None).ok(), "SERVING\n");
 }
 
 #[test]
@@ -493,13 +493,24 @@ fn a_strict_import_stops_at_the_first_bad_line() {
         "--id-field",
         "_id",
         "--strict",
-        "--batch",
-        "1",
     ];
     let run = worker.run_with_stdin(&args, input.as_bytes());
     assert!(run.fails(1).contains("line 3: "), "{run:#?}");
-    worker.run(&["doc", "get", "shop/users/c"]).fails(1);
+    assert!(
+        run.stdout.starts_with("imported 2, skipped 1, failed 0"),
+        "{run:#?}"
+    );
+    // Exactly the lines before the bad one, though they were one unsent batch.
     worker.run(&["doc", "get", "shop/users/a"]).ok();
+    worker.run(&["doc", "get", "shop/users/b"]).ok();
+    worker.run(&["doc", "get", "shop/users/c"]).fails(1);
+
+    // A refused document stops the sending too.
+    let input = "{\"_id\":\"a\"}\n{\"_id\":\"d\"}\n";
+    let one_by_one = [&args[..], &["--batch", "1", "--parallel", "1"]].concat();
+    let run = worker.run_with_stdin(&one_by_one, input.as_bytes());
+    assert!(run.fails(1).contains("line 1: ALREADY_EXISTS"), "{run:#?}");
+    worker.run(&["doc", "get", "shop/users/d"]).fails(1);
 }
 
 #[test]
@@ -809,7 +820,7 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
     ] {
         let mut command = std::process::Command::new(DISTGO);
         command.args(["completions", shell]);
-        let run = run(command, None);
+        let run = run(&mut command, None);
         let script = run.ok();
         assert!(script.contains(marker), "{shell}");
         assert!(
@@ -817,4 +828,152 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
             "{shell}"
         );
     }
+}
+
+// ---- the first lesson ----------------------------------------------------
+
+/// The `$ command` lines of a markdown text's ```sh blocks, each with the
+/// output lines that follow it.
+fn sessions_in(markdown: &str) -> Vec<(String, String)> {
+    let mut steps: Vec<(String, String)> = Vec::new();
+    let mut in_block = false;
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            in_block = line.trim() == "```sh";
+            continue;
+        }
+        if !in_block {
+            continue;
+        }
+        match (line.strip_prefix("$ "), steps.last_mut()) {
+            (Some(command), _) => steps.push((command.to_owned(), String::new())),
+            (None, Some((_, output))) => {
+                output.push_str(line);
+                output.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    steps
+}
+
+/// Output with what differs from run to run masked: times, durations and
+/// the column widths they cause.
+fn masked(text: &str) -> String {
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z").unwrap();
+    let seconds = regex::Regex::new(r"\d+\.\d\d s\b").unwrap();
+    let text = time.replace_all(text, "TIME");
+    let text = seconds.replace_all(&text, "N s");
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_walkthrough_in_the_module_docs_runs_as_written() {
+    let steps = sessions_in(include_str!("../src/cli/walkthrough.md"));
+    assert!(
+        steps.len() >= 15,
+        "the walkthrough has its commands: {steps:?}"
+    );
+    let worker = Worker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = std::path::Path::new(DISTGO).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (command, expected) in steps {
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} 2>&1"))
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .env("DISTGO_ADDR", worker.url())
+            .env_remove("DISTGO_TOKEN")
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            masked(&printed),
+            masked(&expected),
+            "$ {command}\n{printed}"
+        );
+    }
+}
+
+// ---- credentials ---------------------------------------------------------
+
+/// A health server that rejects requests without `authorization: Bearer
+/// s3cret`, standing in for a worker with token auth.
+fn guarded_health_server() -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound, address) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            bound.send(listener.local_addr().unwrap()).unwrap();
+            let (reporter, health) = tonic_health::server::health_reporter();
+            reporter
+                .set_service_status("", tonic_health::ServingStatus::Serving)
+                .await;
+            let check = |request: tonic::Request<()>| match request.metadata().get("authorization")
+            {
+                Some(value) if value == "Bearer s3cret" => Ok(request),
+                _ => Err(tonic::Status::unauthenticated("no or wrong token")),
+            };
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            let _ = tonic::transport::Server::builder()
+                .layer(tonic::service::InterceptorLayer::new(check))
+                .add_service(health)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    let address = address
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    (format!("http://{address}"), stop, thread)
+}
+
+#[test]
+fn the_token_reaches_the_worker_from_a_flag_a_file_or_the_environment() {
+    let (url, stop, thread) = guarded_health_server();
+    let without = run(distgo_command(&url).arg("health"), None);
+    assert!(
+        without.fails(1).starts_with("distgo: UNAUTHENTICATED: "),
+        "{without:#?}"
+    );
+
+    assert_eq!(
+        run(
+            distgo_command(&url).args(["--token", "s3cret", "health"]),
+            None
+        )
+        .ok(),
+        "SERVING\n"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "s3cret\n").unwrap();
+    let from_file = distgo_command(&url)
+        .args(["health", "--token-file"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(from_file.status.success(), "{from_file:?}");
+    let mut from_env = distgo_command(&url);
+    from_env.env("DISTGO_TOKEN", "s3cret").arg("health");
+    assert_eq!(run(&mut from_env, None).ok(), "SERVING\n");
+
+    let _ = stop.send(());
+    thread.join().unwrap();
 }

@@ -333,7 +333,7 @@ pub struct LoadArgs {
     /// Transactions in flight at once.
     #[arg(long, value_name = "P", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallel: u32,
-    /// Stop at the first bad line or refused document.
+    /// Stop at the first bad line (the lines before it are stored) or refused document.
     #[arg(long)]
     pub strict: bool,
 }

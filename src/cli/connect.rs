@@ -172,3 +172,56 @@ fn causes(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::Format;
+
+    fn global(token: Option<&str>, token_file: Option<std::path::PathBuf>) -> Global {
+        Global {
+            addr: "http://127.0.0.1:1".into(),
+            tls_ca: None,
+            token: token.map(str::to_owned),
+            token_file,
+            output: Format::Table,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_token_is_sent_as_a_sensitive_bearer_header() {
+        let value = authorization(&global(Some(" s3cret \n"), None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(value.to_str().unwrap(), "Bearer s3cret");
+        assert!(value.is_sensitive(), "never printed in debug output");
+        assert!(authorization(&global(None, None)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_token_file_gives_its_first_line() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, b"from-file\n# a comment\n").unwrap();
+        let value = authorization(&global(None, Some(file.path().to_owned())));
+        assert_eq!(
+            value.unwrap().unwrap().to_str().unwrap(),
+            "Bearer from-file"
+        );
+    }
+
+    #[test]
+    fn an_empty_or_non_ascii_token_is_a_usage_error() {
+        for token in ["", "  ", "caf\u{e9}"] {
+            let err = authorization(&global(Some(token), None)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{token:?}");
+        }
+    }
+
+    #[test]
+    fn https_without_a_ca_is_a_usage_error() {
+        let mut https = global(None, None);
+        https.addr = "https://127.0.0.1:1".into();
+        assert_eq!(endpoint(&https).unwrap_err().exit_code(), 2);
+    }
+}

@@ -28,7 +28,10 @@
 //! **What a user is told.** Lines that are not documents are *skipped* and
 //! documents the worker refused *failed*; both are reported as
 //! `line N: why` as they happen, and counted in the summary. `--strict`
-//! stops at the first; what was sent before it stays stored.
+//! stops at the first. At a bad line, every line before it is still sent
+//! and none after, so the result does not depend on timing; at a refused
+//! document, no further batch is sent, and the batches already committed
+//! stay stored (each is a transaction of its own).
 
 use std::{path::Path, sync::Arc};
 
@@ -112,6 +115,7 @@ pub async fn documents(
     };
     cx.clients.collections().get_collection(request).await?;
     let input = open_input(file)?;
+    let database = database_of(parent.clone());
     let parent: Arc<str> = parent.into();
     let mut rng: rand::rngs::StdRng = rand::SeedableRng::from_os_rng();
     let parse = move |line: &str| {
@@ -125,13 +129,8 @@ pub async fn documents(
             value: parsed.value.into_owned(),
         })
     };
-    let database = database_of(collection_name(collection)?);
     let summary = load_lines(cx, database, input, 0, load, parse).await?;
     finish(cx, summary)
-}
-
-fn collection_name(path: &str) -> Result<String, CliError> {
-    resolve(path, Kind::Collection)
 }
 
 /// `databases/a` of `databases/a/collections/b`.
@@ -220,10 +219,8 @@ fn read(
         let text = match std::str::from_utf8(trim_line_break(&bytes)) {
             Ok(text) if line == 1 => text.trim_start_matches('\u{feff}'),
             Ok(text) => text,
-            Err(err) => {
-                tally.bad_line(line, &format!("not UTF-8: {err}"));
-                continue;
-            }
+            Err(err) if tally.bad_line(line, &format!("not UTF-8: {err}")) => break,
+            Err(_) => continue,
         };
         if text.trim().is_empty() {
             continue;
@@ -253,7 +250,11 @@ fn read(
                     return Ok(());
                 }
             }
-            Err(why) => tally.bad_line(line, &why),
+            Err(why) => {
+                if tally.bad_line(line, &why) {
+                    break;
+                }
+            }
         }
     }
     if !pending.is_empty() {
@@ -284,6 +285,10 @@ async fn dispatch(
             Step::Batch(batch) => {
                 while running.len() >= parallel {
                     joined(running.join_next().await)?;
+                }
+                // A batch that just ended may have stopped a strict run.
+                if tally.stopped() {
+                    break;
                 }
                 let sender = Sender {
                     clients: cx.clients.clone(),

@@ -46,14 +46,23 @@
 //!
 //! ## Performance
 //!
-//! Measured with `just bench-cli` (release build; one `distgo-worker` on
-//! 127.0.0.1, memory only; 100,000 documents of 1 KiB; the machine: 2
-//! cores, shared with other work, so figures vary by ±15%):
+//! Measured with `just bench-cli` (`examples/cli_bench.rs`): the release
+//! `distgo` binary, timed from start to exit, against one release
+//! `distgo-worker` on 127.0.0.1 (memory only), 100,000 documents of 1 KiB
+//! (`--id-field _id`). The machine: 2 cores, shared with other builds
+//! (load average 12-13 during the runs of 2026-12-02), so the spread is wide:
 //!
-//! | | documents/s | target |
+//! | | documents/s (4 runs) | target |
 //! |---|---|---|
-//! | `doc import` (`--batch 500 --parallel 4`) | PENDING | ≥ 20,000 |
-//! | `doc export` | PENDING | ≥ 50,000 |
+//! | `doc import`, defaults (`--batch 500 --parallel 4`) | 22,900-46,700 | ≥ 20,000 |
+//! | `doc import --parallel 2` / `--parallel 8` | 34,500 / 39,800 | |
+//! | `doc export` | 56,700-75,000 | ≥ 50,000 |
+//!
+//! The import is bound by the worker (validating and storing 1 KiB per
+//! document, one log record per commit) and shares the two cores with it;
+//! the reader thread's JSON parsing and the sending overlap. The export is
+//! bound by paging: one page of 1,000 at a time, written while the next is
+//! fetched.
 //!
 //! ## Layout
 //!

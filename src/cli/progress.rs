@@ -62,18 +62,23 @@ impl Tally {
             .set_message(format!("{total} documents, {rate:.0}/s"));
     }
 
-    /// Line `line` could not be read as a document.
-    pub fn bad_line(&self, line: u64, why: &str) {
+    /// Line `line` could not be read as a document; returns whether the
+    /// reader must stop there (`--strict`). The lines before it are still
+    /// sent, so a strict run stores exactly the lines before the first bad one.
+    pub fn bad_line(&self, line: u64, why: &str) -> bool {
         self.skipped.fetch_add(1, Ordering::Relaxed);
         self.say(&format!("line {line}: {why}"));
-        self.stop_if_strict();
+        self.strict
     }
 
-    /// The worker refused the document (or collection) of line `line`.
+    /// The worker refused the document (or collection) of line `line`;
+    /// with `--strict`, no further batch is sent.
     pub fn refused(&self, line: u64, status: &Status) {
         self.failed.fetch_add(1, Ordering::Relaxed);
         self.say(&format!("line {line}: {}", render_status(status)));
-        self.stop_if_strict();
+        if self.strict {
+            self.stop();
+        }
     }
 
     /// Prints a message above the bar.
@@ -89,12 +94,6 @@ impl Tally {
     /// Whether the run was stopped.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
-    }
-
-    fn stop_if_strict(&self) {
-        if self.strict {
-            self.stop();
-        }
     }
 
     /// Clears the bar and returns the counts.

@@ -77,7 +77,7 @@ impl Worker {
         if let Some(dir) = dir {
             command.current_dir(dir);
         }
-        run(command, stdin)
+        run(&mut command, stdin)
     }
 }
 
@@ -103,7 +103,7 @@ pub fn distgo_command(addr: &str) -> Command {
 }
 
 /// Runs a command to its end, feeding `stdin`.
-pub fn run(mut command: Command, stdin: Option<&[u8]>) -> Run {
+pub fn run(command: &mut Command, stdin: Option<&[u8]>) -> Run {
     command
         .stdin(if stdin.is_some() {
             Stdio::piped()
