@@ -122,7 +122,7 @@ pub enum DbCommand {
         /// The database.
         database: String,
     },
-    /// Write a whole database as JSON lines (see `distgo_db::cli::dump`).
+    /// Write a whole database as JSON lines: the database, then each collection and its documents.
     Export {
         /// The database.
         database: String,

@@ -230,10 +230,10 @@ mod tests {
             seconds: 1_796_000_000,
             nanos: 5_000_000,
         };
-        assert_eq!(table_time(Some(&ts)), "2026-11-30T02:13:20Z");
+        assert_eq!(table_time(Some(&ts)), "2026-11-30T00:53:20Z");
         assert_eq!(
             full_time(Some(&ts)).unwrap(),
-            "2026-11-30T02:13:20.005000000Z"
+            "2026-11-30T00:53:20.005000000Z"
         );
     }
 
