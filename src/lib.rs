@@ -87,6 +87,7 @@
 //! | [`server`] | wiring services into a tonic server; deadlines; shutdown |
 //! | [`config`] | the YAML configuration |
 //! | [`logging`] | the tracing subscriber |
+//! | [`cli`] | `distgo`, the command-line client (a client of the public API only) |
 //! | [`error`] | the one error enum |
 //! | [`performance`] | measurements (documentation only) |
 //!
@@ -111,6 +112,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod encoding;
