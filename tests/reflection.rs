@@ -22,7 +22,9 @@ use tonic_health::pb::{
 };
 use tonic_reflection::pb::{v1, v1alpha};
 
-/// Every service of the worker's own protos, by full name.
+/// Every service of the worker's own protos a standalone worker serves, by
+/// full name: all but the replication protocol, which only a replica set
+/// member serves.
 fn distgo_services() -> BTreeSet<String> {
     let set = FileDescriptorSet::decode(distgo_db::proto::FILE_DESCRIPTOR_SET).unwrap();
     set.file
@@ -33,6 +35,7 @@ fn distgo_services() -> BTreeSet<String> {
                 .iter()
                 .map(move |service| format!("{package}.{}", service.name()))
         })
+        .filter(|name| !name.starts_with("worker.replication."))
         .collect()
 }
 

@@ -37,6 +37,7 @@ pub use self::{
     routing::{Routing, RoutingLayer},
 };
 use crate::{
+    replication::raft::ReplicationApi,
     api::{
         cluster::ClusterApi, collection::CollectionApi, database::DatabaseApi,
         document::DocumentApi, transaction::TransactionApi, wal::WalApi,
@@ -152,12 +153,13 @@ impl Worker {
     ) -> Result<(), ServeError> {
         let address: SocketAddr = listener.local_addr().map_err(ServeError::Address)?;
         let timeout = self.config.grpc.timeout;
+        let served = service_names(self.replica.raft().is_some());
         let (health_reporter, health) = tonic_health::server::health_reporter();
-        report_health(&health_reporter, ServingStatus::Serving).await;
-        let reflection_v1 = reflection()
+        report_health(&health_reporter, &served, ServingStatus::Serving).await;
+        let reflection_v1 = reflection(&served)
             .build_v1()
             .map_err(|err| ServeError::Reflection(err.to_string()))?;
-        let reflection_v1alpha = reflection()
+        let reflection_v1alpha = reflection(&served)
             .build_v1alpha()
             .map_err(|err| ServeError::Reflection(err.to_string()))?;
 
@@ -193,7 +195,7 @@ impl Worker {
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, draining in-flight requests");
-            report_health(&health_reporter, ServingStatus::NotServing).await;
+            report_health(&health_reporter, &served, ServingStatus::NotServing).await;
             let _ = stopping_tx.send(());
         };
         // TCP_NODELAY on every accepted socket (tonic sets it only on
@@ -226,39 +228,52 @@ impl Worker {
     }
 }
 
-/// The full names of the distgo-db services, as health checks name them.
-fn service_names() -> [&'static str; 6] {
-    [
+/// The full names of the distgo-db services this worker serves, as health
+/// checks and reflection name them: the replication service only on a
+/// replica set member.
+fn service_names(replicated: bool) -> Vec<&'static str> {
+    let mut names = vec![
         <DatabaseServiceServer<DatabaseApi> as NamedService>::NAME,
         <CollectionServiceServer<CollectionApi> as NamedService>::NAME,
         <DocumentServiceServer<DocumentApi> as NamedService>::NAME,
         <TransactionServiceServer<TransactionApi> as NamedService>::NAME,
         <WalServiceServer<WalApi> as NamedService>::NAME,
         <ClusterServiceServer<ClusterApi> as NamedService>::NAME,
-    ]
+    ];
+    if replicated {
+        names.push(<ReplicationServiceServer<ReplicationApi> as NamedService>::NAME);
+    }
+    names
 }
 
 /// Sets the health of the whole worker (`""`) and of each of its services:
 /// a client may check the one service it uses, and with a name the health
 /// service does not know it answers NOT_FOUND.
-async fn report_health(reporter: &HealthReporter, status: ServingStatus) {
+async fn report_health(reporter: &HealthReporter, served: &[&str], status: ServingStatus) {
     reporter.set_service_status("", status).await;
-    for name in service_names() {
-        reporter.set_service_status(name, status).await;
+    for name in served {
+        reporter.set_service_status(*name, status).await;
     }
 }
 
-/// A reflection builder that knows every service the worker serves: its own,
-/// health, and both reflection versions, so that `list` from any tool shows
-/// all of them and `Health/Check` resolves without a local proto. Two
-/// versions because clients differ: grpcurl and Go speak `v1`, Python's
-/// grpcio-reflection and many IDE plugins only `v1alpha`.
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
+/// A reflection builder that knows every service the worker serves (and
+/// only those): its own, health, and both reflection versions, so that
+/// `list` from any tool shows all of them and `Health/Check` resolves
+/// without a local proto. Two versions because clients differ: grpcurl and
+/// Go speak `v1`, Python's grpcio-reflection and many IDE plugins only
+/// `v1alpha`.
+fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+    let builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health")
+        .with_service_name("grpc.reflection.v1.ServerReflection")
+        .with_service_name("grpc.reflection.v1alpha.ServerReflection");
+    served
+        .iter()
+        .fold(builder, |builder, name| builder.with_service_name(*name))
 }
 
 /// Opens the worker's store (recovering `wal.path`, if set) and serves it on
