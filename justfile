@@ -81,9 +81,7 @@ mutants *ARGS:
         --exclude-re 'is_server_error|requested_name|impl Named|Tree::counts|Store::last_lsn|forget_connection' \
         --cargo-test-arg=--test=conformance {{ARGS}}
 
-# `distgo doc import` and `doc export` of 100,000 documents of 1 KiB through
-# one release worker (memory only): documents/s of each. Extra flags go to
-# the import, e.g. `just bench-cli 100000 --batch 1000 --parallel 8`.
+# Measure `distgo doc import` and `doc export` of 100,000 1 KiB documents (documents/s); flags go to the import.
 bench-cli *ARGS:
     cargo build --release --bin distgo --bin distgo-worker --example cli_bench
     ./target/release/examples/cli_bench {{ARGS}}

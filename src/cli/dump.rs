@@ -20,7 +20,7 @@
 //! A reader must reject a `format` it does not know.
 //!
 //! ```sh
-//! distgo --addr http://a:55055 db export shop | distgo --addr http://b:55055 db import -
+//! distgo --addr http://a:55055 db export shop | distgo --addr http://b:55055 db import -   # needs: two workers, at a and b
 //! ```
 
 use std::{

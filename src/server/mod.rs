@@ -37,7 +37,6 @@ pub use self::{
     routing::{Routing, RoutingLayer},
 };
 use crate::{
-    replication::raft::ReplicationApi,
     api::{
         cluster::ClusterApi, collection::CollectionApi, database::DatabaseApi,
         document::DocumentApi, transaction::TransactionApi, wal::WalApi,
@@ -57,6 +56,7 @@ use crate::{
         replication::replication_service_server::ReplicationServiceServer,
     },
     replication::Replica,
+    replication::raft::ReplicationApi,
     store::Store,
     txn::Transactions,
     wal::{OpenError, Recovery},
