@@ -6,6 +6,13 @@
 //!   host: 0.0.0.0         # optional
 //!   port: 55055           # 0: any free port
 //!   timeout: 4s           # per-request bound
+//!   max_request_bytes: 4194304  # optional: the largest request message
+//!   tls:                  # optional; absent: plaintext
+//!     cert: /etc/distgo/worker.pem
+//!     key: /etc/distgo/worker.key
+//!     client_ca: /etc/distgo/clients-ca.pem  # optional: require client certificates
+//! auth:                   # optional; absent: every caller is served
+//!   tokens_file: /etc/distgo/tokens  # `TOKEN [ro|rw|admin]` per line
 //! logging:
 //!   level: info           # trace | debug | info | warn | error
 //!   format: pretty        # pretty | json
@@ -21,6 +28,45 @@
 //!   max_open: 10000       # at once
 //! ```
 //!
+//! ## Every key
+//!
+//! Absent keys take the default in the table. Durations are written
+//! `500ms`, `4s`, `1m`, `1m30s`; sizes are plain numbers of bytes.
+//!
+//! | key | default | what it does |
+//! |---|---|---|
+//! | `name` | (required) | the node's name, in logs |
+//! | `grpc.host` | `0.0.0.0` | the address to bind; set `127.0.0.1` unless clients on other hosts must reach the worker |
+//! | `grpc.port` | `55055` | the port; `0` picks a free one (the bound address is logged) |
+//! | `grpc.timeout` | `4s` | the longest a request may run: DEADLINE_EXCEEDED past it |
+//! | `grpc.max_request_bytes` | `4194304` (4 MiB) | the largest request message; RESOURCE_EXHAUSTED past it |
+//! | `grpc.max_connections` | the open-file limit − 64, at most 10 000 | connections at once; when full, a new one closes the connection idle the longest (or refuses itself when every connection is busy) |
+//! | `grpc.max_concurrent_streams` | `200` | requests in flight on one connection (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`) |
+//! | `grpc.keepalive_interval` | `60s` | how often an HTTP/2 PING checks a quiet connection's peer |
+//! | `grpc.keepalive_timeout` | `20s` | a PING unanswered this long closes the connection |
+//! | `grpc.idle_timeout` | `5m` | a connection with no request in flight for this long is closed (GOAWAY) |
+//! | `grpc.handshake_timeout` | `10s` | a connection must finish its TLS handshake and send the HTTP/2 preface within this, or it is closed |
+//! | `grpc.tls.cert` | none: plaintext | PEM certificate chain, leaf first; with `grpc.tls.key` it switches the worker to TLS |
+//! | `grpc.tls.key` | none | PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1) |
+//! | `grpc.tls.client_ca` | none | PEM certificates of the CA that signs client certificates: a client without one is refused (mTLS) |
+//! | `auth.tokens_file` | none: no auth | one bearer token per line, `TOKEN [ro\|rw\|admin]`; `#` starts a comment; re-read on SIGHUP |
+//! | `logging.level` | `info` | `trace`, `debug`, `info`, `warn`, `error` |
+//! | `logging.format` | `pretty` | `pretty` or `json` (one object per line) |
+//! | `logging.output` | `stdout` | `stdout`, `stderr` or a file path (appended) |
+//! | `wal.path` | none: memory only | the write-ahead log's directory |
+//! | `wal.sync` | `always` | `always` (fsync before ack), `interval`, `never` |
+//! | `wal.sync_interval` | `100ms` | how often `interval` syncs |
+//! | `wal.snapshot_bytes` | `67108864` (64 MiB) | the log size that triggers a snapshot |
+//! | `transactions.ttl` | `60s` | open transactions expire this long after Begin |
+//! | `transactions.max_operations` | `500` | operations per transaction |
+//! | `transactions.max_open` | `10000` | transactions open at once |
+//!
+//! The files that `grpc.tls.*` and `auth.tokens_file` name are read when the
+//! worker starts ([`crate::server::Security::load`]), before it binds: one
+//! that is missing, unreadable, not PEM, or a key that does not belong to
+//! its certificate stops it with exit code 2 and a message naming the key,
+//! like any other bad value.
+//!
 //! Parsing is strict on purpose. A misspelt key (`timout:`) silently falling
 //! back to a default is the kind of mistake that is found in production, so
 //! unknown keys, wrong types and bad values all fail, before the worker binds
@@ -33,6 +79,14 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
+
+mod network;
+
+pub use self::network::{
+    AuthConfig, ConnectionLimits, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES,
+    TlsFiles,
+};
+use self::network::{RawAuth, RawLimits, RawTls};
 
 /// The configuration the worker runs with when given no `--config`: the
 /// contract's example, which is also `fixtures/worker.yaml`.
@@ -81,6 +135,8 @@ pub struct Config {
     pub wal: WalConfig,
     /// Bounds on open transactions.
     pub transactions: crate::txn::Limits,
+    /// Who may call the worker.
+    pub auth: AuthConfig,
 }
 
 /// `grpc.*`
@@ -92,6 +148,13 @@ pub struct GrpcConfig {
     pub port: u16,
     /// The longest a request may take before it fails with DEADLINE_EXCEEDED.
     pub timeout: Duration,
+    /// The largest request message; RESOURCE_EXHAUSTED past it.
+    pub max_request_bytes: usize,
+    /// Bounds on connections: how many, how many requests each, how long
+    /// they may idle or take to start.
+    pub limits: ConnectionLimits,
+    /// TLS (and mutual TLS); `None`: plaintext.
+    pub tls: Option<TlsFiles>,
 }
 
 /// `logging.*`
@@ -194,6 +257,7 @@ struct RawConfig {
     wal: RawWal,
     #[serde(default)]
     transactions: RawTransactions,
+    auth: Option<RawAuth>,
 }
 
 #[derive(Deserialize)]
@@ -202,14 +266,32 @@ struct RawGrpc {
     host: String,
     port: u16,
     timeout: String,
+    max_request_bytes: u64,
+    max_connections: Option<usize>,
+    max_concurrent_streams: u32,
+    keepalive_interval: String,
+    keepalive_timeout: String,
+    idle_timeout: String,
+    handshake_timeout: String,
+    tls: Option<RawTls>,
 }
 
 impl Default for RawGrpc {
     fn default() -> Self {
+        let limits = ConnectionLimits::default();
+        let text = |d: Duration| humantime::format_duration(d).to_string();
         RawGrpc {
             host: "0.0.0.0".into(),
             port: 55055,
             timeout: "4s".into(),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES as u64,
+            max_connections: limits.max_connections,
+            max_concurrent_streams: limits.max_concurrent_streams,
+            keepalive_interval: text(limits.keepalive_interval),
+            keepalive_timeout: text(limits.keepalive_timeout),
+            idle_timeout: text(limits.idle_timeout),
+            handshake_timeout: text(limits.handshake_timeout),
+            tls: None,
         }
     }
 }
@@ -309,6 +391,7 @@ fn describe_shape_error(err: serde_path_to_error::Error<serde_yaml::Error>) -> C
         .unwrap_or(&message)
         .replace("expected u16", "expected a port number from 0 to 65535")
         .replace("expected u64", "expected a number of bytes")
+        .replace("expected u32", "expected a whole number")
         .replace("expected usize", "expected a whole number")
         .replace("unknown field", "unknown key")
         .replace("duplicate field", "duplicate key");
@@ -354,6 +437,9 @@ impl RawConfig {
             logging: self.logging.validate()?,
             wal: self.wal.validate()?,
             transactions: self.transactions.validate()?,
+            auth: self
+                .auth
+                .map_or(Ok(AuthConfig::default()), RawAuth::validate)?,
         })
     }
 }
@@ -364,10 +450,22 @@ impl RawGrpc {
             ConfigError::invalid("grpc.host", format!("{:?} is not an IP address", self.host))
         })?;
         let timeout = parse_duration(&self.timeout, "grpc.timeout")?;
+        let limits = RawLimits {
+            max_connections: self.max_connections,
+            max_concurrent_streams: self.max_concurrent_streams,
+            keepalive_interval: &self.keepalive_interval,
+            keepalive_timeout: &self.keepalive_timeout,
+            idle_timeout: &self.idle_timeout,
+            handshake_timeout: &self.handshake_timeout,
+        }
+        .validate()?;
         Ok(GrpcConfig {
             host,
             port: self.port,
             timeout,
+            max_request_bytes: network::max_request_bytes(self.max_request_bytes)?,
+            limits,
+            tls: self.tls.map(RawTls::validate).transpose()?,
         })
     }
 }

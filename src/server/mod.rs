@@ -9,24 +9,37 @@
 //! accepting connections, asks clients to go away (HTTP/2 GOAWAY, which they
 //! see as UNAVAILABLE on new calls), and lets in-flight requests finish, for
 //! at most `grpc.timeout` — no request may run longer than that anyway.
+//!
+//! Who may connect and call is the business of four modules, in the order
+//! a request meets them: [`limits`] (the accept loop: connection bounds and
+//! timeouts), [`tls`], [`auth`] (bearer tokens and roles) and the edge
+//! (deadlines, statuses of unreadable requests). [`security`](Security)
+//! says what an operator must set before a worker is exposed.
 
+pub mod auth;
 mod deadline;
 mod edge;
+pub mod limits;
+mod security;
+pub mod tls;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use tokio::{net::TcpListener, sync::oneshot};
-use tonic::transport::{Server, server::TcpIncoming};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
-pub use self::edge::{Edge, EdgeLayer};
+pub use self::{
+    edge::{Edge, EdgeLayer},
+    security::Security,
+};
 use crate::{
     api::{
         cluster::ClusterApi, collection::CollectionApi, database::DatabaseApi,
         document::DocumentApi, transaction::TransactionApi, wal::WalApi,
     },
     clock::{Clock, SystemClock},
-    config::Config,
+    config::{Config, ConfigError},
     proto::{
         FILE_DESCRIPTOR_SET,
         cluster::cluster_service_server::ClusterServiceServer,
@@ -52,9 +65,9 @@ pub enum ServeError {
     /// The reflection service could not be built from the descriptors.
     #[error("cannot build the reflection service: {0}")]
     Reflection(String),
-    /// The transport failed.
-    #[error("transport error: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    /// A file the configuration names (TLS, tokens) cannot be used.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
     /// The recovery task panicked or was cancelled.
     #[error("recovery did not finish: {0}")]
     Recovery(String),
@@ -69,6 +82,9 @@ pub struct Worker {
     config: Config,
     store: Arc<Store>,
     transactions: Arc<Transactions>,
+    /// Loaded by the binary before the store is opened, so that a bad
+    /// certificate exits 2 early; `None`: [`Worker::serve`] loads it.
+    security: Option<Security>,
 }
 
 impl Worker {
@@ -108,7 +124,15 @@ impl Worker {
             config,
             store,
             transactions,
+            security: None,
         }
+    }
+
+    /// Serves with `security` (TLS, tokens) already loaded, instead of
+    /// loading it from the configuration's files when serving starts.
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = Some(security);
+        self
     }
 
     /// The worker's store, for in-process inspection in tests.
@@ -134,58 +158,69 @@ impl Worker {
             .build_v1()
             .map_err(|err| ServeError::Reflection(err.to_string()))?;
 
+        let security = match self.security {
+            Some(security) => security,
+            None => Security::load(&self.config)?,
+        };
         let store = self.store;
-        let router = Server::builder()
-            .layer(EdgeLayer::new(timeout))
-            .add_service(DatabaseServiceServer::new(DatabaseApi::new(store.clone())))
-            .add_service(CollectionServiceServer::new(CollectionApi::new(
-                store.clone(),
-            )))
-            .add_service(DocumentServiceServer::new(DocumentApi::new(store.clone())))
-            .add_service(TransactionServiceServer::new(TransactionApi::new(
-                self.transactions,
-            )))
-            .add_service(WalServiceServer::new(WalApi::new(store.clone())))
-            .add_service(ClusterServiceServer::new(ClusterApi))
+        let max = self.config.grpc.max_request_bytes;
+        let mut routes = Routes::builder();
+        routes
+            .add_service(
+                DatabaseServiceServer::new(DatabaseApi::new(store.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                CollectionServiceServer::new(CollectionApi::new(store.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                DocumentServiceServer::new(DocumentApi::new(store.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                TransactionServiceServer::new(TransactionApi::new(self.transactions))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                WalServiceServer::new(WalApi::new(store.clone())).max_decoding_message_size(max),
+            )
+            .add_service(ClusterServiceServer::new(ClusterApi).max_decoding_message_size(max))
             .add_service(health)
             .add_service(reflection);
+        // Outermost first: the token is checked before the deadline starts
+        // or a byte of the message is decoded.
+        let service = tower::ServiceBuilder::new()
+            .layer(auth::AuthLayer::new(security.auth.clone()))
+            .layer(EdgeLayer::new(timeout))
+            .service(routes.routes().prepare());
 
-        tracing::info!(node = %self.config.name, %address, "distgo worker listening");
-        let (stopping_tx, stopping_rx) = oneshot::channel::<()>();
+        let mut settings = limits::Settings::new(self.config.grpc.limits, timeout);
+        settings.tls = security.tls.as_ref().map(tls::Tls::server_config);
+        let reload = security.reload_on_sighup();
+        tracing::info!(
+            node = %self.config.name,
+            %address,
+            tls = security.tls.as_ref().map_or("off", |t| if t.is_mutual() { "mutual" } else { "on" }),
+            auth = security.auth.is_some(),
+            max_connections = settings.max_connections,
+            "distgo worker listening"
+        );
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, draining in-flight requests");
             health_reporter
                 .set_service_status("", ServingStatus::NotServing)
                 .await;
-            let _ = stopping_tx.send(());
         };
-        // TCP_NODELAY on every accepted socket (tonic sets it only on
-        // listeners it binds itself): without it, a response written in
-        // several small frames waits for the client's delayed ACK, ~40 ms.
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let serving = router.serve_with_incoming_shutdown(incoming, signal);
-        let drain_bound = async move {
-            // Only counts once shutdown has begun; a dropped sender means the
-            // server already returned, and `select!` picked that branch.
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(timeout).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let served = tokio::select! {
-            result = serving => result.map_err(ServeError::from),
-            () = drain_bound => {
-                tracing::warn!(?timeout, "in-flight requests did not finish within grpc.timeout");
-                Ok(())
-            }
-        };
+        limits::serve(listener, service, settings, signal).await;
+        if let Some(reload) = reload {
+            reload.abort();
+        }
         // Everything acknowledged is on disk already; this syncs the rest and
         // releases the directory, so the same process may open it again.
         let wal_store = store.clone();
         let _ = tokio::task::spawn_blocking(move || wal_store.wal().close()).await;
-        served?;
         tracing::info!(node = %self.config.name, "distgo worker stopped");
         Ok(())
     }
