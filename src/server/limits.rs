@@ -554,8 +554,12 @@ where
                 }
                 return Ended::Closed;
             }
+            // Each guard is read when the loop turns, which may be long
+            // before a branch fires: every branch checks again.
             () = tokio::time::sleep_until(handshake_deadline), if !handshaken => {
-                return Ended::NoPreface;
+                if !conn.is_handshaken() {
+                    return Ended::NoPreface;
+                }
             }
             () = tokio::time::sleep_until(idle_deadline), if handshaken && closing_by.is_none() => {
                 if conn.idle_for(Instant::now()) >= idle_timeout {
