@@ -13,18 +13,26 @@
 //!    open-file limit less 64 descriptors kept for the log and snapshots, at
 //!    most 10 000), counted here, so the worker reaches its own bound before
 //!    the kernel's and can choose what to give up. When it is full, a new
-//!    connection *evicts* the connection that does least: one still in its
-//!    handshake (oldest first), else the one idle the longest. A connection
-//!    with a request in flight is never evicted; when every connection is
-//!    busy, the newcomer is refused (closed at once). So sockets that only
-//!    sit there can delay a real client by one eviction, never lock it out.
+//!    connection *evicts* one that is doing nothing: never one with a
+//!    request in flight; first one that has never carried a request (a
+//!    socket still in its handshake, or one that only sits there), the one
+//!    useless the longest; only then the client connection idle the longest.
+//!    The evicted connection is closed at once, as nginx closes idle
+//!    keep-alive connections when it runs out of connections: it has nothing
+//!    in flight to lose, and the newcomer should not wait for a round trip
+//!    a hostile peer would never make. When every connection is busy, the
+//!    newcomer is refused (closed at once). So sockets that only sit there
+//!    can delay a real client by one eviction, never lock it out.
 //! 2. **A handshake deadline** (`grpc.handshake_timeout`, 10 s): within it a
 //!    connection must finish TLS and send the HTTP/2 connection preface
 //!    (the 24-byte magic and its SETTINGS frame). A slowloris client that
 //!    trickles bytes is closed when it runs out.
 //! 3. **An idle timeout** (`grpc.idle_timeout`, 5 min): a connection with no
 //!    request in flight for that long gets a GOAWAY and is closed. A well
-//!    behaved client reconnects when it next needs to.
+//!    behaved client reconnects when it next needs to. (hyper's graceful
+//!    close waits for the client to answer a PING; a peer that does not is
+//!    closed 250 ms later, one that starts a request meanwhile gets
+//!    `grpc.timeout` to finish it.)
 //! 4. **HTTP/2's own bounds**, set on hyper: requests in flight per
 //!    connection (`grpc.max_concurrent_streams`) and keepalive PINGs
 //!    (`grpc.keepalive_interval`, `grpc.keepalive_timeout`), which close a
@@ -101,6 +109,13 @@ const EVICTION_WAIT: Duration = Duration::from_secs(1);
 
 /// How long connections get to close once in-flight requests were given up on.
 const FORCE_WAIT: Duration = Duration::from_secs(1);
+
+/// How long an idle connection that was sent a GOAWAY (idle timeout,
+/// eviction) has to close before it is closed for it. hyper's graceful
+/// close waits for the client to answer a PING, which a well-behaved client
+/// does within a round trip and a hostile one never does. A request that
+/// arrived in the meantime extends it to `grpc.timeout`.
+const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
 /// The default of `grpc.max_connections`: the open-file limit less
 /// [`RESERVED_DESCRIPTORS`], at most [`MAX_DEFAULT_CONNECTIONS`].
@@ -197,7 +212,7 @@ pub async fn serve<S>(
         http: http2(&settings.limits),
         tls: settings.tls.clone().map(TlsAcceptor::from),
         limits: settings.limits,
-        close_grace: settings.drain,
+        request_grace: settings.drain,
     });
     let mut shutdown = pin!(shutdown);
     let mut starved = false;
@@ -287,8 +302,9 @@ struct Shared {
     http: hyper::server::conn::http2::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
-    /// How long an idle or evicted connection has to close after its GOAWAY.
-    close_grace: Duration,
+    /// How long a request that arrived on a closing connection may still
+    /// run: `grpc.timeout`.
+    request_grace: Duration,
 }
 
 /// The open connections.
@@ -347,8 +363,17 @@ impl Table {
     }
 
     /// The connection to give up for a newcomer, marked as closing so that it
-    /// is not chosen twice: still in its handshake (the oldest), else idle
-    /// (the longest), never busy.
+    /// is not chosen twice. Never one that is busy; first one that has never
+    /// carried a request, then one that has; within each, the one that has
+    /// gone longest without a request in flight (a connection still in its
+    /// handshake counting from its accept).
+    ///
+    /// Why this order: sockets that only take never send a request, and if
+    /// their owner reopens them as fast as they are closed they are always
+    /// younger than a real client's connection; by age alone, a client that
+    /// paused 10 ms between two requests would be the one to go. A
+    /// connection that has served a request has shown itself to be a
+    /// client; it is given up only when no other idle connection is left.
     fn victim(&self) -> Option<Arc<Conn>> {
         let open = self.open.lock();
         let now = Instant::now();
@@ -357,17 +382,17 @@ impl Table {
             .values()
             .filter(|conn| !conn.closing.load(Ordering::Acquire))
             .filter_map(|conn| {
-                let rank = if !conn.is_handshaken() {
-                    (0, now.duration_since(conn.started))
+                let useless_for = if !conn.is_handshaken() {
+                    now.duration_since(conn.started)
                 } else if conn.active.load(Ordering::Acquire) == 0 {
-                    (1, conn.idle_for(now))
+                    conn.idle_for(now)
                 } else {
                     return None;
                 };
-                Some((rank, conn))
+                let proven = conn.served.load(Ordering::Acquire);
+                Some(((!proven, useless_for), conn))
             })
-            // Lowest class first, then the longest time in it.
-            .min_by(|(a, _), (b, _)| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            .max_by_key(|(rank, _)| *rank)
             .map(|(_, conn)| conn.clone())?;
         victim.closing.store(true, Ordering::Release);
         Some(victim)
@@ -404,11 +429,16 @@ struct Conn {
     handshaken: AtomicBool,
     /// Requests in flight.
     active: AtomicUsize,
+    /// Whether the connection has carried a request.
+    served: AtomicBool,
     /// When the connection last became quiet, in nanoseconds after `started`.
     quiet_since: AtomicU64,
     /// Chosen for eviction, or closing for another reason.
     closing: AtomicBool,
     evict: Notify,
+    /// Signalled when `handshaken` becomes true, so the connection's task
+    /// starts its idle timer.
+    handshake_done: Notify,
 }
 
 impl Conn {
@@ -419,9 +449,11 @@ impl Conn {
             started: Instant::now(),
             handshaken: AtomicBool::new(false),
             active: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
             quiet_since: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             evict: Notify::new(),
+            handshake_done: Notify::new(),
         }
     }
 
@@ -543,6 +575,7 @@ where
     let mut served = pin!(served);
     let idle_timeout = shared.limits.idle_timeout;
     let mut closing_by: Option<Instant> = None;
+    let mut extended = false;
     loop {
         let idle_deadline = conn.idle_deadline(idle_timeout);
         let grace_over = closing_by.unwrap_or(idle_deadline);
@@ -566,16 +599,15 @@ where
                     tracing::debug!(peer = %conn.peer, "idle for grpc.idle_timeout: GOAWAY");
                     conn.closing.store(true, Ordering::Release);
                     served.as_mut().shutdown_gracefully();
-                    closing_by = Some(Instant::now() + shared.close_grace);
+                    closing_by = Some(Instant::now() + CLOSE_GRACE);
                 }
             }
-            () = conn.evict.notified(), if closing_by.is_none() => {
-                if !conn.is_handshaken() {
-                    return Ended::Evicted;
-                }
-                served.as_mut().shutdown_gracefully();
-                closing_by = Some(Instant::now() + shared.close_grace);
-            }
+            // Evicted: closed at once, without the GOAWAY round trip, so the
+            // newcomer waiting for the place gets it in microseconds, not
+            // after a grace period that a hostile peer would always use up.
+            // The connection has nothing in flight, so nothing is cut short.
+            () = conn.evict.notified() => return Ended::Evicted,
+            () = conn.handshake_done.notified(), if !handshaken => {}
             changed = phase.changed() => {
                 let now = changed.map(|()| *phase.borrow()).unwrap_or(Phase::Closing);
                 match now {
@@ -585,7 +617,11 @@ where
                 }
             }
             () = tokio::time::sleep_until(grace_over), if closing_by.is_some() => {
-                return Ended::GraceOver;
+                if extended || conn.active.load(Ordering::Acquire) == 0 {
+                    return Ended::GraceOver;
+                }
+                extended = true;
+                closing_by = Some(Instant::now() + shared.request_grace);
             }
         }
     }
@@ -683,6 +719,7 @@ impl AsyncRead for Preface {
         if !this.conn.is_handshaken() && this.feed(&buf.filled()[before..]) {
             this.conn.mark_quiet();
             this.conn.handshaken.store(true, Ordering::Release);
+            this.conn.handshake_done.notify_one();
         }
         Poll::Ready(Ok(()))
     }
@@ -773,6 +810,9 @@ struct InFlight(Arc<Conn>);
 impl InFlight {
     fn begin(conn: Arc<Conn>) -> Self {
         conn.active.fetch_add(1, Ordering::AcqRel);
+        if !conn.served.load(Ordering::Relaxed) {
+            conn.served.store(true, Ordering::Release);
+        }
         InFlight(conn)
     }
 }
