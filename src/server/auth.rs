@@ -236,20 +236,22 @@ impl Tokens {
         let mut entries: Vec<Entry> = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let number = index + 1;
-            let mut words = line.split_whitespace();
-            let Some(token) = words.next().filter(|w| !w.starts_with('#')) else {
-                continue;
+            // A `#` word starts a comment, at the start of a line or after.
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .take_while(|w| !w.starts_with('#'))
+                .collect();
+            let (token, role) = match words.as_slice() {
+                [] => continue,
+                [token] => (*token, Role::Write),
+                [token, role] => {
+                    let role = Role::parse(role).ok_or_else(|| {
+                        format!("line {number}: unknown role {role:?}, expected ro, rw or admin")
+                    })?;
+                    (*token, role)
+                }
+                _ => return Err(format!("line {number}: expected `TOKEN [ro|rw|admin]`")),
             };
-            let role = match words.next() {
-                None => Role::Write,
-                Some(word) if word.starts_with('#') => Role::Write,
-                Some(word) => Role::parse(word).ok_or_else(|| {
-                    format!("line {number}: unknown role {word:?}, expected ro, rw or admin")
-                })?,
-            };
-            if words.next().is_some_and(|w| !w.starts_with('#')) {
-                return Err(format!("line {number}: expected `TOKEN [ro|rw|admin]`"));
-            }
             if !token.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(format!(
                     "line {number}: a token must be printable ASCII (it travels in a header)"
@@ -505,5 +507,143 @@ where
                 .take()
                 .unwrap_or_else(|| Response::new(Body::empty())))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    #[test]
+    fn a_tokens_file_has_comments_blank_lines_and_optional_roles() {
+        let tokens = Tokens::parse(
+            "# header\n\n  reader ro\nwriter\nwriter2 rw # trailing comment\nboss admin\n#off ro\n",
+        )
+        .unwrap();
+        assert_eq!(tokens.len(), 4);
+        assert_eq!(tokens.role_of(b"reader"), Some(Role::Read));
+        assert_eq!(tokens.role_of(b"writer"), Some(Role::Write));
+        assert_eq!(tokens.role_of(b"writer2"), Some(Role::Write));
+        assert_eq!(tokens.role_of(b"boss"), Some(Role::Admin));
+        assert_eq!(tokens.role_of(b"#off"), None);
+        assert_eq!(tokens.role_of(b"reade"), None);
+        assert_eq!(tokens.role_of(b""), None);
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_its_number_and_never_quotes_the_token() {
+        let cases = [
+            (
+                "a ro\nsecret-1 superuser\n",
+                "line 2: unknown role \"superuser\", expected ro, rw or admin",
+            ),
+            (
+                "secret-1 ro extra\n",
+                "line 1: expected `TOKEN [ro|rw|admin]`",
+            ),
+            ("secret-1\nsecret-1 ro\n", "line 2: a token listed twice"),
+            ("# nothing\n\n", "holds no token"),
+        ];
+        for (text, expected) in cases {
+            let err = Tokens::parse(text).unwrap_err();
+            assert_eq!(err, expected, "{text:?}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_must_be_bearer() {
+        assert_eq!(bearer(&headers("Bearer abc")), Ok(&b"abc"[..]));
+        assert_eq!(bearer(&headers("bearer abc")), Ok(&b"abc"[..]));
+        assert_eq!(bearer(&headers("Basic abc")), Err(Refusal::Malformed));
+        assert_eq!(bearer(&headers("Bearer ")), Err(Refusal::Malformed));
+        assert_eq!(bearer(&headers("Bear")), Err(Refusal::Malformed));
+        assert_eq!(bearer(&HeaderMap::new()), Err(Refusal::Missing));
+    }
+
+    #[test]
+    fn health_is_open_unknown_paths_need_a_reader_and_roles_are_ordered() {
+        assert_eq!(access("/grpc.health.v1.Health/Check"), Access::Open);
+        assert_eq!(access("/grpc.health.v1.Health/Watch"), Access::Open);
+        let reflection = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+        assert_eq!(access(reflection), Access::Needs(Role::Read));
+        assert_eq!(access("/no.Such/Method"), Access::Needs(Role::Read));
+        assert_eq!(access("garbage"), Access::Needs(Role::Read));
+        let auth = Auth::from_tokens(Tokens::parse("r ro\nw rw\na admin\n").unwrap());
+        let truncate = "/worker.database.v1.WALService/TruncateWAL";
+        for (token, allowed) in [("r", false), ("w", false), ("a", true)] {
+            let result = auth.check(truncate, &headers(&format!("Bearer {token}")));
+            assert_eq!(result.is_ok(), allowed, "{token}: {result:?}");
+        }
+        let create = "/worker.database.v1.DocumentService/CreateDocument";
+        let denied = auth.check(create, &headers("Bearer r")).unwrap_err();
+        assert_eq!(
+            denied,
+            Refusal::Role {
+                needed: Role::Write,
+                role: Role::Read
+            }
+        );
+    }
+
+    /// Every method of every service the worker serves (the `worker.*`
+    /// packages) has a row in [`METHODS`], and every row is a real method:
+    /// a new RPC cannot ship without a decision on who may call it.
+    #[test]
+    fn the_table_names_exactly_the_methods_the_worker_serves() {
+        let set =
+            prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut served: Vec<String> = Vec::new();
+        for file in set
+            .file
+            .iter()
+            .filter(|f| f.package().starts_with("worker."))
+        {
+            for service in &file.service {
+                for method in &service.method {
+                    served.push(format!(
+                        "/{}.{}/{}",
+                        file.package(),
+                        service.name(),
+                        method.name()
+                    ));
+                }
+            }
+        }
+        let mut table: Vec<String> = METHODS.iter().map(|(path, _)| (*path).to_owned()).collect();
+        served.sort();
+        table.sort();
+        assert_eq!(table, served);
+    }
+
+    #[test]
+    fn a_refusal_says_what_is_missing_without_the_token() {
+        let method = "/worker.database.v1.DatabaseService/CreateDatabase";
+        let role = Refusal::Role {
+            needed: Role::Write,
+            role: Role::Read,
+        }
+        .error(method);
+        assert_eq!(
+            role.to_string(),
+            "permission denied: /worker.database.v1.DatabaseService/CreateDatabase needs a \
+             token with the rw role; this token's role is ro"
+        );
+        assert!(matches!(
+            Refusal::UnknownToken.error(method),
+            Error::Unauthenticated(_)
+        ));
+        assert!(matches!(
+            Refusal::Missing.error(method),
+            Error::Unauthenticated(_)
+        ));
     }
 }
