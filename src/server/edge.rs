@@ -423,4 +423,63 @@ mod tests {
         let expected = HeaderValue::from(Code::ResourceExhausted as i32);
         assert_eq!(status_of(&response), Some(&expected));
     }
+
+    fn answering(
+        status: Status,
+    ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send> + Clone
+    {
+        tower::service_fn(move |_req: Request<Body>| {
+            let status = status.clone();
+            async move { Ok::<_, Infallible>(status.into_http()) }
+        })
+    }
+
+    async fn through_the_edge(status: Status, path: &str) -> Status {
+        let service = EdgeLayer::new(Duration::from_secs(4)).layer(answering(status));
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = path.parse().unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        Status::from_header_map(response.headers()).unwrap()
+    }
+
+    /// An INTERNAL that a handler answers is a fault of the worker's and
+    /// must reach the client as such; only tonic's codec words are rewritten.
+    #[tokio::test]
+    async fn a_handlers_internal_passes_and_a_codec_failure_becomes_invalid_argument() {
+        let path = "/worker.database.v1.DatabaseService/GetDatabase";
+        let own = through_the_edge(Status::internal("internal error: disk on fire"), path).await;
+        assert_eq!(own.code(), Code::Internal);
+        assert_eq!(own.message(), "internal error: disk on fire");
+        let codec = Status::internal("failed to decode Protobuf message: invalid varint");
+        let rewritten = through_the_edge(codec, path).await;
+        assert_eq!(rewritten.code(), Code::InvalidArgument);
+        assert_eq!(
+            rewritten.message(),
+            "invalid argument: GetDatabaseRequest: undecodable \
+             worker.database.v1.GetDatabaseRequest: invalid varint"
+        );
+    }
+
+    #[test]
+    fn prost_lists_the_innermost_field_first() {
+        let detail = "Document.value: CreateDocumentRequest.document: invalid string value: x: y";
+        assert_eq!(
+            split_decode_error(detail),
+            ("document.value".to_owned(), "invalid string value: x: y")
+        );
+        assert_eq!(
+            split_decode_error("invalid varint"),
+            (String::new(), "invalid varint")
+        );
+    }
+
+    #[test]
+    fn tonics_size_message_is_told_in_the_configurations_words() {
+        let message =
+            "Error, decoded message length too large: found 5000 bytes, the limit is: 4096 bytes";
+        assert_eq!(
+            too_large(message),
+            "the request message of 5000 bytes is larger than grpc.max_request_bytes (4096)"
+        );
+    }
 }
