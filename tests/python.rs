@@ -14,7 +14,10 @@ use std::{path::Path, process::Command};
 
 use common::{TestWorker, pki::TlsFiles};
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/secured_client.py");
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/python/secured_client.py"
+);
 
 /// Whether `python3` can import grpc; panics under CI when it cannot.
 fn grpcio_available() -> bool {
@@ -65,7 +68,10 @@ async fn run(check: &str, worker: &TestWorker, ca: &Path, extra: Vec<String>) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{check}:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("ok  "), "{check} checked nothing:\n{stdout}");
+    assert!(
+        stdout.contains("ok  "),
+        "{check} checked nothing:\n{stdout}"
+    );
     println!("{check}:\n{stdout}");
 }
 
