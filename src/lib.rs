@@ -11,7 +11,13 @@
 //! gRPC client
 //!     │  CreateDocument(parent, document_id, document)
 //!     ▼
-//! server::EdgeLayer      deadline (grpc.timeout or the client's), message-size status
+//! server::limits         accept loop: connection bound, handshake and idle timeouts
+//!     ▼
+//! server::tls            TLS handshake (client certificate with mutual TLS)
+//!     ▼
+//! server::auth           bearer token and role
+//!     ▼
+//! server::EdgeLayer      deadline (grpc.timeout or the client's), statuses of unreadable requests
 //!     ▼
 //! api::document          validate every field → store::Op
 //!     ▼
@@ -34,7 +40,7 @@
 //! | [`store`] | the state (ordered maps), operations, log records |
 //! | [`wal`] | the write-ahead log the store appends to |
 //! | [`api`] | one file per gRPC service, plus validation and paging helpers |
-//! | [`server`] | wiring services into a tonic server; deadlines; shutdown |
+//! | [`server`] | the accept loop and its limits, TLS, tokens, deadlines; shutdown |
 //! | [`config`] | the YAML configuration |
 //! | [`logging`] | the tracing subscriber |
 //! | [`error`] | the one error enum |

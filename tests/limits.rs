@@ -300,12 +300,11 @@ async fn hold(mut stream: TcpStream, slowloris: bool, stop: &AtomicBool) {
     }
     let mut buf = [0u8; 1024];
     while !stop.load(Ordering::Relaxed) {
-        if slowloris {
-            if let Some(byte) = preface.next() {
-                if stream.write_all(&[*byte]).await.is_err() {
-                    return;
-                }
-            }
+        if slowloris
+            && let Some(byte) = preface.next()
+            && stream.write_all(&[*byte]).await.is_err()
+        {
+            return;
         }
         match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return,

@@ -115,3 +115,52 @@ fn transaction_bounds_are_read_and_default_to_the_contract() {
         (Duration::from_secs(2), 3, 4)
     );
 }
+
+#[test]
+fn connection_limits_have_defaults_and_are_read_in_full() {
+    let config = Config::from_yaml("name: w\n").unwrap();
+    assert_eq!(config.grpc.max_request_bytes, 4 << 20);
+    assert_eq!(config.grpc.limits, ConnectionLimits::default());
+    let limits = config.grpc.limits;
+    assert_eq!(limits.max_connections, None, "derived from the file limit");
+    assert_eq!(limits.max_concurrent_streams, 200);
+    assert_eq!(limits.keepalive_interval, Duration::from_secs(60));
+    assert_eq!(limits.keepalive_timeout, Duration::from_secs(20));
+    assert_eq!(limits.idle_timeout, Duration::from_secs(300));
+    assert_eq!(limits.handshake_timeout, Duration::from_secs(10));
+    let yaml = "name: w\ngrpc:\n  max_request_bytes: 1024\n  max_connections: 50\n  \
+                max_concurrent_streams: 8\n  keepalive_interval: 5s\n  keepalive_timeout: 1s\n  \
+                idle_timeout: 30s\n  handshake_timeout: 2s\n";
+    let grpc = Config::from_yaml(yaml).unwrap().grpc;
+    assert_eq!(grpc.max_request_bytes, 1024);
+    assert_eq!(
+        grpc.limits,
+        ConnectionLimits {
+            max_connections: Some(50),
+            max_concurrent_streams: 8,
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(2),
+        }
+    );
+}
+
+#[test]
+fn tls_and_auth_are_off_unless_their_sections_are_given() {
+    let config = Config::from_yaml("name: w\n").unwrap();
+    assert_eq!(config.grpc.tls, None);
+    assert_eq!(config.auth.tokens_file, None);
+    let yaml = "name: w\ngrpc:\n  tls:\n    cert: /c.pem\n    key: /k.pem\n    client_ca: /ca.pem\n\
+                auth:\n  tokens_file: /tokens\n";
+    let config = Config::from_yaml(yaml).unwrap();
+    assert_eq!(
+        config.grpc.tls,
+        Some(TlsFiles {
+            cert: "/c.pem".into(),
+            key: "/k.pem".into(),
+            client_ca: Some("/ca.pem".into()),
+        })
+    );
+    assert_eq!(config.auth.tokens_file, Some(PathBuf::from("/tokens")));
+}

@@ -162,15 +162,15 @@ impl Settings {
         let max_connections = limits
             .max_connections
             .unwrap_or_else(default_max_connections);
-        if let Some(files) = open_file_limit() {
-            if max_connections as u64 + RESERVED_DESCRIPTORS > files {
-                tracing::warn!(
-                    max_connections,
-                    open_file_limit = files,
-                    "grpc.max_connections is close to or above the open-file limit: \
-                     accept may fail for want of descriptors before the bound is reached"
-                );
-            }
+        if let Some(files) = open_file_limit()
+            && max_connections as u64 + RESERVED_DESCRIPTORS > files
+        {
+            tracing::warn!(
+                max_connections,
+                open_file_limit = files,
+                "grpc.max_connections is close to or above the open-file limit: \
+                 accept may fail for want of descriptors before the bound is reached"
+            );
         }
         Settings {
             limits,
