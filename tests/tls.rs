@@ -239,3 +239,28 @@ fn in_memory_pem_is_checked_like_files() {
         "grpc.tls.client_ca: <memory>: holds no PEM certificate"
     );
 }
+
+/// The TLS material is logged and printed in `Debug` output (the worker
+/// derives `Debug`): the private key must never be in it.
+#[test]
+fn debug_output_never_shows_the_private_key() {
+    let files = TlsFiles::new();
+    let tls = Tls::from_pem(
+        files.server.cert.as_bytes(),
+        files.server.key.as_bytes(),
+        None,
+    )
+    .unwrap();
+    let printed = format!("{tls:?}");
+    assert!(!printed.contains("PRIVATE KEY"), "{printed}");
+    let key_body: String = files
+        .server
+        .key
+        .lines()
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(20)
+        .collect();
+    assert!(!printed.contains(&key_body), "{printed}");
+}

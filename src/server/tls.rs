@@ -39,8 +39,8 @@ use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 use crate::config::{ConfigError, TlsFiles};
 
 /// The worker's TLS material, checked: ready to accept connections and to
-/// make them.
-#[derive(Clone, Debug)]
+/// make them. Its `Debug` leaves the private key out.
+#[derive(Clone)]
 pub struct Tls {
     server: Arc<ServerConfig>,
     cert_pem: Vec<u8>,
@@ -48,6 +48,15 @@ pub struct Tls {
     /// The PEM of the CA that peers' certificates come from, for the client half.
     peer_ca_pem: Vec<u8>,
     mutual: bool,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("mutual", &self.mutual)
+            .field("cert_pem_bytes", &self.cert_pem.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// One of the TLS PEM inputs: what it is called in the configuration and
