@@ -12,6 +12,13 @@
 //!   host: 0.0.0.0         # optional
 //!   port: 55055           # 0: any free port
 //!   timeout: 4s           # per-request bound
+//!   max_request_bytes: 4194304  # optional: the largest request message
+//!   tls:                  # optional; absent: plaintext
+//!     cert: /etc/distgo/worker.pem
+//!     key: /etc/distgo/worker.key
+//!     client_ca: /etc/distgo/clients-ca.pem  # optional: require client certificates
+//! auth:                   # optional; absent: every caller is served
+//!   tokens_file: /etc/distgo/tokens  # `TOKEN [ro|rw|admin]` per line
 //! logging:
 //!   level: info           # trace | debug | info | warn | error
 //!   format: pretty        # pretty | json
@@ -48,6 +55,17 @@
 //! | `grpc.host` | IP address | `0.0.0.0` | address to bind |
 //! | `grpc.port` | 0-65535 | `55055` | port to bind; `0` picks a free one (logged at start-up) |
 //! | `grpc.timeout` | duration | `4s` | longest a request may run; past it the request fails with DEADLINE_EXCEEDED. Also bounds the shutdown drain. Units: `ms`, `s`, `m`, `h`, combinable (`1m30s`) |
+//! | `grpc.max_request_bytes` | bytes | `4194304` (4 MiB) | the largest request message; RESOURCE_EXHAUSTED past it |
+//! | `grpc.max_connections` | integer ≥ 1 | the open-file limit − 64, at most 10 000 | connections at once; when full, a new one closes the connection idle the longest (or refuses itself when every connection is busy) |
+//! | `grpc.max_concurrent_streams` | integer ≥ 1 | `200` | requests in flight on one connection (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`) |
+//! | `grpc.keepalive_interval` | duration | `60s` | how often an HTTP/2 PING checks a quiet connection's peer |
+//! | `grpc.keepalive_timeout` | duration | `20s` | a PING unanswered this long closes the connection |
+//! | `grpc.idle_timeout` | duration | `5m` | a connection with no request in flight for this long is closed (GOAWAY) |
+//! | `grpc.handshake_timeout` | duration | `10s` | a connection must finish its TLS handshake and send the HTTP/2 preface within this, or it is closed |
+//! | `grpc.tls.cert` | path | none: plaintext | PEM certificate chain, leaf first; with `grpc.tls.key` it switches the worker to TLS |
+//! | `grpc.tls.key` | path | none | PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1) |
+//! | `grpc.tls.client_ca` | path | none | PEM certificates of the CA that signs client certificates: a client without one is refused (mTLS) |
+//! | `auth.tokens_file` | path | none: no auth | one bearer token per line, `TOKEN [ro\|rw\|admin]`; `#` starts a comment; re-read on SIGHUP |
 //! | `logging.level` | `trace` \| `debug` \| `info` \| `warn` \| `error` | `info` | `debug` logs one line per request (method, full resource name, status, latency) |
 //! | `logging.format` | `pretty` \| `json` | `pretty` | human lines (coloured only on a terminal), or one JSON object per line |
 //! | `logging.output` | `stdout` \| `stderr` \| path | `stdout` | a path is opened for appending |
@@ -68,6 +86,12 @@
 //! | `cluster.snapshot_entries` | integer ≥ 1 | `10000` | a snapshot is taken after this many entries since the last one |
 //! | `cluster.read` | `read_index` \| `lease` | `read_index` | how a linearizable read is confirmed: a round with a majority, or the leader's lease (faster, trusts clocks) |
 //! | `cluster.request_window` | duration | `10m` | how long a `distgo-request-id` is remembered, so that a retried write is not applied twice |
+//!
+//! The files that `grpc.tls.*` and `auth.tokens_file` name are read when the
+//! worker starts ([`crate::server::Security::load`]), before it binds: one
+//! that is missing, unreadable, not PEM, or a key that does not belong to
+//! its certificate stops it with exit code 2 and a message naming the key,
+//! like any other bad value.
 //!
 //! ## Strict on purpose
 //!
@@ -103,6 +127,14 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
+
+mod network;
+
+pub use self::network::{
+    AuthConfig, ConnectionLimits, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES,
+    TlsFiles,
+};
+use self::network::{RawAuth, RawLimits, RawTls};
 
 /// The configuration the worker runs with when given no `--config`: the
 /// contract's example, which is also `fixtures/worker.yaml`.
@@ -151,6 +183,8 @@ pub struct Config {
     pub wal: WalConfig,
     /// Bounds on open transactions.
     pub transactions: crate::txn::Limits,
+    /// Who may call the worker.
+    pub auth: AuthConfig,
     /// Membership of a replica set; `None` for a standalone worker.
     pub cluster: Option<ClusterConfig>,
 }
@@ -198,6 +232,13 @@ pub struct GrpcConfig {
     pub port: u16,
     /// The longest a request may take before it fails with DEADLINE_EXCEEDED.
     pub timeout: Duration,
+    /// The largest request message; RESOURCE_EXHAUSTED past it.
+    pub max_request_bytes: usize,
+    /// Bounds on connections: how many, how many requests each, how long
+    /// they may idle or take to start.
+    pub limits: ConnectionLimits,
+    /// TLS (and mutual TLS); `None`: plaintext.
+    pub tls: Option<TlsFiles>,
 }
 
 /// `logging.*`
@@ -308,6 +349,7 @@ struct RawConfig {
     wal: RawWal,
     #[serde(default)]
     transactions: RawTransactions,
+    auth: Option<RawAuth>,
     cluster: Option<RawCluster>,
 }
 
@@ -317,14 +359,32 @@ struct RawGrpc {
     host: String,
     port: u16,
     timeout: String,
+    max_request_bytes: u64,
+    max_connections: Option<usize>,
+    max_concurrent_streams: u32,
+    keepalive_interval: String,
+    keepalive_timeout: String,
+    idle_timeout: String,
+    handshake_timeout: String,
+    tls: Option<RawTls>,
 }
 
 impl Default for RawGrpc {
     fn default() -> Self {
+        let limits = ConnectionLimits::default();
+        let text = |d: Duration| humantime::format_duration(d).to_string();
         RawGrpc {
             host: "0.0.0.0".into(),
             port: 55055,
             timeout: "4s".into(),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES as u64,
+            max_connections: limits.max_connections,
+            max_concurrent_streams: limits.max_concurrent_streams,
+            keepalive_interval: text(limits.keepalive_interval),
+            keepalive_timeout: text(limits.keepalive_timeout),
+            idle_timeout: text(limits.idle_timeout),
+            handshake_timeout: text(limits.handshake_timeout),
+            tls: None,
         }
     }
 }
@@ -465,6 +525,7 @@ fn describe_shape_error(err: serde_path_to_error::Error<serde_yaml::Error>) -> C
         .unwrap_or(&message)
         .replace("expected u16", "expected a port number from 0 to 65535")
         .replace("expected u64", "expected a number of bytes")
+        .replace("expected u32", "expected a whole number")
         .replace("expected usize", "expected a whole number")
         .replace("unknown field", "unknown key")
         .replace("duplicate field", "duplicate key");
@@ -518,6 +579,9 @@ impl RawConfig {
             logging: self.logging.validate()?,
             wal,
             transactions: self.transactions.validate()?,
+            auth: self
+                .auth
+                .map_or(Ok(AuthConfig::default()), RawAuth::validate)?,
             cluster,
         })
     }
@@ -529,10 +593,22 @@ impl RawGrpc {
             ConfigError::invalid("grpc.host", format!("{:?} is not an IP address", self.host))
         })?;
         let timeout = parse_duration(&self.timeout, "grpc.timeout")?;
+        let limits = RawLimits {
+            max_connections: self.max_connections,
+            max_concurrent_streams: self.max_concurrent_streams,
+            keepalive_interval: &self.keepalive_interval,
+            keepalive_timeout: &self.keepalive_timeout,
+            idle_timeout: &self.idle_timeout,
+            handshake_timeout: &self.handshake_timeout,
+        }
+        .validate()?;
         Ok(GrpcConfig {
             host,
             port: self.port,
             timeout,
+            max_request_bytes: network::max_request_bytes(self.max_request_bytes)?,
+            limits,
+            tls: self.tls.map(RawTls::validate).transpose()?,
         })
     }
 }

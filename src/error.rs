@@ -114,9 +114,18 @@ pub enum Error {
     /// (RESOURCE_EXHAUSTED).
     #[error("{0}")]
     ResourceExhausted(String),
-    /// The request took longer than the worker's `grpc.timeout` (DEADLINE_EXCEEDED).
+    /// The request took longer than the worker's `grpc.timeout` or the
+    /// client's deadline (DEADLINE_EXCEEDED).
     #[error("deadline exceeded: {0}")]
     DeadlineExceeded(String),
+    /// The request carries no valid credentials: a missing, malformed or
+    /// unknown bearer token (UNAUTHENTICATED). Never quotes the token.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The caller is known but its role does not allow the method
+    /// (PERMISSION_DENIED).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     /// The worker is shutting down or its log is unusable (UNAVAILABLE).
     #[error("unavailable: {0}")]
     Unavailable(String),

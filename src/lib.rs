@@ -56,7 +56,13 @@
 //! gRPC client
 //!     │  CreateDocument(parent, document_id, document)
 //!     ▼
-//! server::EdgeLayer      deadline (grpc.timeout or the client's), message-size status
+//! server::limits         accept loop: connection bound, handshake and idle timeouts
+//!     ▼
+//! server::tls            TLS handshake (client certificate with mutual TLS)
+//!     ▼
+//! server::auth           bearer token and role
+//!     ▼
+//! server::EdgeLayer      deadline (grpc.timeout or the client's), statuses of unreadable requests
 //!     ▼
 //! api::document          validate every field → store::Op
 //!     ▼
@@ -84,7 +90,7 @@
 //! | [`replication`] | the layer that owns the log: propose → commit → apply |
 //! | [`txn`] | open transactions: buffering, expiry, bounds |
 //! | [`api`] | one file per gRPC service, plus validation and paging helpers |
-//! | [`server`] | wiring services into a tonic server; deadlines; shutdown |
+//! | [`server`] | the accept loop and its limits, TLS, tokens, deadlines; shutdown |
 //! | [`config`] | the YAML configuration |
 //! | [`logging`] | the tracing subscriber |
 //! | [`cli`] | `distgo`, the command-line client (a client of the public API only) |

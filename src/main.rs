@@ -3,7 +3,8 @@
 //! Parses flags, loads the configuration, sets up logging, binds, and hands
 //! the listener and a Ctrl-C/SIGTERM future to the library. Exit codes:
 //! 0 after a clean shutdown, 1 when the server fails, 2 for a bad
-//! configuration (before anything is bound; an unusable `wal.path` included),
+//! configuration (before anything is bound; an unusable `wal.path`, TLS
+//! certificate or tokens file included),
 //! 3 when the write-ahead log is corrupt (rerun with `--repair` to keep the
 //! valid prefix).
 
@@ -14,6 +15,7 @@ use clap::Parser;
 use distgo_db::{
     Worker,
     config::{Config, LogOutput, LoggingConfig},
+    server::Security,
     wal::{OpenError, Recovery},
 };
 
@@ -49,6 +51,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The certificate and tokens are read before the log is opened: a typo
+    // in a path should not wait for a long recovery to be reported.
+    let security = match Security::load(&config) {
+        Ok(security) => security,
+        Err(err) => {
+            eprintln!("distgo-worker: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let recovery = if args.repair {
         Recovery::Repair
     } else {
@@ -65,7 +76,7 @@ fn main() -> ExitCode {
         }
     };
     let worker = match runtime.block_on(Worker::open(config.clone(), recovery)) {
-        Ok(worker) => worker,
+        Ok(worker) => worker.with_security(security),
         Err(err) => {
             let kind = match err {
                 OpenError::Directory { .. } => "configuration error: ",

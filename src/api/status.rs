@@ -101,6 +101,8 @@ fn code(error: &Error) -> Code {
         Error::FailedPrecondition(_) => Code::FailedPrecondition,
         Error::ResourceExhausted(_) => Code::ResourceExhausted,
         Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
+        Error::Unauthenticated(_) => Code::Unauthenticated,
+        Error::PermissionDenied(_) => Code::PermissionDenied,
         Error::Unavailable(_) | Error::NotLeader(_) => Code::Unavailable,
         Error::Internal(_) => Code::Internal,
     }
@@ -251,6 +253,8 @@ mod tests {
                 Code::ResourceExhausted,
             ),
             (Error::DeadlineExceeded("x".into()), Code::DeadlineExceeded),
+            (Error::Unauthenticated("x".into()), Code::Unauthenticated),
+            (Error::PermissionDenied("x".into()), Code::PermissionDenied),
             (Error::Unavailable("x".into()), Code::Unavailable),
             (Error::Internal("x".into()), Code::Internal),
         ];

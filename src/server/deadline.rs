@@ -9,6 +9,13 @@
 //!
 //! ## Why the header is parsed exactly as tonic parses it
 //!
+//! (Since the worker serves connections itself (`server::limits`), tonic's
+//! `Server` and its timer no longer run in front of it, so the race below
+//! cannot happen in the worker as built. The reasoning stays, and the
+//! parser still agrees with tonic's, because the edge must stay correct
+//! when it is mounted behind tonic's `Server`, as it was until then and as
+//! any user of [`EdgeLayer`](super::EdgeLayer) may mount it.)
+//!
 //! tonic's server runs its own timer for the same header (`GrpcTimeout`, in
 //! `tonic::transport::server`), and when that timer wins it answers CANCELLED
 //! "Timeout expired". That layer sits *outside* every layer a

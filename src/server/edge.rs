@@ -1,5 +1,5 @@
 //! A tower layer in front of every service: the per-request deadline, and
-//! the status of an oversized request.
+//! the statuses tonic makes itself (an oversized or undecodable request).
 //!
 //! **Deadline.** Every request is bounded by the worker's `grpc.timeout` and,
 //! when the client sent one, by its `grpc-timeout` header: whichever ends
@@ -16,8 +16,24 @@
 //! polled is answered without running its handler.
 //!
 //! **Message size.** tonic rejects a request larger than its decoding limit
-//! with OUT_OF_RANGE; gRPC and the contract call that RESOURCE_EXHAUSTED. No
-//! handler answers OUT_OF_RANGE, so this layer rewrites exactly that case.
+//! (`grpc.max_request_bytes`) with OUT_OF_RANGE; gRPC and the contract call
+//! that RESOURCE_EXHAUSTED. No handler answers OUT_OF_RANGE, so this layer
+//! rewrites exactly that case.
+//!
+//! **Undecodable requests.** A request whose bytes are not its message
+//! (invalid UTF-8 in a string field, a length past the end, a bad varint, a
+//! frame cut short) is refused by tonic's codec with INTERNAL, as gRPC's
+//! status-code guide suggests for a *server's* parse failures. But the
+//! fault is the client's, and the contract never answers INTERNAL for
+//! anything a client did: this layer turns those statuses into
+//! INVALID_ARGUMENT naming the request message and, where prost names it,
+//! the field (`name: undecodable worker.database.v1.GetDocumentRequest:
+//! invalid string value: data is not UTF-8 encoded`). It recognises them by
+//! tonic's own words, so an INTERNAL from a handler (a real server fault)
+//! passes untouched.
+//!
+//! Every status this layer writes is built from an [`Error`] through the one
+//! mapping of `api::status`, like the handlers' statuses.
 
 use std::{
     future::{Future, poll_fn},
@@ -26,25 +42,31 @@ use std::{
     time::Duration,
 };
 
-use http::{HeaderValue, Request, Response};
+use std::{collections::HashMap, sync::Arc};
+
+use http::{Request, Response};
 use tokio::time::Instant;
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
 
 use super::deadline::Bound;
-use crate::error::clip;
+use crate::error::{Error, Violation, clip};
 
 /// Wraps services in [`Edge`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct EdgeLayer {
     timeout: Duration,
+    requests: Arc<RequestTypes>,
 }
 
 impl EdgeLayer {
     /// Requests running longer than `timeout`, or than the client's
     /// `grpc-timeout`, fail with DEADLINE_EXCEEDED.
     pub fn new(timeout: Duration) -> Self {
-        EdgeLayer { timeout }
+        EdgeLayer {
+            timeout,
+            requests: Arc::new(RequestTypes::of_the_worker()),
+        }
     }
 }
 
@@ -55,6 +77,7 @@ impl<S> Layer<S> for EdgeLayer {
         Edge {
             inner,
             timeout: self.timeout,
+            requests: self.requests.clone(),
         }
     }
 }
@@ -64,6 +87,41 @@ impl<S> Layer<S> for EdgeLayer {
 pub struct Edge<S> {
     inner: S,
     timeout: Duration,
+    requests: Arc<RequestTypes>,
+}
+
+/// The request message of every method, by path (`/pkg.Service/Method` →
+/// `pkg.MethodRequest`), from the compiled descriptors.
+#[derive(Debug, Default)]
+struct RequestTypes(HashMap<String, String>);
+
+impl RequestTypes {
+    fn of_the_worker() -> Self {
+        use prost::Message;
+        let Ok(set) = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET)
+        else {
+            return RequestTypes::default();
+        };
+        let mut types = HashMap::new();
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                    let input = method.input_type().trim_start_matches('.').to_owned();
+                    types.insert(path, input);
+                }
+            }
+        }
+        RequestTypes(types)
+    }
+
+    /// The request message of `method`, or "the request message" for a
+    /// path that is not one of the worker's.
+    fn of(&self, method: &str) -> &str {
+        self.0
+            .get(method)
+            .map_or("the request message", String::as_str)
+    }
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -89,20 +147,22 @@ where
         // instant overflows, which no request lives to see.
         let deadline = Instant::now().checked_add(bound.duration());
         let method = request.uri().path().to_owned();
+        let requests = self.requests.clone();
         let response = self.inner.call(request);
         Box::pin(async move {
+            let rewrite = |response| rewrite_tonic_status(response, requests.of(&method));
             let Some(deadline) = deadline else {
-                return response.await.map(resource_exhausted_if_too_large);
+                return response.await.map(rewrite);
             };
             match within(deadline, response).await {
-                Some(Ok(response)) => Ok(resource_exhausted_if_too_large(response)),
+                Some(Ok(response)) => Ok(rewrite(response)),
                 Some(Err(err)) => Err(err),
                 None => {
                     // The path is the client's to choose: quoted bounded.
                     let method = clip(&method);
                     tracing::debug!(%method, ?bound, "request exceeded its deadline");
-                    let status = Status::deadline_exceeded(bound.message(&method));
-                    Ok(status.into_http())
+                    let error = Error::DeadlineExceeded(bound.message(&method));
+                    Ok(Status::from(error).into_http())
                 }
             }
         })
@@ -134,20 +194,102 @@ async fn within<F: Future>(deadline: Instant, work: F) -> Option<F::Output> {
     .await
 }
 
-/// Rewrites tonic's OUT_OF_RANGE for an oversized message to RESOURCE_EXHAUSTED.
-fn resource_exhausted_if_too_large(mut response: Response<Body>) -> Response<Body> {
-    let out_of_range = HeaderValue::from(Code::OutOfRange as i32);
-    if response.headers().get("grpc-status") == Some(&out_of_range) {
-        let code = HeaderValue::from(Code::ResourceExhausted as i32);
-        response.headers_mut().insert("grpc-status", code);
+/// Rewrites the statuses tonic makes for a request it could not read into
+/// the contract's: RESOURCE_EXHAUSTED for one too large, INVALID_ARGUMENT for
+/// one undecodable; `request` names the request message. Any other
+/// response passes untouched.
+fn rewrite_tonic_status(response: Response<Body>, request: &str) -> Response<Body> {
+    let code = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(Code::from_i32);
+    // The common case, OK (no header in the response head), costs one lookup.
+    if !matches!(code, Some(Code::OutOfRange | Code::Internal)) {
+        return response;
     }
-    response
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    match tonic_error(&status, request) {
+        Some(error) => Status::from(error).into_http(),
+        None => response,
+    }
+}
+
+/// The error a status of tonic's codec stands for, if it is one.
+fn tonic_error(status: &Status, request: &str) -> Option<Error> {
+    let message = status.message();
+    if status.code() == Code::OutOfRange {
+        return Some(Error::ResourceExhausted(too_large(message)));
+    }
+    if status.code() != Code::Internal {
+        return None;
+    }
+    let short = request.rsplit('.').next().unwrap_or(request);
+    if let Some(detail) = message.strip_prefix("failed to decode Protobuf message: ") {
+        let (field, reason) = split_decode_error(detail);
+        let field = if field.is_empty() {
+            short.to_owned()
+        } else {
+            field
+        };
+        let description = format!("undecodable {request}: {}", clip(reason));
+        return Some(Violation::new(field, description).into());
+    }
+    let reason = match message {
+        "Unexpected EOF decoding stream." => "the body ends inside a message frame",
+        "Missing request message." => "the body holds no message",
+        m if m.starts_with("protocol error: received message with") => m,
+        m if m.starts_with("Error decompressing") => m,
+        _ => return None,
+    };
+    Some(Violation::new(short, format!("undecodable {request}: {}", clip(reason))).into())
+}
+
+/// prost's `Document.value: CreateDocumentRequest.document: invalid string
+/// value: ...` as the field path (`document.value`) and the reason. prost
+/// lists the innermost field first.
+fn split_decode_error(detail: &str) -> (String, &str) {
+    let mut fields = Vec::new();
+    let mut rest = detail;
+    while let Some((segment, tail)) = rest.split_once(": ") {
+        let Some((message, field)) = segment.split_once('.') else {
+            break;
+        };
+        let ident =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident(message) || !ident(field) {
+            break;
+        }
+        fields.push(field);
+        rest = tail;
+    }
+    fields.reverse();
+    (fields.join("."), rest)
+}
+
+/// tonic's "Error, decoded message length too large: found N bytes, the
+/// limit is: M bytes" in the contract's words.
+fn too_large(message: &str) -> String {
+    let numbers: Vec<&str> = message
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .collect();
+    match numbers.as_slice() {
+        [found, limit] => format!(
+            "the request message of {found} bytes is larger than grpc.max_request_bytes ({limit})"
+        ),
+        _ => format!("the request message is too large: {}", clip(message)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
 
+    use http::HeaderValue;
     use tower::ServiceExt;
 
     use super::*;
@@ -280,5 +422,64 @@ mod tests {
         let response = service.oneshot(Request::new(Body::empty())).await.unwrap();
         let expected = HeaderValue::from(Code::ResourceExhausted as i32);
         assert_eq!(status_of(&response), Some(&expected));
+    }
+
+    fn answering(
+        status: Status,
+    ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send> + Clone
+    {
+        tower::service_fn(move |_req: Request<Body>| {
+            let status = status.clone();
+            async move { Ok::<_, Infallible>(status.into_http()) }
+        })
+    }
+
+    async fn through_the_edge(status: Status, path: &str) -> Status {
+        let service = EdgeLayer::new(Duration::from_secs(4)).layer(answering(status));
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = path.parse().unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        Status::from_header_map(response.headers()).unwrap()
+    }
+
+    /// An INTERNAL that a handler answers is a fault of the worker's and
+    /// must reach the client as such; only tonic's codec words are rewritten.
+    #[tokio::test]
+    async fn a_handlers_internal_passes_and_a_codec_failure_becomes_invalid_argument() {
+        let path = "/worker.database.v1.DatabaseService/GetDatabase";
+        let own = through_the_edge(Status::internal("internal error: disk on fire"), path).await;
+        assert_eq!(own.code(), Code::Internal);
+        assert_eq!(own.message(), "internal error: disk on fire");
+        let codec = Status::internal("failed to decode Protobuf message: invalid varint");
+        let rewritten = through_the_edge(codec, path).await;
+        assert_eq!(rewritten.code(), Code::InvalidArgument);
+        assert_eq!(
+            rewritten.message(),
+            "invalid argument: GetDatabaseRequest: undecodable \
+             worker.database.v1.GetDatabaseRequest: invalid varint"
+        );
+    }
+
+    #[test]
+    fn prost_lists_the_innermost_field_first() {
+        let detail = "Document.value: CreateDocumentRequest.document: invalid string value: x: y";
+        assert_eq!(
+            split_decode_error(detail),
+            ("document.value".to_owned(), "invalid string value: x: y")
+        );
+        assert_eq!(
+            split_decode_error("invalid varint"),
+            (String::new(), "invalid varint")
+        );
+    }
+
+    #[test]
+    fn tonics_size_message_is_told_in_the_configurations_words() {
+        let message =
+            "Error, decoded message length too large: found 5000 bytes, the limit is: 4096 bytes";
+        assert_eq!(
+            too_large(message),
+            "the request message of 5000 bytes is larger than grpc.max_request_bytes (4096)"
+        );
     }
 }

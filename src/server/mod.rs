@@ -17,24 +17,32 @@
 //! `v1alpha`), which lists every service served, health and reflection
 //! included, so `grpcurl -plaintext HOST:PORT list` or a Python
 //! grpcio-reflection client can call the API without a copy of `proto/`.
+//!
+//! Who may connect and call is the business of four modules, in the order
+//! a request meets them: [`limits`] (the accept loop: connection bounds and
+//! timeouts), [`tls`], [`auth`] (bearer tokens and roles) and the edge
+//! (deadlines, statuses of unreadable requests). [`security`](Security)
+//! says what an operator must set before a worker is exposed.
 
+pub mod auth;
 mod deadline;
 mod edge;
+pub mod limits;
 pub mod methods;
 pub mod routing;
+mod security;
+pub mod tls;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use tokio::{net::TcpListener, sync::oneshot};
-use tonic::{
-    server::NamedService,
-    transport::{Server, server::TcpIncoming},
-};
+use tokio::net::TcpListener;
+use tonic::{server::NamedService, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 pub use self::{
     edge::{Edge, EdgeLayer},
     routing::{Routing, RoutingLayer},
+    security::Security,
 };
 use crate::{
     api::{
@@ -42,7 +50,7 @@ use crate::{
         document::DocumentApi, transaction::TransactionApi, wal::WalApi,
     },
     clock::{Clock, SystemClock},
-    config::Config,
+    config::{Config, ConfigError},
     proto::{
         FILE_DESCRIPTOR_SET,
         cluster::cluster_service_server::ClusterServiceServer,
@@ -71,9 +79,9 @@ pub enum ServeError {
     /// The reflection service could not be built from the descriptors.
     #[error("cannot build the reflection service: {0}")]
     Reflection(String),
-    /// The transport failed.
-    #[error("transport error: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    /// A file the configuration names (TLS, tokens) cannot be used.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
     /// The recovery task panicked or was cancelled.
     #[error("recovery did not finish: {0}")]
     Recovery(String),
@@ -88,6 +96,9 @@ pub struct Worker {
     config: Config,
     replica: Arc<Replica>,
     transactions: Arc<Transactions>,
+    /// Loaded by the binary before the store is opened, so that a bad
+    /// certificate exits 2 early; `None`: [`Worker::serve`] loads it.
+    security: Option<Security>,
 }
 
 impl Worker {
@@ -131,7 +142,15 @@ impl Worker {
             config,
             replica,
             transactions,
+            security: None,
         }
+    }
+
+    /// Serves with `security` (TLS, tokens) already loaded, instead of
+    /// loading it from the configuration's files when serving starts.
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = Some(security);
+        self
     }
 
     /// The worker's store, for in-process inspection in tests.
@@ -163,66 +182,77 @@ impl Worker {
             .build_v1alpha()
             .map_err(|err| ServeError::Reflection(err.to_string()))?;
 
+        let security = match self.security {
+            Some(security) => security,
+            None => Security::load(&self.config)?,
+        };
         let replica = self.replica;
-        let router = Server::builder()
-            .layer(EdgeLayer::new(timeout))
-            .layer(RoutingLayer::new(replica.clone()))
-            .add_service(DatabaseServiceServer::new(DatabaseApi::new(
-                replica.clone(),
-            )))
-            .add_service(CollectionServiceServer::new(CollectionApi::new(
-                replica.clone(),
-            )))
-            .add_service(DocumentServiceServer::new(DocumentApi::new(
-                replica.clone(),
-            )))
-            .add_service(TransactionServiceServer::new(TransactionApi::new(
-                self.transactions,
-            )))
-            .add_service(WalServiceServer::new(WalApi::new(replica.clone())))
-            .add_optional_service(
-                replica
-                    .raft()
-                    .map(|node| ReplicationServiceServer::new(node.service())),
+        let max = self.config.grpc.max_request_bytes;
+        let mut routes = Routes::builder();
+        routes
+            .add_service(
+                DatabaseServiceServer::new(DatabaseApi::new(replica.clone()))
+                    .max_decoding_message_size(max),
             )
-            .add_service(ClusterServiceServer::new(ClusterApi))
+            .add_service(
+                CollectionServiceServer::new(CollectionApi::new(replica.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                DocumentServiceServer::new(DocumentApi::new(replica.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                TransactionServiceServer::new(TransactionApi::new(self.transactions))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                WalServiceServer::new(WalApi::new(replica.clone())).max_decoding_message_size(max),
+            )
+            .add_service(ClusterServiceServer::new(ClusterApi).max_decoding_message_size(max))
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
+        if let Some(node) = replica.raft() {
+            // Snapshots travel in chunks of 1 MiB; appends may batch many
+            // entries, each up to a 4 MiB request.
+            routes.add_service(
+                ReplicationServiceServer::new(node.service())
+                    .max_decoding_message_size(max.saturating_mul(4).max(64 << 20)),
+            );
+        }
+        // Outermost first: the token is checked before the deadline starts
+        // or a byte of the message is decoded; a write that this member
+        // cannot make is forwarded only once it is known to be allowed.
+        let service = tower::ServiceBuilder::new()
+            .layer(auth::AuthLayer::new(security.auth.clone()))
+            .layer(EdgeLayer::new(timeout))
+            .layer(RoutingLayer::new(replica.clone()))
+            .service(routes.routes().prepare());
 
-        tracing::info!(node = %self.config.name, %address, "distgo worker listening");
-        let (stopping_tx, stopping_rx) = oneshot::channel::<()>();
+        let mut settings = limits::Settings::new(self.config.grpc.limits, timeout);
+        settings.tls = security.tls.as_ref().map(tls::Tls::server_config);
+        let reload = security.reload_on_sighup();
+        tracing::info!(
+            node = %self.config.name,
+            %address,
+            tls = security.tls.as_ref().map_or("off", |t| if t.is_mutual() { "mutual" } else { "on" }),
+            auth = security.auth.is_some(),
+            max_connections = settings.max_connections,
+            "distgo worker listening"
+        );
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, draining in-flight requests");
             report_health(&health_reporter, &served, ServingStatus::NotServing).await;
-            let _ = stopping_tx.send(());
         };
-        // TCP_NODELAY on every accepted socket (tonic sets it only on
-        // listeners it binds itself): without it, a response written in
-        // several small frames waits for the client's delayed ACK, ~40 ms.
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let serving = router.serve_with_incoming_shutdown(incoming, signal);
-        let drain_bound = async move {
-            // Only counts once shutdown has begun; a dropped sender means the
-            // server already returned, and `select!` picked that branch.
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(timeout).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let served = tokio::select! {
-            result = serving => result.map_err(ServeError::from),
-            () = drain_bound => {
-                tracing::warn!(?timeout, "in-flight requests did not finish within grpc.timeout");
-                Ok(())
-            }
-        };
+        limits::serve(listener, service, settings, signal).await;
+        if let Some(reload) = reload {
+            reload.abort();
+        }
         // Everything acknowledged is on disk already; this syncs the rest and
         // releases the directory, so the same process may open it again.
         replica.close().await;
-        served?;
         tracing::info!(node = %self.config.name, "distgo worker stopped");
         Ok(())
     }

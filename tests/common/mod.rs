@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use distgo_db::{
