@@ -47,9 +47,10 @@ use crate::{
     encoding::{
         DecodeError, Decoder, put_opt_str, put_str, put_time, put_u8, put_u32, put_u64, str_len,
     },
+    error::{Error, Violation},
     names::{CollectionName, DatabaseName, DocumentName, IdKind},
     store::{
-        command::{Action, Command},
+        command::{Action, Applied, Command, Failed, Outcome},
         ops::Op,
         record::{Change, Entry, Mutation, Record},
         rows::{CollectionRow, DatabaseRow, DocumentRow},
@@ -463,6 +464,108 @@ pub(crate) fn doc_row((value, created_at, updated_at): RowFields) -> DocumentRow
         created_at,
         updated_at,
     }
+}
+
+/// Appends the bytes of an outcome (a remembered request's answer):
+///
+/// ```text
+/// outcome = 1 record: record | 2 trimmed: records u64 | 3 noop
+///         | 4 failed: index u64, error
+/// error   = kind u8 (1 invalid argument: violations u32, (field, description)*;
+///           2 not found … 11 not leader: opt address; else message)
+/// ```
+pub fn encode_outcome(outcome: &Outcome, buf: &mut Vec<u8>) {
+    match outcome {
+        Ok(Applied::Record(record)) => {
+            put_u8(buf, 1);
+            encode_record(record, buf);
+        }
+        Ok(Applied::Trimmed { records }) => {
+            put_u8(buf, 2);
+            put_u64(buf, *records as u64);
+        }
+        Ok(Applied::Noop) => put_u8(buf, 3),
+        Err(failed) => {
+            put_u8(buf, 4);
+            put_u64(buf, failed.index as u64);
+            encode_error(&failed.error, buf);
+        }
+    }
+}
+
+fn encode_error(error: &Error, buf: &mut Vec<u8>) {
+    let (kind, message) = match error {
+        Error::InvalidArgument(violations) => {
+            put_u8(buf, 1);
+            put_u32(buf, violations.len() as u32);
+            for v in violations {
+                put_str(buf, &v.field);
+                put_str(buf, &v.description);
+            }
+            return;
+        }
+        Error::NotLeader(leader) => {
+            put_u8(buf, 11);
+            put_opt_str(buf, leader.as_deref());
+            return;
+        }
+        Error::NotFound(m) => (2, m),
+        Error::AlreadyExists(m) => (3, m),
+        Error::FailedPrecondition(m) => (4, m),
+        Error::ResourceExhausted(m) => (5, m),
+        Error::DeadlineExceeded(m) => (6, m),
+        Error::Unauthenticated(m) => (7, m),
+        Error::PermissionDenied(m) => (8, m),
+        Error::Unavailable(m) => (9, m),
+        Error::Internal(m) => (10, m),
+    };
+    put_u8(buf, kind);
+    put_str(buf, message);
+}
+
+/// Reads an outcome written by [`encode_outcome`] from `d`.
+pub(crate) fn read_outcome(d: &mut Decoder<'_>) -> Result<Outcome, DecodeError> {
+    Ok(match d.u8()? {
+        1 => Ok(Applied::Record(Arc::new(read_record(d)?))),
+        2 => Ok(Applied::Trimmed {
+            records: usize::try_from(d.u64()?).unwrap_or(usize::MAX),
+        }),
+        3 => Ok(Applied::Noop),
+        4 => {
+            let index = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
+            Err(Failed::at(index, read_error(d)?))
+        }
+        other => return Err(d.error(format!("unknown outcome tag {other}"))),
+    })
+}
+
+fn read_error(d: &mut Decoder<'_>) -> Result<Error, DecodeError> {
+    let kind = d.u8()?;
+    if kind == 1 {
+        let count = d.count(8)?;
+        let mut violations = Vec::with_capacity(count);
+        for _ in 0..count {
+            let field = d.str()?.to_owned();
+            violations.push(Violation::new(field, d.str()?.to_owned()));
+        }
+        return Ok(Error::InvalidArgument(violations));
+    }
+    if kind == 11 {
+        return Ok(Error::NotLeader(d.opt_str()?.map(str::to_owned)));
+    }
+    let message = d.str()?.to_owned();
+    Ok(match kind {
+        2 => Error::NotFound(message),
+        3 => Error::AlreadyExists(message),
+        4 => Error::FailedPrecondition(message),
+        5 => Error::ResourceExhausted(message),
+        6 => Error::DeadlineExceeded(message),
+        7 => Error::Unauthenticated(message),
+        8 => Error::PermissionDenied(message),
+        9 => Error::Unavailable(message),
+        10 => Error::Internal(message),
+        other => return Err(d.error(format!("unknown error kind {other}"))),
+    })
 }
 
 #[cfg(test)]

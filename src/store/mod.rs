@@ -41,6 +41,7 @@ mod history;
 mod ops;
 mod position;
 mod record;
+mod requests;
 mod rows;
 mod snapshot;
 mod tree;
@@ -55,6 +56,7 @@ pub use self::{
     ops::Op,
     position::{LogPosition, Membership},
     record::{Change, Entry, Mutation, Record, Seq},
+    requests::{DEFAULT_WINDOW, MAX_REMEMBERED, Requests},
     rows::{CollectionRow, DatabaseRow, DocumentRow},
     snapshot::Snapshot,
     tree::{CollectionNode, DatabaseNode, Key, Page, Tree},
@@ -78,6 +80,7 @@ pub struct Store {
 struct State {
     tree: Tree,
     history: History,
+    requests: Requests,
     applied: Option<LogPosition>,
     last_commit: Timestamp,
     membership: Membership,
@@ -91,12 +94,20 @@ struct Garbage {
 }
 
 impl Store {
-    /// An empty store whose history holds about `history_budget` bytes.
+    /// An empty store whose history holds about `history_budget` bytes and
+    /// that remembers request ids for the default window (10 minutes).
     pub fn new(history_budget: u64) -> Self {
+        Self::with_request_window(history_budget, DEFAULT_WINDOW)
+    }
+
+    /// An empty store that remembers request ids for `request_window`
+    /// (`cluster.request_window`).
+    pub fn with_request_window(history_budget: u64, request_window: std::time::Duration) -> Self {
         Store {
             state: RwLock::new(State {
                 tree: Tree::default(),
                 history: History::new(history_budget),
+                requests: Requests::new(request_window),
                 applied: None,
                 last_commit: Timestamp::MIN,
                 membership: Membership::default(),
@@ -147,6 +158,7 @@ impl Store {
         Snapshot {
             tree: state.tree.clone(),
             history: state.history.clone(),
+            requests: state.requests.clone(),
             applied: state.applied,
             last_commit: state.last_commit,
             membership: state.membership.clone(),
@@ -164,11 +176,20 @@ impl Store {
         );
         let old = {
             let mut state = self.state.write();
+            let window = state.requests.window();
+            let requests = Requests::from_entries(
+                window,
+                snapshot
+                    .requests
+                    .entries()
+                    .map(|(id, at, outcome)| (id.to_owned(), at, outcome.clone())),
+            );
             std::mem::replace(
                 &mut *state,
                 State {
                     tree: snapshot.tree,
                     history,
+                    requests,
                     applied: snapshot.applied,
                     last_commit: snapshot.last_commit,
                     membership: snapshot.membership,
@@ -256,6 +277,11 @@ impl Store {
         history::list(chunk, first, filter, after, limit)
     }
 
+    /// Request ids remembered for retries.
+    pub fn remembered_requests(&self) -> usize {
+        self.state.read().requests.len()
+    }
+
     /// Records and encoded bytes of the history ListWALEntries can list.
     pub fn history_size(&self) -> (usize, u64) {
         let state = self.state.read();
@@ -271,6 +297,20 @@ impl Store {
 impl State {
     fn apply(&mut self, at: LogPosition, command: &Command, garbage: &mut Garbage) -> Outcome {
         self.applied = Some(at);
+        let Some(id) = &command.request_id else {
+            return self.execute(command, garbage);
+        };
+        // A retry: the first outcome, and nothing applied again.
+        let now = command.commit_time(self.last_commit);
+        if let Some(first) = self.requests.recall(id, now) {
+            return first;
+        }
+        let outcome = self.execute(command, garbage);
+        self.requests.remember(id, now, outcome.clone());
+        outcome
+    }
+
+    fn execute(&mut self, command: &Command, garbage: &mut Garbage) -> Outcome {
         match &command.action {
             Action::Write(ops) if ops.is_empty() => Err(Failed::at(
                 0,

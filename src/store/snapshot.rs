@@ -9,12 +9,14 @@
 //!
 //! ```text
 //! ┌───────────────────┬─────────────┐
-//! │ magic "DGDBSNAP"  │ version u32 │   version 2
+//! │ magic "DGDBSNAP"  │ version u32 │   version 3
 //! ├──────────┬────────┴─────────────┼───────────────────┬────────────────────────────┐
 //! │ applied  │ last commit i64      │ membership        │ history                    │
 //! │ position?│                      │ position?, bytes  │ first u64, next u64,       │
 //! │          │                      │                   │ records u32, record*       │
-//! ├──────────┴────┬─────────────────┴─┬─────────┬───────┴────────────────────────────┘
+//! ├──────────┴──────────────────────┴───────────────────┴────────────────────────────┤
+//! │ requests u32, (id string, commit time i64, outcome)*   remembered request ids   │
+//! ├───────────────┬───────────────────┬─────────┬──────────────────────────────────────┘
 //! │ databases u32 │ database 1        │ ...     │   the tree, in id order
 //! ├───────────────┴───────────────────┴─────────┤
 //! │ CRC-32C u32 of every byte before it          │
@@ -25,7 +27,7 @@
 //! collection = id, row, documents u32, document*
 //! document   = id, row
 //! row        = text, created i64, updated i64        (strings: u32 length + UTF-8)
-//! record     = as in `codec`
+//! record, outcome = as in `codec`
 //! ```
 //!
 //! The tree is written in id order, so loading builds each map from sorted
@@ -46,17 +48,18 @@ use crate::{
     names::IdKind,
     store::{
         codec::{
-            coll_row, db_row, decode_row_fields, doc_row, encode_record, put_row, read_record,
-            row_parts_coll, row_parts_db, row_parts_doc,
+            coll_row, db_row, decode_row_fields, doc_row, encode_outcome, encode_record, put_row,
+            read_outcome, read_record, row_parts_coll, row_parts_db, row_parts_doc,
         },
         history::History,
         position::{LogPosition, Membership},
+        requests::{DEFAULT_WINDOW, Requests},
         tree::{CollectionNode, DatabaseNode, Key, Tree},
     },
 };
 
 const MAGIC: &[u8; 8] = b"DGDBSNAP";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const CHUNK: usize = 1 << 20;
 /// The fewest bytes an item of a tree level can take: id length, row.
 const MIN_ITEM: usize = 4 + 4 + 16;
@@ -70,6 +73,8 @@ pub struct Snapshot {
     pub tree: Tree,
     /// The records ListWALEntries can list.
     pub history: History,
+    /// The request ids remembered for retries, with their outcomes.
+    pub requests: Requests,
     /// The last log entry the snapshot includes (`None`: none).
     pub applied: Option<LogPosition>,
     /// The commit time of the last record; later commits are later.
@@ -112,6 +117,13 @@ impl Snapshot {
         put_u32(buf, self.history.len() as u32);
         for record in self.history.records() {
             encode_record(record, &mut sink.buf);
+            sink.flush_if_full()?;
+        }
+        put_u32(&mut sink.buf, self.requests.len() as u32);
+        for (id, at, outcome) in self.requests.entries() {
+            put_str(&mut sink.buf, id);
+            put_time(&mut sink.buf, at);
+            encode_outcome(outcome, &mut sink.buf);
             sink.flush_if_full()?;
         }
         let databases = self.tree.databases();
@@ -194,6 +206,7 @@ fn decode_body(d: &mut Decoder<'_>, history_budget: u64) -> Result<Snapshot, Dec
         config: d.bytes()?.to_vec(),
     };
     let history = decode_history(d, history_budget)?;
+    let requests = decode_requests(d)?;
     let databases = sorted_map(
         d,
         |d| {
@@ -218,6 +231,7 @@ fn decode_body(d: &mut Decoder<'_>, history_budget: u64) -> Result<Snapshot, Dec
     Ok(Snapshot {
         tree: Tree::from_databases(databases),
         history,
+        requests,
         applied,
         last_commit,
         membership,
@@ -243,6 +257,19 @@ fn decode_history(d: &mut Decoder<'_>, budget: u64) -> Result<History, DecodeErr
         return Err(d.error(format!("history ends before {next}")));
     }
     Ok(History::from_parts(budget, first, next, records))
+}
+
+/// The remembered request ids, oldest first. The window is the loading
+/// store's own; [`Store::install`](super::Store::install) applies it.
+fn decode_requests(d: &mut Decoder<'_>) -> Result<Requests, DecodeError> {
+    let count = d.count(4 + 8 + 1)?;
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id = d.str()?.to_owned();
+        let at = d.time()?;
+        entries.push((id, at, read_outcome(d)?));
+    }
+    Ok(Requests::from_entries(DEFAULT_WINDOW, entries))
 }
 
 /// A count, then that many `(id, value)` items in strictly increasing id

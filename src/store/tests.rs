@@ -446,3 +446,41 @@ fn paging_under_concurrent_inserts_and_deletes() {
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "pages out of order");
     assert!(stable.is_subset(&unique), "a stable item was missed");
 }
+
+/// A retried command (the same request id) is answered with the first
+/// outcome and applies nothing, even when the first outcome was an error,
+/// and a snapshot carries what is remembered.
+#[test]
+fn a_repeated_request_id_returns_the_first_outcome_and_applies_nothing() {
+    let (store, ()) = store();
+    write(&store, create_db("a")).unwrap();
+    let with_id = |op: Op, id: &str| {
+        let mut command = store.command(Action::Write(vec![op]));
+        command.request_id = Some(id.into());
+        command
+    };
+    let create = with_id(create_coll("a", "c"), "r1");
+    let first = store.apply(&create);
+    let records = store.history_size().0;
+    store.advance(1_000);
+    // The retry is a new command (new time and seed) with the same id.
+    let retry = with_id(create_coll("a", "c"), "r1");
+    assert_eq!(store.apply(&retry), first);
+    assert_eq!(store.history_size().0, records, "no second record");
+    let failing = with_id(create_coll("a", "c"), "r2");
+    let refused = store.apply(&failing);
+    assert!(matches!(&refused, Err(f) if matches!(f.error, Error::AlreadyExists(_))));
+    assert_eq!(store.apply(&with_id(create_db("b"), "r2")), refused);
+    assert!(
+        store.get_database(&db("b")).is_err(),
+        "nothing of the retry applied"
+    );
+    let copy = Store::new(64 << 20);
+    copy.install(store.snapshot());
+    assert_eq!(copy.remembered_requests(), 2);
+    let bytes = store.snapshot().to_bytes();
+    assert_eq!(
+        Snapshot::decode(&bytes, 64 << 20).unwrap(),
+        store.snapshot()
+    );
+}

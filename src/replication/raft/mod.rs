@@ -123,7 +123,10 @@ impl RaftNode {
                 .await
                 .map_err(|err| OpenError::Start(err.to_string()))??;
         let log = Arc::new(log);
-        let store = Arc::new(Store::new(wal.history_bytes));
+        let store = Arc::new(Store::with_request_window(
+            wal.history_bytes,
+            cluster.request_window,
+        ));
         let snapshot_at = recovered.snapshot.as_ref().and_then(|s| s.applied);
         if let Some(snapshot) = recovered.snapshot {
             store.install(snapshot);

@@ -295,3 +295,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_kind_of_outcome_round_trips() {
+    use crate::error::{Error, Violation};
+    let record = Arc::new(sample_records().remove(1));
+    let outcomes: Vec<Outcome> = vec![
+        Ok(Applied::Record(record)),
+        Ok(Applied::Trimmed { records: 7 }),
+        Ok(Applied::Noop),
+        Err(Failed::at(2, Error::AlreadyExists("databases/a".into()))),
+        Err(Failed::at(0, Error::NotFound("databases/b".into()))),
+        Err(Failed::at(
+            1,
+            Error::InvalidArgument(vec![Violation::new("name", "bad")]),
+        )),
+        Err(Failed::at(0, Error::NotLeader(Some("127.0.0.1:1".into())))),
+        Err(Failed::at(0, Error::Internal("x".into()))),
+    ];
+    for outcome in outcomes {
+        let mut bytes = Vec::new();
+        encode_outcome(&outcome, &mut bytes);
+        let mut d = crate::encoding::Decoder::new(&bytes);
+        assert_eq!(read_outcome(&mut d), Ok(outcome));
+        assert_eq!(d.finish(), Ok(()));
+    }
+}
