@@ -45,6 +45,7 @@
 //!   snapshot_entries: 10000       # snapshot after this many entries
 //!   read: read_index      # read_index | lease: how a linearizable read is confirmed
 //!   request_window: 10m   # how long a request id is remembered for retries
+//!   token_file: /etc/distgo/peer-token   # with auth on: the admin token shown to peers
 //! ```
 //!
 //! ## Every key
@@ -86,6 +87,7 @@
 //! | `cluster.snapshot_entries` | integer ≥ 1 | `10000` | a snapshot is taken after this many entries since the last one |
 //! | `cluster.read` | `read_index` \| `lease` | `read_index` | how a linearizable read is confirmed: a round with a majority, or the leader's lease (faster, trusts clocks) |
 //! | `cluster.request_window` | duration | `10m` | how long a `distgo-request-id` is remembered, so that a retried write is not applied twice |
+//! | `cluster.token_file` | path | none | required with `auth.tokens_file`: a file holding the token this member presents to its peers, which must be an `admin` token in theirs (members' Raft calls need `admin`). With `grpc.tls.*` set, members also call each other over TLS, presenting their own certificate |
 //!
 //! The files that `grpc.tls.*` and `auth.tokens_file` name are read when the
 //! worker starts ([`crate::server::Security::load`]), before it binds: one
@@ -209,6 +211,9 @@ pub struct ClusterConfig {
     /// How long a client's request id is remembered, so that a retry is not
     /// applied twice.
     pub request_window: Duration,
+    /// A file holding the token this member presents to its peers (an
+    /// `admin` token of theirs) when `auth.tokens_file` is set.
+    pub token_file: Option<PathBuf>,
 }
 
 /// `cluster.read`
@@ -465,6 +470,7 @@ struct RawCluster {
     read: ReadMode,
     #[serde(default = "default_request_window")]
     request_window: String,
+    token_file: Option<String>,
 }
 
 fn default_heartbeat() -> String {
@@ -573,15 +579,22 @@ impl RawConfig {
                 "a replica set member needs wal.path: its vote and log must survive a restart",
             ));
         }
+        let auth = self
+            .auth
+            .map_or(Ok(AuthConfig::default()), RawAuth::validate)?;
+        if auth.tokens_file.is_some() && cluster.as_ref().is_some_and(|c| c.token_file.is_none()) {
+            return Err(ConfigError::invalid(
+                "cluster.token_file",
+                "is required with auth.tokens_file: members call each other with an admin token",
+            ));
+        }
         Ok(Config {
             name: self.name,
             grpc: self.grpc.validate()?,
             logging: self.logging.validate()?,
             wal,
             transactions: self.transactions.validate()?,
-            auth: self
-                .auth
-                .map_or(Ok(AuthConfig::default()), RawAuth::validate)?,
+            auth,
             cluster,
         })
     }
@@ -722,6 +735,15 @@ impl RawCluster {
             snapshot_entries: self.snapshot_entries,
             read: self.read,
             request_window: parse_duration(&self.request_window, "cluster.request_window")?,
+            token_file: match self.token_file {
+                Some(path) if path.is_empty() => {
+                    return Err(ConfigError::invalid(
+                        "cluster.token_file",
+                        "must not be empty",
+                    ));
+                }
+                path => path.map(PathBuf::from),
+            },
         })
     }
 }

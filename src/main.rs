@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         Ok(worker) => worker.with_security(security),
         Err(err) => {
             let kind = match err {
-                OpenError::Directory { .. } => "configuration error: ",
+                OpenError::Directory { .. } | OpenError::Config(_) => "configuration error: ",
                 _ => "",
             };
             report(&config.logging, &format!("{kind}{err}"));

@@ -79,18 +79,20 @@ impl Replica {
     }
 
     /// The replica `config` describes: a member of a replica set when it
-    /// has a `cluster:` section; otherwise standalone, in memory without
+    /// has a `cluster:` section (calling its peers with `credentials`);
+    /// otherwise standalone, in memory without
     /// `wal.path` or recovered from the directory (snapshot, then every
     /// entry after it applied through the store).
     pub async fn open(
         config: &Config,
         clock: Arc<dyn Clock>,
         recovery: Recovery,
+        credentials: raft::PeerCredentials,
     ) -> Result<(Self, Report), OpenError> {
         let wal = &config.wal;
         if let Some(cluster) = &config.cluster {
             let (node, store, report) =
-                RaftNode::open(cluster, wal, recovery, config.grpc.timeout).await?;
+                RaftNode::open(cluster, wal, recovery, config.grpc.timeout, credentials).await?;
             let driver = Driver::Raft(node);
             return Ok((
                 Replica {

@@ -128,8 +128,13 @@ impl Worker {
         clock: Arc<dyn Clock>,
         recovery: Recovery,
     ) -> Result<Self, OpenError> {
-        let (replica, _report) = Replica::open(&config, clock.clone(), recovery).await?;
-        Ok(Self::with_replica(config, Arc::new(replica), clock))
+        // Members call each other with the worker's own TLS identity and
+        // peer token, so these files are needed before the replica opens.
+        let security = Security::load(&config).map_err(OpenError::Config)?;
+        let credentials = security.peer_credentials();
+        let (replica, _report) =
+            Replica::open(&config, clock.clone(), recovery, credentials).await?;
+        Ok(Self::with_replica(config, Arc::new(replica), clock).with_security(security))
     }
 
     fn with_replica(config: Config, replica: Arc<Replica>, clock: Arc<dyn Clock>) -> Self {

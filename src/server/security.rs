@@ -55,6 +55,8 @@ pub struct Security {
     pub tls: Option<Tls>,
     /// The tokens, when `auth.tokens_file` is set.
     pub auth: Option<Arc<Auth>>,
+    /// The token this member presents to its peers (`cluster.token_file`).
+    pub peer_token: Option<String>,
 }
 
 impl Security {
@@ -66,7 +68,25 @@ impl Security {
             Some(path) => Some(Arc::new(Auth::load(path)?)),
             None => None,
         };
-        Ok(Security { tls, auth })
+        let peer_token = config
+            .cluster
+            .as_ref()
+            .and_then(|c| c.token_file.as_deref())
+            .map(read_peer_token)
+            .transpose()?;
+        Ok(Security {
+            tls,
+            auth,
+            peer_token,
+        })
+    }
+
+    /// How this member calls its peers: with its TLS identity and token.
+    pub fn peer_credentials(&self) -> crate::replication::raft::PeerCredentials {
+        crate::replication::raft::PeerCredentials {
+            tls: self.tls.clone(),
+            token: self.peer_token.clone(),
+        }
     }
 
     /// Re-reads the tokens file on every SIGHUP, for as long as the returned
@@ -100,4 +120,22 @@ impl Security {
     pub(super) fn reload_on_sighup(&self) -> Option<tokio::task::JoinHandle<()>> {
         None
     }
+}
+
+/// The token in `cluster.token_file`: its first line, trimmed.
+fn read_peer_token(path: &std::path::Path) -> Result<String, ConfigError> {
+    let bad = |problem: String| ConfigError::Invalid {
+        key: "cluster.token_file".into(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| bad(format!("cannot read {}: {err}", path.display())))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad(format!(
+            "{} must hold one token of visible ASCII characters",
+            path.display()
+        )));
+    }
+    Ok(token.to_owned())
 }

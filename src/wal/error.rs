@@ -51,6 +51,10 @@ pub enum OpenError {
         /// What is wrong.
         reason: String,
     },
+    /// A file the configuration names (a certificate, a token) cannot be
+    /// used (exit code 2, like any bad configuration value).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The replication engine could not start on the recovered log (exit
     /// code 1).
     #[error("cannot start replication: {0}")]
@@ -73,7 +77,7 @@ impl OpenError {
     /// problem, 3 for corruption, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            OpenError::Directory { .. } => 2,
+            OpenError::Directory { .. } | OpenError::Config(_) => 2,
             OpenError::Corrupt { .. } | OpenError::Unrecoverable { .. } => 3,
             OpenError::Io { .. } | OpenError::Start(_) => 1,
         }

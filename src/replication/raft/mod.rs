@@ -59,13 +59,13 @@ use openraft::{
     type_config::async_runtime::watch::WatchReceiver,
 };
 
-pub use self::service::ReplicationApi;
 use self::{
     log_store::LogStore,
     network::Network,
     state_machine::StateMachine,
     types::{Proposal, TypeConfig},
 };
+pub use self::{network::PeerCredentials, service::ReplicationApi};
 use crate::{
     config::{ClusterConfig, ReadMode, WalConfig},
     error::{Error, Result},
@@ -116,6 +116,7 @@ impl RaftNode {
         wal: &WalConfig,
         recovery: Recovery,
         timeout: Duration,
+        credentials: PeerCredentials,
     ) -> Result<(Self, Arc<Store>, Report), OpenError> {
         let config = wal.clone();
         let (log, recovered) =
@@ -139,7 +140,7 @@ impl RaftNode {
         let state_machine =
             StateMachine::new(store.clone(), log.clone(), log_store.clone(), snapshot_path)
                 .map_err(start)?;
-        let network = Network::new(cluster.peers.clone());
+        let network = Network::new(cluster.peers.clone(), credentials);
         let config = raft_config(cluster).map_err(|e| OpenError::Start(e.to_string()))?;
         let raft = Raft::new(
             cluster.node_id,
@@ -245,6 +246,7 @@ impl RaftNode {
             .ok_or_else(|| Error::NotLeader(announced.map(str::to_owned)))?;
         let mut request = tonic::Request::new(pb::ReadIndexRequest {});
         request.set_timeout(self.read_wait);
+        self.network.authorize(&mut request);
         let reply = client.read_index(request).await.map_err(|status| {
             Error::Unavailable(format!(
                 "cannot reach the leader for a read: {}",

@@ -32,7 +32,10 @@ use openraft::{
     },
 };
 use parking_lot::Mutex;
-use tonic::transport::{Channel, Endpoint};
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    transport::{Channel, Endpoint},
+};
 
 use crate::{
     proto::replication::{self as pb, replication_service_client::ReplicationServiceClient},
@@ -41,10 +44,22 @@ use crate::{
         types::{RaftSnapshot, RaftVote, TypeConfig},
         wire,
     },
+    server::tls::Tls,
 };
 
 /// The most bytes of snapshot in one message.
 const SNAPSHOT_CHUNK: u64 = 1 << 20;
+
+/// How a member proves itself to its peers: the worker's own TLS identity
+/// (members speak TLS to each other when they serve it) and the token of
+/// `cluster.token_file` (when peers demand tokens).
+#[derive(Clone, Debug, Default)]
+pub struct PeerCredentials {
+    /// The member's TLS identity and the CA it trusts for its peers.
+    pub tls: Option<Tls>,
+    /// The bearer token it presents.
+    pub token: Option<String>,
+}
 
 /// Opens connections to the other members.
 #[derive(Clone, Debug)]
@@ -52,14 +67,33 @@ pub struct Network {
     /// How this member reaches each other one, from its configuration.
     peers: Arc<BTreeMap<u64, String>>,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    credentials: Arc<PeerCredentials>,
+    /// `authorization: Bearer <token>`, ready to attach.
+    bearer: Option<MetadataValue<Ascii>>,
 }
 
 impl Network {
-    /// A network that reaches member `id` at `peers[id]` when it is there.
-    pub fn new(peers: BTreeMap<u64, String>) -> Self {
+    /// A network that reaches member `id` at `peers[id]` when it is there,
+    /// presenting `credentials`.
+    pub fn new(peers: BTreeMap<u64, String>, credentials: PeerCredentials) -> Self {
+        let bearer = credentials
+            .token
+            .as_ref()
+            .and_then(|token| format!("Bearer {token}").parse().ok());
         Network {
             peers: Arc::new(peers),
             channels: Arc::new(Mutex::new(HashMap::new())),
+            credentials: Arc::new(credentials),
+            bearer,
+        }
+    }
+
+    /// Attaches this member's token, if it has one, to a call to a peer.
+    pub fn authorize<T>(&self, request: &mut tonic::Request<T>) {
+        if let Some(bearer) = &self.bearer {
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
         }
     }
 
@@ -77,12 +111,16 @@ impl Network {
         if let Some(channel) = channels.get(address) {
             return Ok(channel.clone());
         }
-        let channel = Endpoint::from_shared(uri(address))?
+        let tls = self.credentials.tls.as_ref();
+        let mut endpoint = Endpoint::from_shared(uri(address, tls.is_some()))?
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(5))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .connect_lazy();
+            .keep_alive_timeout(Duration::from_secs(5));
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls.client_config(host_of(address)))?;
+        }
+        let channel = endpoint.connect_lazy();
         channels.insert(address.to_owned(), channel.clone());
         Ok(channel)
     }
@@ -99,13 +137,21 @@ impl Network {
     }
 }
 
-/// `host:port` as a URI the channel accepts.
-pub fn uri(address: &str) -> String {
-    if address.contains("://") {
-        address.to_owned()
-    } else {
-        format!("http://{address}")
+/// `host:port` as a URI the channel accepts: `https` when members speak TLS.
+pub fn uri(address: &str, tls: bool) -> String {
+    match (address.split_once("://"), tls) {
+        (Some((_, rest)), true) => format!("https://{rest}"),
+        (Some(_), false) => address.to_owned(),
+        (None, true) => format!("https://{address}"),
+        (None, false) => format!("http://{address}"),
     }
+}
+
+/// The host part of a `[scheme://]host:port` address, which the peer's
+/// certificate must name.
+fn host_of(address: &str) -> &str {
+    let bare = address.split_once("://").map_or(address, |(_, rest)| rest);
+    bare.rsplit_once(':').map_or(bare, |(host, _)| host)
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -115,6 +161,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Connection {
             target,
             client: self.client(target, Some(&node.addr)),
+            network: self.clone(),
         }
     }
 }
@@ -125,6 +172,7 @@ pub struct Connection {
     target: u64,
     /// `None` when the member's address is not a usable URI.
     client: Option<ReplicationServiceClient<Channel>>,
+    network: Network,
 }
 
 type Rpc<T> = Result<T, RPCError<TypeConfig>>;
@@ -139,11 +187,14 @@ impl Connection {
     }
 }
 
-/// A gRPC request with openraft's deadline.
-fn request<T>(message: T, option: &RPCOption) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(option.soft_ttl());
-    request
+impl Connection {
+    /// A gRPC request with openraft's deadline and this member's token.
+    fn request<T>(&self, message: T, option: &RPCOption) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(option.soft_ttl());
+        self.network.authorize(&mut request);
+        request
+    }
 }
 
 /// A failed call as openraft expects it: unreachable members are backed off.
@@ -171,7 +222,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         let message = wire::append_request_to_pb(&rpc);
         let reply = self
             .client()?
-            .append_entries(request(message, &option))
+            .append_entries(self.request(message, &option))
             .await
             .map_err(rpc_error)?;
         wire::append_response_from_pb(reply.get_ref()).map_err(bad_reply)
@@ -185,7 +236,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         let message = wire::vote_request_to_pb(&rpc);
         let reply = self
             .client()?
-            .vote(request(message, &option))
+            .vote(self.request(message, &option))
             .await
             .map_err(rpc_error)?;
         wire::vote_response_from_pb(reply.get_ref()).map_err(bad_reply)
@@ -199,7 +250,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         let message = wire::vote_request_to_pb(&rpc);
         let reply = self
             .client()?
-            .pre_vote(request(message, &option))
+            .pre_vote(self.request(message, &option))
             .await
             .map_err(rpc_error)?;
         wire::vote_response_from_pb(reply.get_ref()).map_err(bad_reply)
@@ -229,6 +280,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         };
         let chunks = snapshot_stream(meta, snapshot.snapshot);
         let mut call = tonic::Request::new(chunks);
+        self.network.authorize(&mut call);
         // The whole transfer is bounded by a generous multiple of the RPC
         // deadline per chunk, not by one RPC's deadline.
         call.set_timeout(option.hard_ttl().max(Duration::from_secs(60)));
@@ -258,7 +310,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
             last_log_id: req.last_log_id().map(wire::log_id_to_pb),
         };
         self.client()?
-            .transfer_leader(request(message, &option))
+            .transfer_leader(self.request(message, &option))
             .await
             .map_err(rpc_error)?;
         Ok(Ok(()))
