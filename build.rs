@@ -16,6 +16,13 @@ const PROTOS: &[&str] = &[
     "worker/database/v1/transaction.proto",
     "worker/database/v1/wal.proto",
     "worker/cluster/v1/cluster.proto",
+    "master/database/v1/types.proto",
+    "master/database/v1/database.proto",
+    "master/database/v1/collection.proto",
+    "master/database/v1/document.proto",
+    "master/database/v1/transaction.proto",
+    "master/database/v1/wal.proto",
+    "master/cluster/v1/cluster.proto",
     "worker/replication/v1/replication.proto",
 ];
 

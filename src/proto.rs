@@ -26,6 +26,21 @@ pub mod replication {
     tonic::include_proto!("worker.replication.v1");
 }
 
+/// Packages of the master node (`distgo-master`): `master.database.v1`
+/// repeats the five database services of [`database`] with the same
+/// messages and numbers; `master.cluster.v1` is where workers register.
+pub mod master {
+    /// Package `master.database.v1`.
+    pub mod database {
+        tonic::include_proto!("master.database.v1");
+    }
+
+    /// Package `master.cluster.v1`.
+    pub mod cluster {
+        tonic::include_proto!("master.cluster.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every `.proto` file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/distgo_descriptor.bin"));

@@ -35,7 +35,9 @@ fn distgo_services() -> BTreeSet<String> {
                 .iter()
                 .map(move |service| format!("{package}.{}", service.name()))
         })
-        .filter(|name| !name.starts_with("worker.replication."))
+        // A standalone worker serves neither replication nor the master's
+        // packages (those are `distgo-master`'s).
+        .filter(|name| !name.starts_with("worker.replication.") && !name.starts_with("master."))
         .collect()
 }
 
