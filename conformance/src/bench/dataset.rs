@@ -155,40 +155,8 @@ pub async fn preload(
     in_flight: usize,
     label: &str,
 ) -> anyhow::Result<()> {
-    if dataset.docs == 0 {
-        return Ok(());
-    }
-    let next = Arc::new(AtomicU64::new(0));
-    let progress = Progress::start(format!("{label} preload"), Some(dataset.docs));
-    let mut tasks = tokio::task::JoinSet::new();
-    for task in 0..in_flight.max(1) {
-        let mut client = DocumentServiceClient::new(channels[task % channels.len()].clone());
-        let (dataset, next, progress) = (dataset.clone(), next.clone(), progress.clone());
-        tasks.spawn(async move {
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= dataset.docs {
-                    return anyhow::Ok(());
-                }
-                client
-                    .create_document(pb::CreateDocumentRequest {
-                        parent: dataset.collection.clone(),
-                        document_id: dataset.preloaded_id(index),
-                        document: Some(pb::Document {
-                            value: json_value(dataset.value_bytes, index),
-                            ..Default::default()
-                        }),
-                    })
-                    .await
-                    .with_context(|| format!("cannot preload {}", dataset.preloaded_name(index)))?;
-                progress.record_ok();
-            }
-        });
-    }
     let started = Instant::now();
-    let outcome = join_all(tasks).await;
-    progress.finish();
-    outcome?;
+    write_each(channels, dataset, in_flight, label, Write::Create).await?;
     eprintln!(
         "{label}: preloaded {} documents of {} bytes in {:.1?}",
         dataset.docs,
@@ -196,6 +164,83 @@ pub async fn preload(
         started.elapsed()
     );
     Ok(())
+}
+
+/// What [`write_each`] does to document `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Create documents `0..docs`.
+    Create,
+    /// `calls` updates, cycling through documents `0..docs`.
+    Update {
+        /// How many UpdateDocument calls in all.
+        calls: u64,
+    },
+}
+
+/// Runs the calls of `write` with `in_flight` at a time over `channels`,
+/// printing progress under `label`; the first failure ends it.
+pub async fn write_each(
+    channels: &[Channel],
+    dataset: &Arc<Dataset>,
+    in_flight: usize,
+    label: &str,
+    write: Write,
+) -> anyhow::Result<()> {
+    let (total, verb) = match write {
+        Write::Create => (dataset.docs, "preload"),
+        Write::Update { calls } => (calls, "update"),
+    };
+    if total == 0 || dataset.docs == 0 {
+        return Ok(());
+    }
+    let next = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(format!("{label} {verb}"), Some(total));
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..in_flight.max(1) {
+        let mut client = DocumentServiceClient::new(channels[task % channels.len()].clone());
+        let (dataset, next, progress) = (dataset.clone(), next.clone(), progress.clone());
+        tasks.spawn(async move {
+            loop {
+                let call = next.fetch_add(1, Ordering::Relaxed);
+                if call >= total {
+                    return anyhow::Ok(());
+                }
+                let index = call % dataset.docs;
+                let value = json_value(dataset.value_bytes, call);
+                let answer = match write {
+                    Write::Create => client
+                        .create_document(pb::CreateDocumentRequest {
+                            parent: dataset.collection.clone(),
+                            document_id: dataset.preloaded_id(index),
+                            document: Some(pb::Document {
+                                value,
+                                ..Default::default()
+                            }),
+                        })
+                        .await
+                        .map(drop),
+                    Write::Update { .. } => client
+                        .update_document(pb::UpdateDocumentRequest {
+                            document: Some(pb::Document {
+                                name: dataset.preloaded_name(index),
+                                value,
+                                ..Default::default()
+                            }),
+                            update_mask: None,
+                        })
+                        .await
+                        .map(drop),
+                };
+                answer
+                    .with_context(|| format!("cannot {verb} {}", dataset.preloaded_name(index)))?;
+                progress.record_ok();
+            }
+        });
+    }
+    let outcome = join_all(tasks).await;
+    progress.finish();
+    outcome
 }
 
 async fn join_all(mut tasks: tokio::task::JoinSet<anyhow::Result<()>>) -> anyhow::Result<()> {

@@ -21,13 +21,17 @@
 //! growing data sets ([`scaling`]).
 //!
 //! Files: [`workload`] (what is asked), [`dataset`] (what it is asked of),
+//! [`churn`] (writes and deletes before measuring),
 //! [`load`] (the closed loop), [`null`] (the ceiling), [`spawn`] (a worker
-//! process), [`target`] (a server to measure), [`procfs`] (its memory and CPU time), [`report`] (table and
-//! JSON), [`scaling`] (cost vs data size).
+//! process), [`target`] (a server to measure), [`procfs`] (its memory and
+//! CPU time), [`pinning`] (server and client on separate cores),
+//! [`report`] (table and JSON), [`scaling`] (cost vs data size).
 
+pub mod churn;
 pub mod dataset;
 pub mod load;
 pub mod null;
+pub mod pinning;
 pub mod procfs;
 pub mod report;
 pub mod scaling;
@@ -49,9 +53,11 @@ use rand::{SeedableRng, rngs::StdRng};
 use serde::Serialize;
 
 use self::{
+    churn::Churn,
     dataset::{Dataset, MAX_VALUE_BYTES, MIN_VALUE_BYTES},
     load::LoadPlan,
     null::{NullWorker, Running},
+    pinning::{CpuList, Pinning},
     procfs::CpuSource,
     report::{BENCH_SCHEMA, BenchReport, Machine, Ratio, RunReport},
     spawn::{SpawnSpec, SpawnedWorker},
@@ -125,6 +131,26 @@ pub struct BenchArgs {
     /// when the worker does not accept `wal.path`).
     #[arg(long)]
     pub recovery: bool,
+    /// CPUs for the server measured (spawned worker, null worker); default:
+    /// the lower half of the CPUs this process may use.
+    #[arg(long, value_name = "LIST")]
+    pub server_cpus: Option<CpuList>,
+    /// CPUs for this load generator; default: the upper half.
+    #[arg(long, value_name = "LIST")]
+    pub client_cpus: Option<CpuList>,
+    /// Do not pin server and client to separate CPUs.
+    #[arg(long, conflicts_with_all = ["server_cpus", "client_cpus"])]
+    pub no_pin: bool,
+    /// Before measuring, create and delete this many documents in
+    /// throwaway databases (the target only, not the null worker).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub churn: u64,
+    /// With --churn: this many updates of the churned documents as well.
+    #[arg(long, default_value_t = 0, value_name = "M", requires = "churn")]
+    pub churn_updates: u64,
+    /// The split chosen at start ([`BenchArgs::choose_pinning`]).
+    #[arg(skip)]
+    pub pinning: Option<Pinning>,
 }
 
 impl BenchArgs {
@@ -195,6 +221,33 @@ impl BenchArgs {
             binary,
             wal_path: None,
             startup_timeout: Duration::from_secs(300),
+            cpus: self.pinning.as_ref().map(|p| p.server.clone()),
+        }
+    }
+
+    /// Decides where server and client run (nothing with `--no-pin`, or on
+    /// one CPU), pins this process's threads to the client's CPUs, and
+    /// records the split for the spawned and null workers.
+    pub fn choose_pinning(&mut self) -> anyhow::Result<()> {
+        if self.no_pin {
+            return Ok(());
+        }
+        let allowed = pinning::allowed()?;
+        self.pinning =
+            Pinning::choose(&allowed, self.server_cpus.clone(), self.client_cpus.clone())
+                .map_err(anyhow::Error::msg)?;
+        if let Some(split) = &self.pinning {
+            pinning::pin_process(std::process::id(), &split.client)?;
+            eprintln!("pinned: {split}");
+        }
+        Ok(())
+    }
+
+    /// The null worker's runtime threads: one per server CPU.
+    fn null_threads(&self) -> usize {
+        match &self.pinning {
+            Some(split) => split.server.0.len(),
+            None => std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -216,6 +269,10 @@ pub struct Settings {
     page_size: i32,
     list_depth: f64,
     seed: u64,
+    churn: u64,
+    churn_updates: u64,
+    /// Where server and client ran (`None`: not pinned).
+    pinning: Option<String>,
 }
 
 impl Settings {
@@ -238,13 +295,17 @@ impl Settings {
             page_size: args.page_size,
             list_depth: args.list_depth,
             seed,
+            churn: args.churn,
+            churn_updates: args.churn_updates,
+            pinning: args.pinning.as_ref().map(ToString::to_string),
         }
     }
 }
 
 /// Runs a benchmark (or a scaling run). Exit code 1 if any call failed.
-pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: BenchArgs) -> anyhow::Result<ExitCode> {
     args.validate().map_err(anyhow::Error::msg)?;
+    args.choose_pinning()?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let stop = stop_on_ctrl_c();
     let runs = match &args.scaling {
@@ -283,8 +344,9 @@ async fn single(
     let mut rng = StdRng::seed_from_u64(seed);
     let null = match args.null {
         true => {
-            let threads = std::thread::available_parallelism().map_or(1, usize::from);
-            Some(Running::start(NullWorker::new(args.value_bytes), threads)?)
+            let cpus = args.pinning.as_ref().map(|p| p.server.clone());
+            let worker = NullWorker::new(args.value_bytes);
+            Some(Running::start(worker, args.null_threads(), cpus)?)
         }
         false => None,
     };
@@ -319,6 +381,15 @@ async fn single(
             datasets.push(dataset);
             if let Some(dataset) = datasets.last_mut() {
                 fill(target, args, dataset).await?;
+            }
+            if target.label != "null" {
+                let churn = Churn {
+                    creates: args.churn,
+                    updates: args.churn_updates,
+                };
+                churn
+                    .run(target, &mut rng, args.value_bytes, args.preload_concurrency)
+                    .await?;
             }
         }
         rounds(&targets, &datasets, args, seed, stop).await
@@ -501,8 +572,19 @@ mod tests {
             "7",
             "--json",
             "out.json",
+            "--server-cpus",
+            "0",
+            "--client-cpus",
+            "1-2",
+            "--churn",
+            "4000000",
+            "--churn-updates",
+            "2000000",
         ])
         .unwrap();
+        assert_eq!(args.server_cpus, Some("0".parse().unwrap()));
+        assert_eq!(args.client_cpus.map(|c| c.to_string()), Some("1,2".into()));
+        assert_eq!((args.churn, args.churn_updates), (4_000_000, 2_000_000));
         assert_eq!(args.workload, Workload::Mixed { read_percent: 90 });
         assert_eq!((args.concurrency, args.connections), (64, 2));
         assert_eq!(
@@ -565,6 +647,9 @@ mod tests {
             (&["--null", "--workload", "mixed:50/60"], "mixed:"),
             (&["--null", "--key-dist", "pareto"], "pareto"),
             (&["--null", "--duration", "10"], "10"),
+            (&["--null", "--no-pin", "--server-cpus", "0"], "--no-pin"),
+            (&["--null", "--server-cpus", "a"], "CPU list"),
+            (&["--null", "--churn-updates", "5"], "--churn"),
         ];
         for (args, expected) in cases {
             let err = parse(args).unwrap_err();

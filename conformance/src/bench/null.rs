@@ -25,7 +25,10 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 
-use super::dataset::json_value;
+use super::{
+    dataset::json_value,
+    pinning::{self, CpuList},
+};
 use crate::proto::database::{
     self as pb,
     collection_service_server::{CollectionService, CollectionServiceServer},
@@ -365,15 +368,24 @@ pub struct Running {
 }
 
 impl Running {
-    /// Binds `127.0.0.1:0` and starts serving `worker` with `threads` runtime threads.
-    pub fn start(worker: NullWorker, threads: usize) -> anyhow::Result<Self> {
+    /// Binds `127.0.0.1:0` and starts serving `worker` with `threads` runtime
+    /// threads, each pinned to `cpus` when given.
+    pub fn start(
+        worker: NullWorker,
+        threads: usize,
+        cpus: Option<CpuList>,
+    ) -> anyhow::Result<Self> {
         let listener =
             std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind the null worker")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let outer_cpus = cpus.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name(THREAD_NAME)
+            .on_thread_start(move || {
+                pinning::pin_this_thread(cpus.as_ref(), "null worker");
+            })
             .enable_all()
             .build()
             .context("cannot start the null worker's runtime")?;
@@ -381,6 +393,7 @@ impl Running {
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
+                pinning::pin_this_thread(outer_cpus.as_ref(), "null worker");
                 runtime.block_on(async move {
                     let outcome = match TcpListener::from_std(listener) {
                         Ok(listener) => serve(worker, listener, async { drop(stopped.await) })
@@ -556,7 +569,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_running_null_worker_answers_over_the_network_and_stops_on_drop() {
-        let running = Running::start(NullWorker::new(32), 1).unwrap();
+        let running = Running::start(NullWorker::new(32), 1, None).unwrap();
         let url = format!("http://{}", running.addr);
         let mut client = pb::document_service_client::DocumentServiceClient::connect(url.clone())
             .await

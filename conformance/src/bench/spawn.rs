@@ -20,7 +20,10 @@ use std::{
 
 use anyhow::{Context, bail};
 
-use super::procfs::{self, CpuSource};
+use super::{
+    pinning::{self, CpuList},
+    procfs::{self, CpuSource},
+};
 
 /// Log lines kept to explain a worker that failed to start.
 const TAIL_LINES: usize = 20;
@@ -34,6 +37,8 @@ pub struct SpawnSpec {
     pub wal_path: Option<PathBuf>,
     /// How long the worker may take to start listening (recovery included).
     pub startup_timeout: Duration,
+    /// The CPUs its threads are pinned to, once it listens ([`pinning`]).
+    pub cpus: Option<CpuList>,
 }
 
 /// A running worker process; killed on drop.
@@ -105,6 +110,13 @@ impl SpawnedWorker {
                 );
             }
         };
+        if let Some(cpus) = &spec.cpus
+            && let Err(err) = pinning::pin_process(child.id(), cpus)
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err.into());
+        }
         Ok(SpawnedWorker {
             child,
             addr,
@@ -238,6 +250,7 @@ mod tests {
             binary: PathBuf::from("/bin/echo"),
             wal_path: None,
             startup_timeout: Duration::from_secs(5),
+            cpus: None,
         };
         let err = SpawnedWorker::start(&spec).unwrap_err().to_string();
         assert!(err.contains("did not start listening"), "{err}");
