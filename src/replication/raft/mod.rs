@@ -40,6 +40,57 @@
 //! asks the leader for that index (the `ReadIndex` RPC) and waits until it
 //! has applied it. A client that accepts a possibly stale answer sends
 //! `distgo-read: local` and is answered from the member's state at once.
+//!
+//! | read mode | how | promises | costs |
+//! |---|---|---|---|
+//! | `cluster.read: read_index` (default) | the leader confirms its leadership with a majority (a heartbeat round), then reads once it has applied the commit index it saw | linearizable: the read sees every write acknowledged before it was sent | one round trip to a majority per read batch; a follower adds one to the leader |
+//! | `cluster.read: lease` | the leader trusts its lease (no election can succeed before it expires) | linearizable as long as clocks run at about the same rate | no network round trip on the leader |
+//! | header `distgo-read: local` | the member answers from what it has applied | nothing across members: the answer may be stale by whatever the member has not applied yet (seconds, behind a partition) | nothing |
+//!
+//! **What a follower does with a write.** Any member takes any request.
+//! A follower does not propose: the routing layer (`server::routing`)
+//! forwards the request once to the leader it knows, over a reused channel,
+//! with the header `distgo-forwarded` so the leader never forwards it
+//! again, within the request's own deadline, and relays the leader's answer
+//! unchanged. When no leader is known (an election is under way, or this
+//! member is cut off), the answer is UNAVAILABLE with a message saying so
+//! and, when a leader was last seen, a `distgo-leader` trailer naming its
+//! address, so a client can go there itself.
+//!
+//! **Leader loss.** When the leader dies or is cut off, followers stop
+//! hearing heartbeats; after a randomized `cluster.election_timeout`
+//! (default `500ms..1s`) one of them asks for votes, and a candidate with a
+//! log at least as up to date as a majority's wins. Entries the old leader
+//! had committed are in the new leader's log (that is what a majority
+//! means); entries it had only appended locally are overwritten. A client
+//! whose write was in flight gets UNAVAILABLE ("its outcome is unknown")
+//! or DEADLINE_EXCEEDED: the write may or may not have been committed.
+//! Retrying it with the same `distgo-request-id` header is always safe: the
+//! request ids are part of the replicated state (for
+//! `cluster.request_window`, 10 minutes by default, carried by snapshots),
+//! so a write already applied returns its first outcome instead of being
+//! applied twice. Open transactions live in the leader's memory: a leader
+//! change ends them, and a later Commit or Execute answers NOT_FOUND; a
+//! committed transaction is one log entry, so it is applied whole or not at
+//! all on every member.
+//!
+//! **What is lost in which failure** (a set of three; five tolerate two):
+//!
+//! | failure | writes acknowledged before it | service during it |
+//! |---|---|---|
+//! | one member crashes (SIGKILL, power) | none lost: each is on a majority's disk (`wal.sync: always`) | the other two keep serving; a new election within about `election_timeout` if it was the leader |
+//! | one member partitioned away | none lost | the majority side serves; the cut-off member answers writes and linearizable reads with UNAVAILABLE, `distgo-read: local` reads with its stale state |
+//! | a member's disk fills | none lost | that member's engine halts on the failed write (it answers UNAVAILABLE); the other two serve; restarted once space is freed, it catches up |
+//! | a member is down long enough for the leader to compact its log | none lost | the member catches up by snapshot (streamed in chunks) when it returns |
+//! | two of three members lost at once | none lost from the survivors' disks, but no majority: writes and linearizable reads answer UNAVAILABLE until one returns | `distgo-read: local` only |
+//! | every disk of a majority lost | writes only that majority held may be lost | — |
+//!
+//! With `wal.sync: never`, "on a majority's disk" becomes "in a majority's
+//! page cache": a simultaneous power loss of a majority can lose the last
+//! writes. Membership (adding a learner, promoting it, removing a voter)
+//! goes through the same log (`worker.replication.v1` AddLearner and
+//! ChangeMembership, admin role with auth), so a replacement never leaves
+//! the set without a majority of its old or its new configuration.
 
 mod log_store;
 mod network;
