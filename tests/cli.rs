@@ -977,3 +977,38 @@ fn the_token_reaches_the_worker_from_a_flag_a_file_or_the_environment() {
     let _ = stop.send(());
     thread.join().unwrap();
 }
+
+// ---- cluster -------------------------------------------------------------
+
+#[test]
+fn cluster_status_shows_the_leader_and_its_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start_member(dir.path());
+    // A set of one elects itself within its election timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        let status = worker.run(&["-o", "json", "cluster", "status"]).json();
+        if status["state"] == "leader" || std::time::Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status["state"], "leader", "{status}");
+    assert_eq!(status["node_id"], 1);
+    assert_eq!(status["leader_id"], 1);
+    assert_eq!(status["members"][0]["leader"], true);
+    assert_eq!(status["members"][0]["lag"], 0);
+    let table = worker.run(&["cluster", "status"]).ok().to_owned();
+    assert!(table.starts_with("node 1 (leader), term "), "{table}");
+    assert!(table.contains("NODE  ADDRESS"), "{table}");
+}
+
+#[test]
+fn cluster_status_of_a_standalone_worker_exits_1_with_unimplemented() {
+    let worker = Worker::start();
+    let stderr = worker.run(&["cluster", "status"]).fails(1).to_owned();
+    assert!(
+        stderr.contains("UNIMPLEMENTED") || stderr.contains("Unimplemented"),
+        "{stderr}"
+    );
+}

@@ -2,10 +2,10 @@
 //!
 //! clap's derive turns these types into the parser, the `--help` text and
 //! the shell completions, so the doc comments here *are* the user's manual.
-//! A command added later (`cluster status` once replication exists) is one
-//! more variant of [`Command`] and one more file beside the others; a flag
-//! that changes how every command connects (`--api master` once the master
-//! exists) is one more field of [`Global`], read in [`super::connect`].
+//! A command added later (as `cluster status` was) is one more variant of
+//! [`Command`] and one more file beside the others; a flag that changes
+//! how every command connects (`--api master` once the master exists) is
+//! one more field of [`Global`], read in [`super::connect`].
 
 use std::{path::PathBuf, time::Duration};
 
@@ -84,11 +84,22 @@ pub enum Command {
     Wal(WalCommand),
     /// Ask the worker whether it is serving (exit 1 if not).
     Health,
+    /// A replica set: its members, leader, term and lag.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Print a shell completion script: `distgo completions bash > /etc/bash_completion.d/distgo`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `distgo cluster ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// What the member asked knows: leader, term, log indexes, and each
+    /// member (with its lag when asking the leader).
+    Status,
 }
 
 /// `distgo db ...`.

@@ -20,6 +20,8 @@ use tonic::{
 };
 use tonic_health::pb::health_client::HealthClient;
 
+use crate::proto::replication::replication_service_client::ReplicationServiceClient;
+
 use super::{args::Global, error::CliError};
 use crate::proto::database::{
     collection_service_client::CollectionServiceClient,
@@ -95,6 +97,10 @@ impl Clients {
     client!(
         /// The standard `grpc.health.v1.Health`.
         health -> HealthClient
+    );
+    client!(
+        /// `worker.replication.v1.ReplicationService` (replica set members).
+        replication -> ReplicationServiceClient
     );
 }
 

@@ -77,13 +77,14 @@
 //! | [`lines`], [`import`], [`export`], [`progress`] | JSON lines; the import pipeline; the export; progress and summary |
 //! | [`dump`] | a whole database as JSON lines |
 //! | [`tx`], [`wal`], [`health`] | transactions from a file; the log, followed; the health check |
+//! | [`cluster`] | a replica set's members, leader and lag |
 //! | [`input`], [`paging`], [`time`] | `@FILE` and `-`; paging through a listing; TIME arguments |
 //!
-//! Not here yet: `--api master` and `cluster status` wait for the master
-//! and for replica sets. The first will choose the generated clients in
-//! [`connect`]; the second is one more [`args::Command`] variant and file.
+//! Not here yet: `--api master` waits for the master; it will choose the
+//! generated clients in [`connect`].
 
 pub mod args;
+pub mod cluster;
 pub mod collection;
 pub mod connect;
 pub mod db;
@@ -106,7 +107,7 @@ pub mod wal;
 
 pub use self::{args::Cli, error::CliError};
 use self::{
-    args::{Command, TxCommand},
+    args::{ClusterCommand, Command, TxCommand},
     connect::Clients,
     output::Printer,
 };
@@ -139,6 +140,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tx(TxCommand::Run { file }) => tx::run(&mut cx, &file).await,
         Command::Wal(command) => wal::run(&mut cx, command).await,
         Command::Health => health::run(&mut cx).await,
+        Command::Cluster(ClusterCommand::Status) => cluster::status(&mut cx).await,
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -22,11 +22,30 @@ pub struct Worker {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The YAML every test worker starts from.
+const BASE_YAML: &str = "name: cli\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 10s\n\
+                         logging:\n  level: error\n";
+
 impl Worker {
+    /// A standalone worker in memory.
     pub fn start() -> Self {
-        let yaml = "name: cli\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 10s\n\
-                    logging:\n  level: error\n";
-        let config = Config::from_yaml(yaml).expect("a valid test config");
+        Self::start_with(|_| BASE_YAML.to_owned())
+    }
+
+    /// A replica set of one member (it bootstraps and leads at once), its
+    /// log in `dir`.
+    pub fn start_member(dir: &Path) -> Self {
+        let wal = dir.display().to_string();
+        Self::start_with(move |address| {
+            format!(
+                "{BASE_YAML}wal:\n  path: {wal:?}\ncluster:\n  node_id: 1\n  \
+                 peers:\n    1: \"{address}\"\n  bootstrap: true\n"
+            )
+        })
+    }
+
+    /// A worker on the configuration `yaml` makes from its bound address.
+    fn start_with(yaml: impl FnOnce(SocketAddr) -> String + Send + 'static) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         let (bound, address) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -37,8 +56,12 @@ impl Worker {
                 .expect("a runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                bound.send(listener.local_addr().unwrap()).unwrap();
-                let worker = distgo_db::Worker::new(config);
+                let address = listener.local_addr().unwrap();
+                let config = Config::from_yaml(&yaml(address)).expect("a valid test config");
+                let worker = distgo_db::Worker::open(config, Default::default())
+                    .await
+                    .expect("the worker opens");
+                bound.send(address).unwrap();
                 let _ = worker
                     .serve(listener, async {
                         let _ = stopped.await;
