@@ -38,6 +38,37 @@ bench *ARGS:
     cargo build --release -p distgo-db --bin distgo-worker -p distgo-conformance --bin distgo-conformance
     ./target/release/distgo-conformance bench --null --spawn-worker target/release/distgo-worker {{ARGS}}
 
+# What bench-tables measures, each row its own bench run of 5 rounds
+# (null worker and worker alternately, pinned to separate CPUs): Get,
+# Create and Update in memory at concurrency 16 and 64 and List pages of
+# 100, with 1 KiB values, and the same Get/Create rows with 256-byte
+# values; then Get and List again after 4M documents were created and
+# deleted and 2M updated (--churn). Rows go to testdata/bench/null.md,
+# which the performance chapter (src/performance.rs) includes as it is.
+
+# Regenerate the performance chapter's table (about 25 minutes, release build, idle machine).
+bench-tables:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p distgo-db --bin distgo-worker -p distgo-conformance --bin distgo-conformance
+    out=testdata/bench/null.md
+    rm -f "$out"
+    bench() { ./target/release/distgo-conformance bench --null --spawn-worker target/release/distgo-worker --rounds 5 --duration 5s --warmup 1s --markdown "$out" "$@"; }
+    for bytes in 1024 256; do
+        for c in 16 64; do
+            bench --workload get --concurrency "$c" --value-bytes "$bytes" --label GetDocument
+            bench --workload create --concurrency "$c" --value-bytes "$bytes" --label "CreateDocument (memory)"
+            if [ "$bytes" = 1024 ]; then
+                bench --workload update --concurrency "$c" --value-bytes "$bytes" --label "UpdateDocument (memory)"
+            fi
+        done
+    done
+    bench --workload list --concurrency 16 --value-bytes 1024 --label "ListDocuments (pages of 100)"
+    churn="--churn 4000000 --churn-updates 2000000"
+    bench --workload get --concurrency 64 --value-bytes 1024 $churn --label "GetDocument after churn"
+    bench --workload list --concurrency 16 --value-bytes 1024 $churn --label "ListDocuments after churn"
+    cat "$out"
+
 # Measure cost against data size (10^4..10^6 documents); JSON into testdata/bench/.
 bench-scaling *ARGS:
     cargo build --release -p distgo-db --bin distgo-worker -p distgo-conformance --bin distgo-conformance

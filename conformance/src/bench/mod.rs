@@ -25,11 +25,13 @@
 //! [`load`] (the closed loop), [`null`] (the ceiling), [`spawn`] (a worker
 //! process), [`target`] (a server to measure), [`procfs`] (its memory and
 //! CPU time), [`pinning`] (server and client on separate cores),
-//! [`report`] (table and JSON), [`scaling`] (cost vs data size).
+//! [`report`] (table and JSON), [`markdown`] (the performance chapter's
+//! tables), [`scaling`] (cost vs data size).
 
 pub mod churn;
 pub mod dataset;
 pub mod load;
+pub mod markdown;
 pub mod null;
 pub mod pinning;
 pub mod procfs;
@@ -123,6 +125,13 @@ pub struct BenchArgs {
     /// Also write the results as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also append one row (medians over the rounds) to the markdown table
+    /// in this file, writing its header first if the file is new.
+    #[arg(long, value_name = "FILE", requires = "null")]
+    pub markdown: Option<PathBuf>,
+    /// The workload's name in the --markdown row (default: --workload).
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
     /// Scaling run: for each size (e.g. 10000,100000,1000000) start a fresh
     /// --spawn-worker, preload, and measure Get, Create, List and memory.
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
@@ -411,8 +420,11 @@ async fn single(
     let ratios = ratios(&runs, args.null);
     let ratio = report::median_ratio(&ratios);
     if let Some(ratio) = &ratio {
+        let cpu = ratio
+            .cpu
+            .map_or(String::new(), |cpu| format!(", CPU per call {cpu:.3}"));
         println!(
-            "target/null: throughput {:.3}, p99 {:.3}{}",
+            "target/null: throughput {:.3}, p99 {:.3}{cpu}{}",
             ratio.throughput,
             ratio.p99,
             if ratios.len() > 1 {
@@ -422,11 +434,31 @@ async fn single(
             }
         );
     }
+    let machine = Machine::this(args.pinning.as_ref());
+    if let Some(path) = &args.markdown {
+        let workload = args.workload.to_string();
+        let row = markdown::row(&markdown::Row {
+            workload: args.label.as_deref().unwrap_or(&workload),
+            value_bytes: args.value_bytes,
+            concurrency: args.concurrency,
+            runs: &runs,
+            ratio: ratio.as_ref(),
+        });
+        let settings = format!(
+            "{} documents preloaded, {} connections, {} rounds of {:?} after {:?} of warm-up.",
+            args.docs, args.connections, args.rounds, args.duration, args.warmup
+        );
+        markdown::append(
+            path,
+            &markdown::preamble(&machine, &started_at, &settings),
+            &row,
+        )?;
+    }
     if let Some(path) = &args.json {
         let report = BenchReport {
             schema: BENCH_SCHEMA,
             started_at,
-            machine: Machine::this(),
+            machine,
             settings: Settings::of(args, seed),
             runs: runs.clone(),
             rounds: ratios,

@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, fs, path::Path, time::Duration};
 use anyhow::Context;
 use serde::Serialize;
 
-use super::{load::Measured, procfs};
+use super::{load::Measured, pinning::Pinning, procfs};
 
 /// The `schema` of a single bench run's JSON.
 pub const BENCH_SCHEMA: &str = "distgo-bench/1";
@@ -30,8 +30,8 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// The machine this process runs on.
-    pub fn this() -> Self {
+    /// The machine this process runs on, with the CPU split it ran with.
+    pub fn this(pinning: Option<&Pinning>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let memory_kib = procfs::read_field("/proc/meminfo", "MemTotal:").unwrap_or(0);
         let cpu = fs::read_to_string("/proc/cpuinfo")
@@ -47,10 +47,15 @@ impl Machine {
             cores,
             memory_gib: (memory_kib as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0,
             cpu,
-            note: format!(
-                "load generator and target run on the same {cores} cores; \
-                 ratios, not absolute figures, are comparable across machines"
-            ),
+            note: match pinning {
+                Some(split) => {
+                    format!("{split}; ratios, not absolute figures, are comparable across machines")
+                }
+                None => format!(
+                    "load generator and target share the same {cores} cores; \
+                     ratios, not absolute figures, are comparable across machines"
+                ),
+            },
         }
     }
 }
@@ -154,6 +159,10 @@ pub struct Ratio {
     pub throughput: f64,
     /// target p99 ÷ null p99 (1.0: no extra tail latency).
     pub p99: f64,
+    /// target server CPU per call ÷ null's (1.0: the worker's work costs
+    /// nothing beyond gRPC's), when both were measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<f64>,
 }
 
 impl Ratio {
@@ -169,6 +178,10 @@ impl Ratio {
         Ratio {
             throughput: div(target.ops_per_s, null.ops_per_s),
             p99: div(target.latency_us.p99, null.latency_us.p99),
+            cpu: target
+                .server_cpu_us_per_call
+                .zip(null.server_cpu_us_per_call)
+                .map(|(t, n)| div(t, n)),
         }
     }
 }
@@ -176,20 +189,25 @@ impl Ratio {
 /// The median throughput ratio and the median p99 ratio of `rounds`
 /// (each taken on its own), or `None` for no rounds.
 pub fn median_ratio(rounds: &[Ratio]) -> Option<Ratio> {
-    let median = |pick: fn(&Ratio) -> f64| {
-        let mut values: Vec<f64> = rounds.iter().map(pick).collect();
-        values.sort_by(f64::total_cmp);
-        let mid = values.len() / 2;
-        if values.len() % 2 == 1 {
-            values[mid]
-        } else {
-            (values[mid - 1] + values[mid]) / 2.0
-        }
-    };
+    let median = |pick: fn(&Ratio) -> f64| median(rounds.iter().map(pick).collect());
+    let cpus: Vec<f64> = rounds.iter().filter_map(|r| r.cpu).collect();
     (!rounds.is_empty()).then(|| Ratio {
         throughput: median(|r| r.throughput),
         p99: median(|r| r.p99),
+        cpu: (cpus.len() == rounds.len()).then(|| self::median(cpus)),
     })
+}
+
+/// The median of `values` (the mean of the middle two for an even count;
+/// 0 for none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[mid],
+        _ => (values[mid - 1] + values[mid]) / 2.0,
+    }
 }
 
 /// The JSON document of one `distgo-conformance bench` run.
@@ -323,9 +341,14 @@ mod tests {
             Ratio::of(&target, &null),
             Ratio {
                 throughput: 0.8,
-                p99: 1.5
+                p99: 1.5,
+                cpu: None,
             }
         );
+        let (mut null, mut target) = (null, target);
+        null.server_cpu_us_per_call = Some(20.0);
+        target.server_cpu_us_per_call = Some(25.0);
+        assert_eq!(Ratio::of(&target, &null).cpu, Some(1.25));
     }
 
     #[test]
@@ -334,16 +357,18 @@ mod tests {
         let report = BenchReport {
             schema: BENCH_SCHEMA,
             started_at: "2026-01-01T00:00:00Z".into(),
-            machine: Machine::this(),
+            machine: Machine::this(None),
             settings: serde_json::json!({"workload": "get"}),
             runs: vec![run.clone(), run],
             rounds: vec![Ratio {
                 throughput: 1.0,
                 p99: 1.0,
+                cpu: Some(1.0),
             }],
             ratio: Some(Ratio {
                 throughput: 1.0,
                 p99: 1.0,
+                cpu: Some(1.0),
             }),
         };
         let json = serde_json::to_value(&report).unwrap();
@@ -392,7 +417,11 @@ mod tests {
 
     #[test]
     fn the_median_ratio_takes_each_ratio_on_its_own() {
-        let r = |throughput, p99| Ratio { throughput, p99 };
+        let r = |throughput, p99| Ratio {
+            throughput,
+            p99,
+            cpu: Some(p99),
+        };
         assert_eq!(median_ratio(&[]), None);
         assert_eq!(median_ratio(&[r(0.5, 2.0)]), Some(r(0.5, 2.0)));
         assert_eq!(
@@ -400,11 +429,14 @@ mod tests {
             Some(r(0.7, 2.0))
         );
         assert_eq!(median_ratio(&[r(0.9, 1.0), r(0.5, 3.0)]), Some(r(0.7, 2.0)));
+        let mut unknown = r(0.9, 1.0);
+        unknown.cpu = None;
+        assert_eq!(median_ratio(&[unknown, r(0.5, 3.0)]).unwrap().cpu, None);
     }
 
     #[test]
     fn the_machine_is_described() {
-        let machine = Machine::this();
+        let machine = Machine::this(None);
         assert!(
             machine.cores >= 1 && machine.memory_gib > 0.0,
             "{machine:?}"

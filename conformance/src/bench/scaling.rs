@@ -132,7 +132,7 @@ pub async fn run(
         let report = ScalingReport {
             schema: SCALING_SCHEMA,
             started_at,
-            machine: Machine::this(),
+            machine: Machine::this(args.pinning.as_ref()),
             settings: Settings::of(args, seed),
             steps,
         };
