@@ -832,26 +832,33 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
 
 // ---- the first lesson ----------------------------------------------------
 
-/// The `$ command` lines of a markdown text's ```sh blocks, each with the
-/// output lines that follow it.
+/// The `$ command` lines of a markdown text's ```sh and ```console
+/// blocks, each with the output lines that follow it.
 fn sessions_in(markdown: &str) -> Vec<(String, String)> {
     let mut steps: Vec<(String, String)> = Vec::new();
     let mut in_block = false;
+    // Output belongs to a `$` line of the same block: a block of plain
+    // commands after a session is not the session's output.
+    let mut block_has_step = false;
     for line in markdown.lines() {
         if line.starts_with("```") {
-            in_block = line.trim() == "```sh";
+            in_block = matches!(line.trim(), "```sh" | "```console");
+            block_has_step = false;
             continue;
         }
         if !in_block {
             continue;
         }
         match (line.strip_prefix("$ "), steps.last_mut()) {
-            (Some(command), _) => steps.push((command.to_owned(), String::new())),
-            (None, Some((_, output))) => {
+            (Some(command), _) => {
+                steps.push((command.to_owned(), String::new()));
+                block_has_step = true;
+            }
+            (None, Some((_, output))) if block_has_step => {
                 output.push_str(line);
                 output.push('\n');
             }
-            (None, None) => {}
+            (None, _) => {}
         }
     }
     steps
@@ -877,6 +884,35 @@ fn the_walkthrough_in_the_module_docs_runs_as_written() {
         steps.len() >= 15,
         "the walkthrough has its commands: {steps:?}"
     );
+    runs_as_written(&steps);
+}
+
+#[test]
+fn the_first_lesson_of_the_readme_runs_as_written() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("## First lesson")
+        .expect("the README has a first lesson");
+    let lesson = &readme[start..];
+    let lesson = &lesson[..lesson[3..]
+        .find("\n## ")
+        .map_or(lesson.len(), |end| end + 3)];
+    let steps = sessions_in(lesson);
+    assert!(
+        steps.len() >= 6,
+        "the first lesson has its commands: {steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .all(|(command, _)| command.starts_with("distgo "))
+    );
+    runs_as_written(&steps);
+}
+
+/// Runs each `$ command` of `steps` in order, in one scratch directory,
+/// against one fresh worker, and requires exactly the output shown.
+fn runs_as_written(steps: &[(String, String)]) {
     let worker = Worker::start();
     let dir = tempfile::tempdir().unwrap();
     let bin = std::path::Path::new(DISTGO).parent().unwrap();
@@ -896,11 +932,7 @@ fn the_walkthrough_in_the_module_docs_runs_as_written() {
             .output()
             .unwrap();
         let printed = String::from_utf8_lossy(&output.stdout);
-        assert_eq!(
-            masked(&printed),
-            masked(&expected),
-            "$ {command}\n{printed}"
-        );
+        assert_eq!(masked(&printed), masked(expected), "$ {command}\n{printed}");
     }
 }
 
