@@ -114,6 +114,7 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))] // unit tests assert by unwrapping
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

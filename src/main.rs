@@ -8,6 +8,7 @@
 //! 3 when the write-ahead log is corrupt (rerun with `--repair` to keep the
 //! valid prefix).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))] // unit tests assert by unwrapping
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;

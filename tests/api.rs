@@ -2,6 +2,8 @@
 //! error details a client relies on. (Rule-by-rule coverage of the contract
 //! is the conformance suite's job: `cargo test -p distgo-conformance`.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::collections::BTreeSet;

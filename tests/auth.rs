@@ -3,6 +3,8 @@
 //! admin token may truncate the log, health stays open; and SIGHUP swaps
 //! the tokens without dropping a connection.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::{

@@ -1,5 +1,7 @@
 //! The `distgo-worker` binary: configuration errors, start-up and shutdown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 use std::{
     io::{BufRead, BufReader},
     path::Path,

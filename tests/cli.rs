@@ -2,6 +2,8 @@
 //! against a real worker on 127.0.0.1:0, every subcommand, the three output
 //! formats, imports and exports, and what a user sees when things go wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 #[path = "cli/harness.rs"]
 mod harness;
 

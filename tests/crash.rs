@@ -27,6 +27,8 @@
 //! `CRASH_ROUNDS` (default 20) and `CRASH_SEED` (default: random, printed)
 //! reproduce or extend a run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 use std::{
     collections::BTreeMap,
     io::{BufRead, BufReader},

@@ -4,6 +4,8 @@
 //! at fault, so the worker answers INVALID_ARGUMENT naming the request
 //! message (and the field, where the decoder knows it), never INTERNAL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use common::TestWorker;

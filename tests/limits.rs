@@ -6,6 +6,8 @@
 //! empty SETTINGS frame) and then nothing, or the preface one byte at a
 //! time (slowloris), or nothing at all.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::{

@@ -8,6 +8,8 @@
 //! imported, the test says so loudly and fails under CI (`CI` set);
 //! elsewhere it is reported as not run, never as a silent pass.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::{path::Path, process::Command};

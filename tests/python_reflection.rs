@@ -10,6 +10,8 @@
 //! (`.ci/run` installs them with pip). Without them it says so on the
 //! terminal, and fails when `CI` is set, so CI can never skip it silently.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::{

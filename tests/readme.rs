@@ -14,6 +14,8 @@
 //! recipe docs of `just --list`, and the conformance crate's unit tests
 //! with `DISTGO_ADDR` set (the README's command once failed on them).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod readme {
     pub mod artifacts;
     pub mod extract;

@@ -9,6 +9,8 @@
 //! any of its services. `tests/python_reflection.rs` does the same from a
 //! real Python client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::collections::BTreeSet;

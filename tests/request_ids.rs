@@ -1,6 +1,8 @@
 //! Retries without duplicates: a write that carries `distgo-request-id` and
 //! is sent again gets its first answer back, and is applied once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use common::TestWorker;

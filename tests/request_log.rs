@@ -6,6 +6,8 @@
 //! (`databases/shop/collections/cart`), generated ids included, and not
 //! the bare id or the parent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,8 @@
 //! those that also present a certificate from that CA. Certificates are
 //! made by each test (rcgen): nothing secret is committed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::{

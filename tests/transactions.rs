@@ -1,6 +1,8 @@
 //! Transactions through the gRPC API: atomic, isolated from concurrent
 //! writers, and one step in the store's history.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use common::{Clients, TestWorker};

@@ -2,6 +2,8 @@
 //! sees them, in memory-only mode and with a log directory, and across a
 //! restart of the worker.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 use std::path::Path;
 
 use distgo_db::{

@@ -8,6 +8,8 @@
 //! sitting; any change to `proto/` shows up as
 //! a snapshot diff that must be reviewed (`cargo insta review`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 use std::fmt::Write;
 
 use prost::Message;

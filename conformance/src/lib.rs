@@ -32,6 +32,7 @@
 //!                 report (text/json/junit)   Failure {clause, request, expected, actual, diff}
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))] // unit tests assert by unwrapping
 #![deny(missing_docs)]
 // A `Failure` (the error of every check) carries the request, expectation,
 // observation and diff a reader needs; it is built once per failing case, so

@@ -3,6 +3,7 @@
 //! Exit codes: 0 when nothing failed and at least one case ran, 1 when a
 //! case failed (or none ran), 2 for a usage or connection error.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))] // unit tests assert by unwrapping
 use std::{
     path::PathBuf,
     process::ExitCode,

@@ -2,6 +2,8 @@
 //! clause has a case, every case cites a clause, the expected-failure file
 //! names real cases, and every scenario has its golden transcript.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 use distgo_conformance::{cases, scenario, spec, xfail};
 
 const CATALOGUE: &str = include_str!("../CATALOGUE.md");

@@ -8,6 +8,8 @@
 //! cases; only scenario transcripts differ in how they are checked (insta
 //! snapshots here, embedded golden files in the binary).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod support;
 
 use std::{path::Path, process::ExitCode, sync::Arc};

@@ -1,6 +1,8 @@
 //! Isolation: two runs at once against one worker that holds other data
 //! both pass, leave no database behind, and never touch the other data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod support;
 
 use std::path::Path;

@@ -10,6 +10,8 @@
 //! that sends a request fails with UNAUTHENTICATED, so the test would
 //! notice a worker that ignored its tokens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 use std::{path::Path, sync::Arc, time::Duration};
 
 use distgo_conformance::{

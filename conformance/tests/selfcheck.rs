@@ -1,6 +1,8 @@
 //! The suite checks itself: against workers that are wrong in exactly one
 //! way, the cases of the matching clause must fail.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod support;
 
 use std::{

@@ -4,6 +4,8 @@
 //! a bearer token, forwards to the reference worker; the cases pass through
 //! it only when the suite is given the CA and the header.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod support;
 
 use std::{path::PathBuf, sync::Arc};

@@ -5,6 +5,7 @@
 //! 0 success, 1 the worker refused or could not be reached, 2 usage errors
 //! (clap's own included).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))] // unit tests assert by unwrapping
 use std::process::ExitCode;
 
 use anyhow::Context;

@@ -22,6 +22,8 @@
 //! `CI` set makes a fault the machine cannot inject a failure instead of a
 //! loudly reported skip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod harness;
 mod tcp;
 
