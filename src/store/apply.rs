@@ -64,6 +64,9 @@ pub fn execute(
             Ok(entries)
         });
         match planned {
+            // A plain request is one operation: its planned entries are the
+            // record's, with no second vector to grow and copy into.
+            Ok(entries) if applied.entries.is_empty() => applied.entries = entries,
             Ok(entries) => applied.entries.extend(entries),
             Err(error) => {
                 undo(tree, applied.undo);
