@@ -56,6 +56,22 @@ use crate::{
 
 pub use self::service::{METHODS, START, calls, encode_call, run, service};
 
+/// The body of a fuzz target: any bytes, and a panic only on a bug.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, as `fuzz/fuzz_targets/` and `testdata/fuzz/`
+/// name them (the corpus replay test checks that all three agree).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("names", names),
+    ("page_token", page_token),
+    ("document_json", document_json),
+    ("config_yaml", config_yaml),
+    ("wal_entry", wal_entry),
+    ("segment", segment),
+    ("snapshot", snapshot),
+    ("service", service),
+];
+
 /// The history budget snapshots are decoded with (1 MiB, as a small worker).
 const HISTORY_BUDGET: u64 = 1 << 20;
 

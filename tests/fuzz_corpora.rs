@@ -13,19 +13,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use distgo_db::fuzzing;
-
-/// Every target, with its entry point; `fuzz/fuzz_targets/` must agree.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
-    ("names", fuzzing::names),
-    ("page_token", fuzzing::page_token),
-    ("document_json", fuzzing::document_json),
-    ("config_yaml", fuzzing::config_yaml),
-    ("wal_entry", fuzzing::wal_entry),
-    ("segment", fuzzing::segment),
-    ("snapshot", fuzzing::snapshot),
-    ("service", fuzzing::service),
-];
+use distgo_db::fuzzing::TARGETS;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
