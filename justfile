@@ -116,3 +116,22 @@ mutants *ARGS:
 bench-cli *ARGS:
     cargo build --release --bin distgo --bin distgo-worker --example cli_bench
     ./target/release/examples/cli_bench {{ARGS}}
+
+# Fuzzing (nightly, the `fuzz/` crate; see src/fuzzing.rs). Targets: names,
+# page_token, document_json, config_yaml, wal_entry, segment, snapshot,
+# service. New inputs go to fuzz/corpus/TARGET (not committed), read after
+# the committed seeds in testdata/fuzz/TARGET; `fuzz-merge` copies the ones
+# that add coverage into testdata, for review and commit. A crash leaves
+# its input in fuzz/artifacts/TARGET/: minimise it with
+# `cargo +nightly fuzz tmin TARGET FILE`, fix, add it to testdata/fuzz/TARGET.
+
+# Fuzz one target for SECONDS (default 60) from its committed corpus: `just fuzz segment 600`.
+fuzz TARGET SECONDS="60":
+    mkdir -p fuzz/corpus/{{TARGET}}
+    cargo +nightly fuzz run {{TARGET}} fuzz/corpus/{{TARGET}} testdata/fuzz/{{TARGET}} -- \
+        -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+    @echo "new inputs are in fuzz/corpus/{{TARGET}}; keep those that add coverage with: just fuzz-merge {{TARGET}}"
+
+# Add the inputs of fuzz/corpus/TARGET that reach new coverage to testdata/fuzz/TARGET.
+fuzz-merge TARGET:
+    cargo +nightly fuzz run {{TARGET}} testdata/fuzz/{{TARGET}} fuzz/corpus/{{TARGET}} -- -merge=1

@@ -95,6 +95,7 @@
 //! | [`logging`] | the tracing subscriber |
 //! | [`cli`] | `distgo`, the command-line client (a client of the public API only) |
 //! | [`error`] | the one error enum |
+//! | [`fuzzing`] | the body of every fuzz target, shared with the corpus replay test |
 //! | [`performance`] | measurements (documentation only) |
 //!
 //! ## Running in-process
@@ -125,6 +126,7 @@ pub mod config;
 pub mod encoding;
 pub mod error;
 pub mod fields;
+pub mod fuzzing;
 pub mod ids;
 pub mod logging;
 pub mod names;
