@@ -328,7 +328,7 @@ async fn traffic(channel: Channel, stop: Arc<AtomicBool>) -> u64 {
                 update_mask: None,
             })
             .await;
-        if loops % 5 == 0 {
+        if loops.is_multiple_of(5) {
             let _ = documents
                 .list_documents(pb::ListDocumentsRequest {
                     parent: COLLECTION.into(),
@@ -339,7 +339,7 @@ async fn traffic(channel: Channel, stop: Arc<AtomicBool>) -> u64 {
             let _ = documents
                 .delete_document(pb::DeleteDocumentRequest { name })
                 .await;
-            transaction(&mut transactions, loops, loops % 10 == 0).await;
+            transaction(&mut transactions, loops, loops.is_multiple_of(10)).await;
         }
         loops += 1;
         tokio::time::sleep(Duration::from_millis(5)).await;

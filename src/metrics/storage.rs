@@ -6,7 +6,7 @@
 //!   fsync latency, entries per fsync, snapshot duration. The writer thread
 //!   records them once per *batch*, not per request, so even at 100 000
 //!   writes a second they are a few hundred atomic adds.
-//! - **Read when scraped** ([`StateCollector`]): databases, collections,
+//! - **Read when scraped** (a collector the registry calls): databases, collections,
 //!   documents, document bytes, history, log and snapshot bytes, open
 //!   transactions. The store already knows these (counts per collection,
 //!   kept as documents come and go), so a scrape reads them under the
