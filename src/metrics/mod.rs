@@ -98,12 +98,10 @@
 //!    are what the store and openraft already know; reading them every 15
 //!    seconds costs less than keeping a copy up to date on every write.
 //!
-//! Measured (2 cores, release build, `distgo-conformance bench`, the same
-//! run alternating the two workers):
-//!
-//! | workload | metrics off | metrics on | on/off |
-//! |---|---|---|---|
-//! | GetDocument | see `README.md`'s performance table | | |
+//! What that costs in throughput, measured with `distgo-conformance bench
+//! --baseline` (a worker without metrics measured alternately with one
+//! with them, in the same run), is in [the performance
+//! chapter](crate::performance#metrics-tls-and-tokens) and the README.
 //!
 //! Without `metrics.port` the request layer records nothing; the log's
 //! and transactions' counters are still kept (they are a few atomic adds
