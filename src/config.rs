@@ -33,6 +33,9 @@
 //!   ttl: 60s              # open transactions expire this long after Begin
 //!   max_operations: 500   # per transaction
 //!   max_open: 10000       # at once
+//! metrics:                # optional; absent: no metrics endpoint
+//!   port: 9464            # Prometheus scrapes http://HOST:PORT/metrics
+//!   host: 127.0.0.1       # optional; default: grpc.host
 //! cluster:                # optional; absent: a standalone worker
 //!   node_id: 1            # this member's id, unique in its replica set
 //!   peers:                # id -> how this member reaches each member (itself included)
@@ -78,6 +81,8 @@
 //! | `transactions.ttl` | duration | `60s` | an open transaction expires this long after Begin |
 //! | `transactions.max_operations` | integer ≥ 1 | `500` | operations one transaction may hold (RESOURCE_EXHAUSTED past it) |
 //! | `transactions.max_open` | integer ≥ 1 | `10000` | transactions open at once (RESOURCE_EXHAUSTED past it) |
+//! | `metrics.port` | 0-65535 | none: no endpoint | serves Prometheus metrics at `http://HOST:PORT/metrics` (see [`crate::metrics`]); `0` picks a free port, logged at start-up as `distgo metrics listening` |
+//! | `metrics.host` | IP address | `grpc.host` | address the metrics endpoint binds; needs `metrics.port` |
 //! | `cluster` | mapping | none (standalone) | makes the worker a member of a replica set (see [`crate::replication::raft`]); needs `wal.path` |
 //! | `cluster.node_id` | integer ≥ 1 | required | this member's id, unique in its set |
 //! | `cluster.peers` | map id → `host:port` | required | how this member reaches each member, itself included (its own entry is the address it announces); the local map wins over the addresses in the replicated membership |
@@ -130,13 +135,18 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
+mod metrics;
 mod network;
 
+pub use self::metrics::MetricsConfig;
 pub use self::network::{
     AuthConfig, ConnectionLimits, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES,
     TlsFiles,
 };
-use self::network::{RawAuth, RawLimits, RawTls};
+use self::{
+    metrics::RawMetrics,
+    network::{RawAuth, RawLimits, RawTls},
+};
 
 /// The configuration the worker runs with when given no `--config`: the
 /// contract's example, which is also `fixtures/worker.yaml`.
@@ -189,6 +199,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Membership of a replica set; `None` for a standalone worker.
     pub cluster: Option<ClusterConfig>,
+    /// The Prometheus endpoint; `None`: no metrics are served.
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// `cluster.*`: this worker as a member of a replica set.
@@ -356,6 +368,7 @@ struct RawConfig {
     transactions: RawTransactions,
     auth: Option<RawAuth>,
     cluster: Option<RawCluster>,
+    metrics: Option<RawMetrics>,
 }
 
 #[derive(Deserialize)]
@@ -588,14 +601,30 @@ impl RawConfig {
                 "is required with auth.tokens_file: members call each other with an admin token",
             ));
         }
+        let grpc = self.grpc.validate()?;
+        let metrics = match self.metrics {
+            Some(raw) => raw.validate(grpc.host)?,
+            None => None,
+        };
+        if let Some(m) = metrics
+            && m.port != 0
+            && m.port == grpc.port
+            && m.host == grpc.host
+        {
+            return Err(ConfigError::invalid(
+                "metrics.port",
+                format!("{} is grpc.port already", m.port),
+            ));
+        }
         Ok(Config {
             name: self.name,
-            grpc: self.grpc.validate()?,
+            grpc,
             logging: self.logging.validate()?,
             wal,
             transactions: self.transactions.validate()?,
             auth,
             cluster,
+            metrics,
         })
     }
 }

@@ -93,6 +93,7 @@
 //! | [`server`] | the accept loop and its limits, TLS, tokens, deadlines; shutdown |
 //! | [`config`] | the YAML configuration |
 //! | [`logging`] | the tracing subscriber |
+//! | [`metrics`] | the Prometheus endpoint: what each metric means, why recording is cheap |
 //! | [`cli`] | `distgo`, the command-line client (a client of the public API only) |
 //! | [`error`] | the one error enum |
 //! | [`fuzzing`] | the body of every fuzz target, shared with the corpus replay test |
@@ -129,6 +130,7 @@ pub mod fields;
 pub mod fuzzing;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 pub mod names;
 pub mod performance;
 pub mod proto;

@@ -114,6 +114,16 @@ fn run(runtime: &tokio::runtime::Runtime, config: Config, worker: Worker) -> any
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
+        let worker = match config.metrics {
+            Some(metrics) => {
+                let address = SocketAddr::new(metrics.host, metrics.port);
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (metrics)"))?;
+                worker.with_metrics_listener(listener)
+            }
+            None => worker,
+        };
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
         worker.serve(listener, shutdown).await?;
         Ok(())

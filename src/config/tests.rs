@@ -166,3 +166,19 @@ fn tls_and_auth_are_off_unless_their_sections_are_given() {
     );
     assert_eq!(config.auth.tokens_file, Some(PathBuf::from("/tokens")));
 }
+
+#[test]
+fn metrics_are_off_without_a_port_and_bind_the_grpc_host_by_default() {
+    assert_eq!(Config::from_yaml("name: w\n").unwrap().metrics, None);
+    assert_eq!(
+        Config::from_yaml("name: w\nmetrics: {}\n").unwrap().metrics,
+        None
+    );
+    let yaml = "name: w\ngrpc:\n  host: 127.0.0.1\nmetrics:\n  port: 9464\n";
+    let metrics = Config::from_yaml(yaml).unwrap().metrics.unwrap();
+    assert_eq!(metrics.host, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(metrics.port, 9464);
+    let yaml = "name: w\nmetrics:\n  port: 0\n  host: \"::1\"\n";
+    let metrics = Config::from_yaml(yaml).unwrap().metrics.unwrap();
+    assert_eq!(metrics.host, "::1".parse::<IpAddr>().unwrap());
+}

@@ -147,6 +147,14 @@ impl Replica {
         &self.clock
     }
 
+    /// The write-ahead log, if this replica keeps one.
+    pub fn wal(&self) -> Option<&Arc<crate::wal::Wal>> {
+        match &self.driver {
+            Driver::Solo(solo) => solo.wal(),
+            Driver::Raft(node) => Some(node.wal()),
+        }
+    }
+
     /// The replica set member, if this replica is one.
     pub fn raft(&self) -> Option<&RaftNode> {
         match &self.driver {

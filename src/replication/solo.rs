@@ -56,6 +56,11 @@ struct Durable {
 }
 
 impl Solo {
+    /// The log, if the driver has one.
+    pub(crate) fn wal(&self) -> Option<&Arc<Wal>> {
+        self.durable.as_ref().map(|durable| &durable.wal)
+    }
+
     /// A driver without a log: every command is applied as it is proposed.
     pub(crate) fn memory(store: Arc<Store>) -> Self {
         Solo {

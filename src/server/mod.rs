@@ -51,6 +51,7 @@ use crate::{
     },
     clock::{Clock, SystemClock},
     config::{Config, ConfigError},
+    metrics::{Metrics, RequestsLayer},
     proto::{
         FILE_DESCRIPTOR_SET,
         cluster::cluster_service_server::ClusterServiceServer,
@@ -88,6 +89,15 @@ pub enum ServeError {
     /// The write-ahead log could not be opened or recovered.
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// The metrics endpoint could not bind its address.
+    #[error("cannot listen on {address} (metrics): {source}")]
+    MetricsListen {
+        /// `metrics.host` and `metrics.port`.
+        address: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A worker ready to serve: its configuration and its replica.
@@ -99,6 +109,9 @@ pub struct Worker {
     /// Loaded by the binary before the store is opened, so that a bad
     /// certificate exits 2 early; `None`: [`Worker::serve`] loads it.
     security: Option<Security>,
+    /// Bound by the binary (or a test) for `metrics.*`; `None`:
+    /// [`Worker::serve`] binds `metrics.host:metrics.port` itself, if set.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Worker {
@@ -148,7 +161,15 @@ impl Worker {
             replica,
             transactions,
             security: None,
+            metrics_listener: None,
         }
+    }
+
+    /// Serves the metrics endpoint on `listener` (already bound, like the
+    /// gRPC one), whatever `metrics.*` says.
+    pub fn with_metrics_listener(mut self, listener: TcpListener) -> Self {
+        self.metrics_listener = Some(listener);
+        self
     }
 
     /// Serves with `security` (TLS, tokens) already loaded, instead of
@@ -191,6 +212,13 @@ impl Worker {
             Some(security) => security,
             None => Security::load(&self.config)?,
         };
+        let metrics = start_metrics(
+            &self.config,
+            self.metrics_listener,
+            &self.replica,
+            &self.transactions,
+        )
+        .await?;
         let replica = self.replica;
         let max = self.config.grpc.max_request_bytes;
         let mut routes = Routes::builder();
@@ -230,6 +258,9 @@ impl Worker {
         // or a byte of the message is decoded; a write that this member
         // cannot make is forwarded only once it is known to be allowed.
         let service = tower::ServiceBuilder::new()
+            .layer(RequestsLayer::new(
+                metrics.as_ref().map(|m| m.requests.clone()),
+            ))
             .layer(auth::AuthLayer::new(security.auth.clone()))
             .layer(EdgeLayer::new(timeout))
             .layer(RoutingLayer::new(replica.clone()))
@@ -255,12 +286,51 @@ impl Worker {
         if let Some(reload) = reload {
             reload.abort();
         }
+        if let Some(metrics) = metrics {
+            let _ = metrics.stop.send(());
+        }
         // Everything acknowledged is on disk already; this syncs the rest and
         // releases the directory, so the same process may open it again.
         replica.close().await;
         tracing::info!(node = %self.config.name, "distgo worker stopped");
         Ok(())
     }
+}
+
+/// The running metrics endpoint: its request handles and its stop switch.
+struct MetricsEndpoint {
+    requests: Arc<crate::metrics::RequestMetrics>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Binds (unless `listener` is given) and starts the metrics endpoint when
+/// the configuration asks for one, and logs where it listens: before the
+/// gRPC listening line, so whoever waits for that line knows both.
+async fn start_metrics(
+    config: &Config,
+    listener: Option<TcpListener>,
+    replica: &Replica,
+    transactions: &Arc<Transactions>,
+) -> Result<Option<MetricsEndpoint>, ServeError> {
+    let listener = match (listener, config.metrics) {
+        (Some(listener), _) => listener,
+        (None, None) => return Ok(None),
+        (None, Some(m)) => {
+            let address = SocketAddr::new(m.host, m.port);
+            TcpListener::bind(address)
+                .await
+                .map_err(|source| ServeError::MetricsListen { address, source })?
+        }
+    };
+    let address = listener.local_addr().map_err(ServeError::Address)?;
+    let metrics = Arc::new(Metrics::for_worker(&config.name, replica, transactions));
+    let requests = metrics.requests();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(crate::metrics::http::serve(listener, metrics, async {
+        let _ = stopped.await;
+    }));
+    tracing::info!(node = %config.name, %address, "distgo metrics listening");
+    Ok(Some(MetricsEndpoint { requests, stop }))
 }
 
 /// The full names of the distgo-db services this worker serves, as health

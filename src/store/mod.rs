@@ -59,7 +59,7 @@ pub use self::{
     requests::{DEFAULT_WINDOW, MAX_REMEMBERED, Requests},
     rows::{CollectionRow, DatabaseRow, DocumentRow},
     snapshot::Snapshot,
-    tree::{CollectionNode, DatabaseNode, Key, Page, Tree},
+    tree::{CollectionNode, DatabaseNode, Key, Page, Sizes, Tree},
 };
 use crate::{
     clock::Timestamp,
@@ -291,6 +291,17 @@ impl Store {
     /// Number of databases, collections and documents, for statistics.
     pub fn counts(&self) -> (usize, usize, usize) {
         self.state.read().tree.counts()
+    }
+
+    /// What the store holds, for the metrics: O(databases + collections)
+    /// under the read lock.
+    pub fn sizes(&self) -> Sizes {
+        let state = self.state.read();
+        Sizes {
+            history_records: state.history.len() as u64,
+            history_bytes: state.history.bytes(),
+            ..state.tree.sizes()
+        }
     }
 }
 

@@ -220,7 +220,7 @@ fn decode_body(d: &mut Decoder<'_>, history_budget: u64) -> Result<Snapshot, Dec
                         |d| Ok(Arc::new(doc_row(decode_row_fields(d)?))),
                         IdKind::Child,
                     )?;
-                    Ok(CollectionNode { row, documents })
+                    Ok(CollectionNode::new(row, documents))
                 },
                 IdKind::Child,
             )?;

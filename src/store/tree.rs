@@ -64,6 +64,38 @@ pub struct CollectionNode {
     pub row: CollectionRow,
     /// Its documents, in id order.
     pub documents: BTreeMap<Key, Arc<DocumentRow>>,
+    /// The bytes of its documents' values, kept as documents come and go,
+    /// so that the metrics read it without visiting a document.
+    pub(super) value_bytes: u64,
+}
+
+impl CollectionNode {
+    /// A collection holding `documents`.
+    pub(super) fn new(row: CollectionRow, documents: BTreeMap<Key, Arc<DocumentRow>>) -> Self {
+        let value_bytes = documents.values().map(|d| d.value.len() as u64).sum();
+        CollectionNode {
+            row,
+            documents,
+            value_bytes,
+        }
+    }
+}
+
+/// How much a tree holds, for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sizes {
+    /// Databases.
+    pub databases: u64,
+    /// Collections.
+    pub collections: u64,
+    /// Documents.
+    pub documents: u64,
+    /// Bytes of document values.
+    pub document_bytes: u64,
+    /// Records of the history ListWALEntries lists.
+    pub history_records: u64,
+    /// Their encoded bytes.
+    pub history_bytes: u64,
 }
 
 /// One page of a listing.
@@ -151,6 +183,24 @@ impl Tree {
         (self.databases.len(), collections, documents)
     }
 
+    /// What the tree holds, in O(databases + collections).
+    pub fn sizes(&self) -> Sizes {
+        let mut sizes = Sizes {
+            databases: self.databases.len() as u64,
+            ..Sizes::default()
+        };
+        for collection in self
+            .databases
+            .values()
+            .flat_map(|db| db.collections.values())
+        {
+            sizes.collections += 1;
+            sizes.documents += collection.documents.len() as u64;
+            sizes.document_bytes += collection.value_bytes;
+        }
+        sizes
+    }
+
     /// Puts or removes one resource and returns the change that undoes it.
     ///
     /// Putting a row keeps the resource's children (an update); removing a
@@ -168,10 +218,7 @@ impl Tree {
                     .get_mut(name.database.as_str())
                     .ok_or_else(|| missing_parent(&name.parent().to_string()))?;
                 let before = set_node(&mut db.collections, &name.collection, row, |row| {
-                    CollectionNode {
-                        row,
-                        documents: BTreeMap::new(),
-                    }
+                    CollectionNode::new(row, BTreeMap::new())
                 });
                 Ok(Change::Collection(name, before))
             }
@@ -183,12 +230,15 @@ impl Tree {
                     .get_mut(name.database.as_str())
                     .and_then(|db| db.collections.get_mut(name.collection.as_str()))
                     .ok_or_else(|| missing_parent(&name.parent().to_string()))?;
+                let added = row.as_ref().map_or(0, |r| r.value.len() as u64);
                 let before = match row {
                     Some(row) => collection
                         .documents
                         .insert(Key::from(name.document.as_str()), row),
                     None => collection.documents.remove(name.document.as_str()),
                 };
+                let removed = before.as_ref().map_or(0, |r| r.value.len() as u64);
+                collection.value_bytes = (collection.value_bytes + added).saturating_sub(removed);
                 Ok(Change::Document(name, before))
             }
         }

@@ -80,6 +80,7 @@ use rand::RngCore;
 use crate::{
     clock::{Clock, Timestamp},
     error::{Error, Result, quote},
+    metrics::{Abort, TxnMetrics},
     names::DatabaseName,
     replication::Replica,
     store::Op,
@@ -113,6 +114,8 @@ pub struct Transactions {
     clock: Arc<dyn Clock>,
     limits: Limits,
     open: Mutex<Open>,
+    /// Begins, commits and aborts, counted for [`crate::metrics`].
+    metrics: TxnMetrics,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +140,7 @@ impl Transactions {
             clock,
             limits,
             open: Mutex::new(Open::default()),
+            metrics: TxnMetrics::default(),
         }
     }
 
@@ -145,7 +149,8 @@ impl Transactions {
         self.replica.store().get_database(database)?;
         let now = self.clock.now();
         let mut open = self.open.lock();
-        open.reclaim_expired(now);
+        self.metrics
+            .aborted(Abort::Expired, open.reclaim_expired(now));
         if open.by_id.len() >= self.limits.max_open {
             return Err(Error::ResourceExhausted(format!(
                 "too many open transactions (at most {}); commit or roll back some first",
@@ -161,6 +166,7 @@ impl Transactions {
             expires_at,
         };
         open.by_id.insert(id.clone(), pending);
+        self.metrics.begun();
         Ok(id)
     }
 
@@ -171,7 +177,8 @@ impl Transactions {
     pub fn execute(&self, database: &DatabaseName, id: &str, ops: Vec<Op>) -> Result<()> {
         let now = self.clock.now();
         let mut open = self.open.lock();
-        open.reclaim_expired(now);
+        self.metrics
+            .aborted(Abort::Expired, open.reclaim_expired(now));
         let pending = open.find(database, id)?;
         let total = pending.ops.len() + ops.len();
         if total > self.limits.max_operations {
@@ -195,7 +202,9 @@ impl Transactions {
         request_id: Option<String>,
     ) -> Result<()> {
         let pending = self.take(database, id)?;
-        match self.replica.commit(pending.ops, request_id).await {
+        let committed = self.replica.commit(pending.ops, request_id).await;
+        self.metrics.ended(committed.is_ok());
+        match committed {
             Ok(_) => Ok(()),
             Err(failed) => Err(match failed.error {
                 // The log failing is not the transaction's fault.
@@ -210,7 +219,14 @@ impl Transactions {
 
     /// Ends transaction `id`, discarding its operations.
     pub fn rollback(&self, database: &DatabaseName, id: &str) -> Result<()> {
-        self.take(database, id).map(drop)
+        self.take(database, id)?;
+        self.metrics.aborted(Abort::Rollback, 1);
+        Ok(())
+    }
+
+    /// The counters of begins, commits and aborts.
+    pub fn metrics(&self) -> &TxnMetrics {
+        &self.metrics
     }
 
     /// The number of open (not yet reclaimed) transactions.
@@ -221,7 +237,8 @@ impl Transactions {
     fn take(&self, database: &DatabaseName, id: &str) -> Result<Pending> {
         let now = self.clock.now();
         let mut open = self.open.lock();
-        open.reclaim_expired(now);
+        self.metrics
+            .aborted(Abort::Expired, open.reclaim_expired(now));
         open.find(database, id)?;
         let pending = open.by_id.remove(id).ok_or_else(|| unknown(id))?;
         open.by_expiry.remove(&(pending.expires_at, id.to_owned()));
@@ -230,16 +247,21 @@ impl Transactions {
 }
 
 impl Open {
-    /// Drops every transaction whose expiry is at or before `now`.
-    fn reclaim_expired(&mut self, now: Timestamp) {
+    /// Drops every transaction whose expiry is at or before `now`; returns
+    /// how many went.
+    fn reclaim_expired(&mut self, now: Timestamp) -> usize {
+        let mut reclaimed = 0;
         while let Some((expires_at, _)) = self.by_expiry.first() {
             if *expires_at > now {
                 break;
             }
-            if let Some((_, id)) = self.by_expiry.pop_first() {
-                self.by_id.remove(&id);
+            if let Some((_, id)) = self.by_expiry.pop_first()
+                && self.by_id.remove(&id).is_some()
+            {
+                reclaimed += 1;
             }
         }
+        reclaimed
     }
 
     /// The open transaction `id` of `database`. A transaction of another

@@ -139,6 +139,7 @@ use self::{
 };
 use crate::{
     error::{Error, Result},
+    metrics::WalMetrics,
     store::Snapshot,
 };
 
@@ -152,6 +153,8 @@ pub struct Wal {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Rolling, truncating, purging and closing, one at a time.
     serial: Mutex<()>,
+    /// Appends, fsyncs and snapshots, counted for [`crate::metrics`].
+    metrics: WalMetrics,
 }
 
 impl Wal {
@@ -261,8 +264,10 @@ impl Wal {
     /// newest, and returns the file's size and the index up to which log
     /// entries are no longer needed by any kept snapshot.
     pub fn write_snapshot(&self, index: u64, snapshot: &Snapshot) -> Result<(u64, Option<u64>)> {
+        let started = std::time::Instant::now();
         let (_, size) = snapshot::write(&self.dir, index, snapshot)
             .running("write a snapshot in", &self.dir)?;
+        self.metrics.snapshot_written(started.elapsed());
         let oldest_kept =
             snapshot::retain(&self.dir).running("delete old snapshots in", &self.dir)?;
         Ok((size, oldest_kept))
@@ -295,6 +300,32 @@ impl Wal {
     /// The log directory.
     pub fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// The log's counters (appends, fsyncs, snapshots).
+    pub fn metrics(&self) -> &WalMetrics {
+        &self.metrics
+    }
+
+    /// Bytes of the segment files, as written so far (from memory: no I/O).
+    pub fn log_bytes(&self) -> u64 {
+        let segments = self.segments.lock();
+        segments
+            .files
+            .iter()
+            .map(|s| s.ends.last().copied().unwrap_or(frame::HEADER_LEN as u64))
+            .sum()
+    }
+
+    /// Bytes of the newest snapshot file, 0 when there is none (or the
+    /// directory cannot be listed: the metrics are no place to fail).
+    pub fn newest_snapshot_bytes(&self) -> u64 {
+        let newest = dir::list(&self.dir)
+            .ok()
+            .and_then(|listing| listing.snapshots.into_iter().max_by_key(|s| s.0));
+        newest
+            .and_then(|(_, path)| fs::metadata(path).ok())
+            .map_or(0, |meta| meta.len())
     }
 
     /// Whether a write or fsync failed, so that the log refuses appends.

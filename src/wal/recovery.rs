@@ -537,6 +537,7 @@ fn start_writer(
     let segments = Arc::new(Mutex::new(Segments { files: segments }));
     let poisoned = Arc::new(AtomicBool::new(false));
     let failure = Arc::new(Mutex::new(None));
+    let metrics = crate::metrics::WalMetrics::default();
     let writer = Writer {
         dir: dir.to_owned(),
         file,
@@ -551,6 +552,8 @@ fn start_writer(
         poisoned: poisoned.clone(),
         failure: failure.clone(),
         stats: Stats::default(),
+        synced_entries: 0,
+        metrics: metrics.clone(),
     };
     let (requests, receiver) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -565,5 +568,6 @@ fn start_writer(
         failure,
         thread: Mutex::new(Some(thread)),
         serial: Mutex::new(()),
+        metrics,
     })
 }

@@ -47,6 +47,7 @@ use parking_lot::Mutex;
 
 use crate::{
     config::SyncPolicy,
+    metrics::WalMetrics,
     wal::{dir, entry::LogEntry, frame},
 };
 
@@ -148,6 +149,9 @@ pub(crate) struct Writer {
     /// Entries, writes and fsyncs so far: entries per fsync is group
     /// commit at work.
     pub(crate) stats: Stats,
+    /// `stats.entries` at the last fsync: the next one makes the rest durable.
+    pub(crate) synced_entries: u64,
+    pub(crate) metrics: WalMetrics,
 }
 
 /// What the writer has done since it started.
@@ -298,6 +302,7 @@ impl Writer {
             segment.ends.push(self.len + self.buf.len() as u64);
         }
         self.stats.entries += entries.len() as u64;
+        self.metrics.appended(entries.len());
         self.waiting.push(done);
         Ok(())
     }
@@ -336,6 +341,7 @@ impl Writer {
             return Ok(());
         }
         self.file.write_all(&self.buf)?;
+        self.metrics.written(self.buf.len());
         self.stats.writes += 1;
         self.len += self.buf.len() as u64;
         self.buf.clear();
@@ -353,7 +359,11 @@ impl Writer {
 
     fn sync(&mut self) -> std::io::Result<()> {
         if self.dirty {
+            let started = Instant::now();
             self.file.sync_data()?;
+            let durable = self.stats.entries - self.synced_entries;
+            self.metrics.synced(started.elapsed(), durable);
+            self.synced_entries = self.stats.entries;
             self.stats.syncs += 1;
             self.dirty = false;
         }

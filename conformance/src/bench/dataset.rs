@@ -25,9 +25,9 @@ use std::{
     time::Instant,
 };
 
+use super::target::Conn;
 use anyhow::{Context, bail};
 use rand::{Rng, RngCore};
-use tonic::transport::Channel;
 
 use crate::proto::database::{
     self as pb, collection_service_client::CollectionServiceClient,
@@ -114,7 +114,7 @@ pub fn json_value(bytes: usize, seed: u64) -> String {
 }
 
 /// Creates the database and its collection.
-pub async fn create(channel: &Channel, dataset: &Dataset) -> anyhow::Result<()> {
+pub async fn create(channel: &Conn, dataset: &Dataset) -> anyhow::Result<()> {
     DatabaseServiceClient::new(channel.clone())
         .create_database(pb::CreateDatabaseRequest {
             database_id: dataset.database_id().to_owned(),
@@ -137,7 +137,7 @@ pub async fn create(channel: &Channel, dataset: &Dataset) -> anyhow::Result<()> 
 }
 
 /// Deletes the run's database with everything in it.
-pub async fn delete(channel: &Channel, dataset: &Dataset) -> anyhow::Result<()> {
+pub async fn delete(channel: &Conn, dataset: &Dataset) -> anyhow::Result<()> {
     DatabaseServiceClient::new(channel.clone())
         .delete_database(pb::DeleteDatabaseRequest {
             name: dataset.database.clone(),
@@ -150,7 +150,7 @@ pub async fn delete(channel: &Channel, dataset: &Dataset) -> anyhow::Result<()> 
 /// Creates documents `0..dataset.docs` with `in_flight` calls at a time over
 /// `channels`, printing progress under `label`.
 pub async fn preload(
-    channels: &[Channel],
+    channels: &[Conn],
     dataset: &Arc<Dataset>,
     in_flight: usize,
     label: &str,
@@ -253,11 +253,7 @@ async fn join_all(mut tasks: tokio::task::JoinSet<anyhow::Result<()>>) -> anyhow
 /// The page token that resumes the listing right after `depth` (0.0-1.0) of
 /// the preloaded documents, found by paging: tokens are opaque, so this is
 /// the only way that works against any worker.
-pub async fn deep_token(
-    channel: &Channel,
-    dataset: &Dataset,
-    depth: f64,
-) -> anyhow::Result<String> {
+pub async fn deep_token(channel: &Conn, dataset: &Dataset, depth: f64) -> anyhow::Result<String> {
     // Truncating is intended: the token after the floor of depth * N.
     let target = (dataset.docs as f64 * depth.clamp(0.0, 1.0)) as u64;
     let page_size = (PAGE_BYTES / (dataset.value_bytes + 200)).clamp(1, 1000) as u64;

@@ -29,10 +29,11 @@ use std::{
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use rand::{SeedableRng, rngs::StdRng};
-use tonic::{Status, transport::Channel};
+use tonic::Status;
 
 use super::{
     dataset::{Dataset, json_value},
+    target::Conn,
     workload::{Call, KeyDist, KeySampler, Workload},
 };
 use crate::{
@@ -86,7 +87,7 @@ pub struct Measured {
 /// under `label`. `stop` ends the run early (Ctrl-C).
 pub async fn run(
     label: &str,
-    channels: &[Channel],
+    channels: &[Conn],
     dataset: &Arc<Dataset>,
     plan: &LoadPlan,
     stop: &Arc<AtomicBool>,
@@ -147,7 +148,7 @@ fn new_histogram() -> Histogram<u64> {
 
 /// One caller: a client on one channel and its own random generator.
 struct Caller {
-    client: DocumentServiceClient<Channel>,
+    client: DocumentServiceClient<Conn>,
     dataset: Arc<Dataset>,
     sampler: KeySampler,
     rng: StdRng,

@@ -17,7 +17,10 @@
 //! Measuring a null worker *in the same run* matters: absolute figures on a
 //! shared 2-core machine move with everything else running, but the ratio
 //! of two back-to-back measurements with the same client says how much of
-//! the cost is the worker's own. `--scaling` repeats the measurement over
+//! the cost is the worker's own. `--baseline URL` measures a second worker
+//! in the null worker's place, to compare two configurations of the same
+//! binary (metrics, TLS and tokens on against off): the target may carry
+//! `--header` and `--tls-ca`, the baseline is plain. `--scaling` repeats the measurement over
 //! growing data sets ([`scaling`]).
 //!
 //! Files: [`workload`] (what is asked), [`dataset`] (what it is asked of),
@@ -79,6 +82,16 @@ pub struct BenchArgs {
     /// Also measure a null worker (no store) first, and report target/null.
     #[arg(long)]
     pub null: bool,
+    /// Measure this worker too, alternately with the target, and report
+    /// target/baseline (instead of --null).
+    #[arg(long, value_name = "URL")]
+    pub baseline: Option<String>,
+    /// Metadata sent with every call to the target: `authorization=Bearer TOKEN`.
+    #[arg(long = "header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// The CA of the target's TLS certificate (for an https:// --addr).
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
     /// Measure null and target alternately this many times; the report's
     /// ratio is the median of the rounds' ratios (steadier on a busy machine).
     #[arg(long, default_value_t = 1)]
@@ -151,7 +164,7 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with_all = ["server_cpus", "client_cpus"])]
     pub no_pin: bool,
     /// Before measuring, create and delete this many documents in
-    /// throwaway databases (the target only, not the null worker).
+    /// throwaway databases (the target only, not the null worker or the baseline).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub churn: u64,
     /// With --churn: this many updates of the churned documents as well.
@@ -206,6 +219,9 @@ impl BenchArgs {
         }
         if self.addr.is_some() && self.spawn_worker.is_some() {
             return Err("give either --addr or --spawn-worker, not both".into());
+        }
+        if self.baseline.is_some() && (self.null || self.scaling.is_some()) {
+            return Err("--baseline replaces --null, and does not go with --scaling".into());
         }
         Ok(())
     }
@@ -369,13 +385,21 @@ async fn single(
         let addr = format!("http://{}", null.addr);
         targets.push(Target::connect("null", &addr, args.connections, cpu).await?);
     }
+    if let Some(addr) = &args.baseline {
+        targets.push(Target::connect("baseline", addr, args.connections, None).await?);
+    }
     if let Some(addr) = spawned
         .as_ref()
         .map(SpawnedWorker::url)
         .or(args.addr.clone())
     {
         let cpu = spawned.as_ref().map(SpawnedWorker::cpu);
-        targets.push(Target::connect("target", &addr, args.connections, cpu).await?);
+        let access = target::Access {
+            tls_ca: args.tls_ca.clone(),
+            headers: args.headers.clone(),
+        };
+        let target = Target::connect_with("target", &addr, args.connections, cpu, &access).await?;
+        targets.push(target);
     }
     let mut datasets = Vec::new();
     let outcome = async {
@@ -391,7 +415,7 @@ async fn single(
             if let Some(dataset) = datasets.last_mut() {
                 fill(target, args, dataset).await?;
             }
-            if target.label != "null" {
+            if target.label == "target" {
                 let churn = Churn {
                     creates: args.churn,
                     updates: args.churn_updates,
@@ -417,14 +441,16 @@ async fn single(
         last.worker_rss_bytes = spawned.rss_bytes();
     }
     print!("{}", report::table(&runs));
-    let ratios = ratios(&runs, args.null);
+    let compared = args.null || args.baseline.is_some();
+    let ratios = ratios(&runs, compared);
     let ratio = report::median_ratio(&ratios);
     if let Some(ratio) = &ratio {
         let cpu = ratio
             .cpu
             .map_or(String::new(), |cpu| format!(", CPU per call {cpu:.3}"));
         println!(
-            "target/null: throughput {:.3}, p99 {:.3}{cpu}{}",
+            "target/{}: throughput {:.3}, p99 {:.3}{cpu}{}",
+            if args.null { "null" } else { "baseline" },
             ratio.throughput,
             ratio.p99,
             if ratios.len() > 1 {
@@ -514,7 +540,8 @@ async fn rounds(
     Ok(runs)
 }
 
-/// target/null of each round, when both were measured.
+/// target/reference (the null worker or the baseline) of each round, when
+/// both were measured.
 fn ratios(runs: &[RunReport], with_null: bool) -> Vec<Ratio> {
     if !with_null {
         return Vec::new();

@@ -5,11 +5,24 @@
 //! connection, so several are needed to spread load the way many clients
 //! would). A run on a target is summarised with the server's CPU time per
 //! call when its process or threads are local.
+//!
+//! A target may need credentials: `--tls-ca` (an `https://` address whose
+//! certificate that CA signed) and `--header KEY=VALUE` (a bearer token,
+//! say), sent with every call, the preload's included, by [`Headers`].
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::{
+    path::PathBuf,
+    str::FromStr,
+    sync::{Arc, atomic::AtomicBool},
+};
 
 use anyhow::Context;
-use tonic::transport::{Channel, Endpoint};
+use tonic::{
+    Request, Status,
+    metadata::{AsciiMetadataKey, AsciiMetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
+};
 
 use super::{
     dataset::Dataset,
@@ -26,7 +39,7 @@ pub struct Target {
     /// Its URL.
     pub addr: String,
     /// Separate HTTP/2 connections to it.
-    pub channels: Vec<Channel>,
+    pub channels: Vec<Conn>,
     /// Its process or threads, when they are local.
     pub cpu: Option<CpuSource>,
 }
@@ -39,12 +52,31 @@ impl Target {
         connections: usize,
         cpu: Option<CpuSource>,
     ) -> anyhow::Result<Self> {
-        let endpoint = Endpoint::from_shared(addr.to_owned())
+        Self::connect_with(label, addr, connections, cpu, &Access::default()).await
+    }
+
+    /// [`Target::connect`] with TLS and headers.
+    pub async fn connect_with(
+        label: &str,
+        addr: &str,
+        connections: usize,
+        cpu: Option<CpuSource>,
+        access: &Access,
+    ) -> anyhow::Result<Self> {
+        let mut endpoint = Endpoint::from_shared(addr.to_owned())
             .with_context(|| format!("bad address {addr:?}"))?;
+        if let Some(path) = &access.tls_ca {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read --tls-ca {}", path.display()))?;
+            let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
+            endpoint = endpoint.tls_config(tls).context("bad TLS settings")?;
+        }
+        let headers = Headers::parse(&access.headers)?;
         let mut channels = Vec::with_capacity(connections);
         for _ in 0..connections.max(1) {
             let channel = endpoint.connect().await;
-            channels.push(channel.with_context(|| format!("cannot connect to {addr}"))?);
+            let channel = channel.with_context(|| format!("cannot connect to {addr}"))?;
+            channels.push(InterceptedService::new(channel, headers.clone()));
         }
         Ok(Target {
             label: label.to_owned(),
@@ -75,5 +107,45 @@ impl Target {
             report.server_cpu_us_per_call = Some((us * 10.0).round() / 10.0);
         }
         Ok(report)
+    }
+}
+
+/// One HTTP/2 connection whose calls carry the target's headers.
+pub type Conn = InterceptedService<Channel, Headers>;
+
+/// How to reach a target that needs TLS or credentials.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// A PEM file with the CA that signed the worker's certificate.
+    pub tls_ca: Option<PathBuf>,
+    /// `KEY=VALUE` metadata sent with every call.
+    pub headers: Vec<String>,
+}
+
+/// Metadata added to every call (none for a target without `--header`).
+#[derive(Clone, Debug, Default)]
+pub struct Headers(Arc<Vec<(AsciiMetadataKey, AsciiMetadataValue)>>);
+
+impl Headers {
+    /// From `KEY=VALUE` texts.
+    pub fn parse(texts: &[String]) -> anyhow::Result<Self> {
+        let mut headers = Vec::with_capacity(texts.len());
+        for text in texts {
+            let (key, value) = crate::target::parse_header(text)?;
+            let bad = || anyhow::anyhow!("invalid --header {text:?}: expected an ASCII KEY=VALUE");
+            let key = AsciiMetadataKey::from_str(&key).map_err(|_| bad())?;
+            let value = AsciiMetadataValue::from_str(&value).map_err(|_| bad())?;
+            headers.push((key, value));
+        }
+        Ok(Headers(Arc::new(headers)))
+    }
+}
+
+impl Interceptor for Headers {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        for (key, value) in self.0.iter() {
+            request.metadata_mut().insert(key.clone(), value.clone());
+        }
+        Ok(request)
     }
 }

@@ -93,6 +93,7 @@
 //! the set without a majority of its old or its new configuration.
 
 mod log_store;
+mod metrics;
 mod network;
 mod service;
 mod state_machine;
@@ -135,6 +136,8 @@ pub struct RaftNode {
     read: ReadMode,
     /// How long a follower waits to apply a read index.
     read_wait: Duration,
+    /// Elections and leader changes, counted by a watcher task.
+    counters: crate::metrics::ReplicationCounters,
 }
 
 impl std::fmt::Debug for RaftNode {
@@ -202,6 +205,8 @@ impl RaftNode {
         )
         .await
         .map_err(|e| OpenError::Start(e.to_string()))?;
+        let counters = crate::metrics::ReplicationCounters::default();
+        metrics::count_elections(&raft, cluster.node_id, counters.clone());
         let node = RaftNode {
             raft,
             id: cluster.node_id,
@@ -209,6 +214,7 @@ impl RaftNode {
             wal: log,
             read: cluster.read,
             read_wait: timeout,
+            counters,
         };
         if cluster.bootstrap {
             node.bootstrap(&cluster.peers).await?;
@@ -321,6 +327,11 @@ impl RaftNode {
             route: self.network.address_of(id, announced.as_deref()),
             announced,
         })
+    }
+
+    /// The log this member's entries are written to.
+    pub(crate) fn wal(&self) -> &Arc<Wal> {
+        &self.wal
     }
 
     /// Whether this member leads the set now.
