@@ -7,6 +7,8 @@
 //! `cargo test`: a bug a fuzzer once found stays fixed without a nightly
 //! toolchain in CI.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 use std::{
     fs,
     panic::{AssertUnwindSafe, catch_unwind},

@@ -3,6 +3,8 @@
 //! `tests/prometheus.rs` runs a real Prometheus against a worker process;
 //! this test checks the exposition itself, line by line, without one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 mod common;
 
 use std::time::Duration;

@@ -29,6 +29,8 @@
 //! Without a `prometheus` binary the test says so loudly and passes, unless
 //! `CI` is set (`.ci/run` installs it), where it fails.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
 #[path = "prometheus/harness.rs"]
 mod harness;
 

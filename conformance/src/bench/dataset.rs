@@ -181,7 +181,7 @@ pub enum Write {
 /// Runs the calls of `write` with `in_flight` at a time over `channels`,
 /// printing progress under `label`; the first failure ends it.
 pub async fn write_each(
-    channels: &[Channel],
+    channels: &[Conn],
     dataset: &Arc<Dataset>,
     in_flight: usize,
     label: &str,
