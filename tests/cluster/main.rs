@@ -31,4 +31,5 @@ mod load_history;
 mod network_partitions;
 mod processes;
 mod proxy_faults;
+mod replica_set_start;
 mod soak;

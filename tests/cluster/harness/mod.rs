@@ -35,6 +35,7 @@
 //! | [`load`] | concurrent writers with bounded time and count that fill a history |
 //! | [`state`] | everything a node holds, read through the API, to compare members |
 //! | [`cluster`] | N workers wired through the network; leader and status helpers |
+//! | [`replica_set`] | the `cluster:` section of each member; equal states across members |
 //! | [`nemesis`] | a seeded schedule of faults against a cluster, each one repaired |
 //!
 //! **Nothing is left behind.** Every process the harness starts is killed
@@ -64,6 +65,7 @@ pub mod network;
 pub mod ports;
 pub mod process;
 pub mod proxy;
+pub mod replica_set;
 pub mod state;
 
 use std::time::Duration;
