@@ -27,8 +27,10 @@ mod tcp;
 
 mod cluster_wiring;
 mod disk_full;
+mod leader_kills;
 mod load_history;
 mod network_partitions;
+mod partitioned_member;
 mod processes;
 mod proxy_faults;
 mod replica_set_start;

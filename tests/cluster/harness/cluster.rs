@@ -215,6 +215,18 @@ impl Cluster {
     /// Polls the live members' status until a majority of the voters
     /// agree on a leader (see [`agreed_leader`]), for at most `within`.
     pub async fn wait_for_leader(&mut self, within: Duration) -> Result<NodeId, HarnessError> {
+        self.wait_for_leader_other_than(None, within).await
+    }
+
+    /// [`Cluster::wait_for_leader`], passing over `old`: after a leader is
+    /// cut off, its followers keep naming it until their election timeout,
+    /// and it keeps saying it leads, so "a majority agree on a leader"
+    /// holds for the old one for a while.
+    pub async fn wait_for_leader_other_than(
+        &mut self,
+        old: Option<NodeId>,
+        within: Duration,
+    ) -> Result<NodeId, HarnessError> {
         let deadline = Instant::now() + within;
         let mut last = String::from("no member answered");
         loop {
@@ -227,15 +239,44 @@ impl Cluster {
                     Err(err) => last = format!("node {id}: {:?}: {}", err.code(), err.message()),
                 }
             }
-            if let Some((leader, _term)) = agreed_leader(&statuses, self.voters) {
-                return Ok(leader);
+            match agreed_leader(&statuses, self.voters) {
+                Some((leader, _term)) if Some(leader) != old => return Ok(leader),
+                _ => {}
             }
             if !statuses.is_empty() {
                 last = describe(&statuses);
             }
             if Instant::now() >= deadline {
                 return Err(HarnessError::Timeout {
-                    what: format!("a leader agreed by a majority (last seen: {last})"),
+                    what: format!(
+                        "a leader agreed by a majority{} (last seen: {last})",
+                        old.map_or(String::new(), |old| format!(", other than {old}"))
+                    ),
+                    after: within,
+                });
+            }
+            tokio::time::sleep(LEADER_POLL).await;
+        }
+    }
+
+    /// Polls node `id`'s status until `done` holds, for at most `within`;
+    /// the last status seen either way.
+    pub async fn wait_for_status(
+        &self,
+        id: NodeId,
+        within: Duration,
+        done: impl Fn(&StatusResponse) -> bool,
+    ) -> Result<StatusResponse, HarnessError> {
+        let deadline = Instant::now() + within;
+        loop {
+            let last = match self.status(id).await {
+                Ok(status) if done(&status) => return Ok(status),
+                Ok(status) => format!("{status:?}"),
+                Err(err) => format!("{:?}: {}", err.code(), err.message()),
+            };
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout {
+                    what: format!("node {id}'s status (last: {last})"),
                     after: within,
                 });
             }

@@ -32,7 +32,9 @@
 //! | [`network`] | the full mesh of link proxies: partitions, isolation, delay |
 //! | [`client`] | gRPC clients of one node, and what an error says about a write |
 //! | [`history`] | the record of concurrent operations a linearizability checker reads |
+//! | [`linearizable`] | the adapter to the conformance crate's linearizability checker |
 //! | [`load`] | concurrent writers with bounded time and count that fill a history |
+//! | [`writers`] | writers of their own documents: nothing acknowledged may be lost |
 //! | [`state`] | everything a node holds, read through the API, to compare members |
 //! | [`cluster`] | N workers wired through the network; leader and status helpers |
 //! | [`replica_set`] | the `cluster:` section of each member; equal states across members |
@@ -58,6 +60,7 @@ pub mod cluster;
 pub mod config;
 pub mod disk;
 pub mod history;
+pub mod linearizable;
 pub mod load;
 pub mod logs;
 pub mod nemesis;
@@ -67,6 +70,7 @@ pub mod process;
 pub mod proxy;
 pub mod replica_set;
 pub mod state;
+pub mod writers;
 
 use std::time::Duration;
 
@@ -138,7 +142,7 @@ impl Settings {
     /// naming the variable (a typo must not run the short defaults silently).
     pub fn from_env() -> Settings {
         let settings = Settings {
-            kills: env_number("CLUSTER_KILLS").unwrap_or(2),
+            kills: env_number("CLUSTER_KILLS").unwrap_or(3),
             soak: Duration::from_secs(env_number("CLUSTER_SOAK_SECS").unwrap_or(4)),
             seed: env_number("CLUSTER_SEED").unwrap_or_else(rand::random),
         };
