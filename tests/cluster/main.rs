@@ -28,6 +28,7 @@ mod tcp;
 mod cluster_wiring;
 mod disk_full;
 mod leader_kills;
+mod linearizable_soak;
 mod load_history;
 mod network_partitions;
 mod partitioned_member;

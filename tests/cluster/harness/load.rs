@@ -95,6 +95,9 @@ pub struct Load {
     pub retry: Duration,
     /// Whether reads ask for `distgo-read: local` (possibly stale).
     pub local_reads: bool,
+    /// The number of this load's first client, so that loads run side
+    /// by side number their clients apart.
+    pub first_client: usize,
 }
 
 impl Load {
@@ -110,6 +113,7 @@ impl Load {
             backoff: Duration::from_millis(100),
             retry: Duration::ZERO,
             local_reads: false,
+            first_client: 0,
         }
     }
 
@@ -117,7 +121,16 @@ impl Load {
     /// (and retries on the following ones, see [`Load::retry`]).
     /// Returns when every client stopped; spawn it to inject faults meanwhile.
     pub async fn run(self, targets: Vec<Clients>) -> History {
-        let mut history = History::new();
+        self.run_from(targets, Instant::now()).await
+    }
+
+    /// [`Load::run`] on a clock that starts at `start`, so that the
+    /// histories of loads run side by side can be merged.
+    pub async fn run_from(self, targets: Vec<Clients>, start: Instant) -> History {
+        let mut history = History {
+            start,
+            events: Vec::new(),
+        };
         if targets.is_empty() || self.documents.is_empty() {
             return history;
         }
@@ -148,6 +161,7 @@ impl Load {
             if start.elapsed() >= self.duration {
                 break;
             }
+            let client = client + self.first_client;
             let name = &self.documents[rng.random_range(0..self.documents.len())];
             let value = format!(r#"{{"client":{client},"seq":{seq}}}"#);
             let op = self.pick(&mut rng, name.clone(), value);

@@ -143,7 +143,7 @@ impl Settings {
     pub fn from_env() -> Settings {
         let settings = Settings {
             kills: env_number("CLUSTER_KILLS").unwrap_or(3),
-            soak: Duration::from_secs(env_number("CLUSTER_SOAK_SECS").unwrap_or(4)),
+            soak: Duration::from_secs(env_number("CLUSTER_SOAK_SECS").unwrap_or(15)),
             seed: env_number("CLUSTER_SEED").unwrap_or_else(rand::random),
         };
         eprintln!(
