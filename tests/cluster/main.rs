@@ -35,4 +35,5 @@ mod partitioned_member;
 mod processes;
 mod proxy_faults;
 mod replica_set_start;
+mod snapshot_catch_up;
 mod soak;

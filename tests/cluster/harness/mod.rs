@@ -132,6 +132,9 @@ pub struct Settings {
     pub kills: u32,
     /// `CLUSTER_SOAK_SECS`: how long a soak (random faults under load) runs.
     pub soak: Duration,
+    /// `CLUSTER_SNAPSHOT_WRITES`: how many writes a member misses in the
+    /// snapshot catch-up test.
+    pub snapshot_writes: usize,
     /// `CLUSTER_SEED`: the seed of every random choice; random when unset,
     /// and printed, so a failure can be replayed.
     pub seed: u64,
@@ -144,12 +147,15 @@ impl Settings {
         let settings = Settings {
             kills: env_number("CLUSTER_KILLS").unwrap_or(3),
             soak: Duration::from_secs(env_number("CLUSTER_SOAK_SECS").unwrap_or(15)),
+            snapshot_writes: env_number("CLUSTER_SNAPSHOT_WRITES").unwrap_or(1_000),
             seed: env_number("CLUSTER_SEED").unwrap_or_else(rand::random),
         };
         eprintln!(
-            "cluster settings: CLUSTER_KILLS={} CLUSTER_SOAK_SECS={} CLUSTER_SEED={}",
+            "cluster settings: CLUSTER_KILLS={} CLUSTER_SOAK_SECS={} CLUSTER_SNAPSHOT_WRITES={} \
+             CLUSTER_SEED={}",
             settings.kills,
             settings.soak.as_secs(),
+            settings.snapshot_writes,
             settings.seed
         );
         settings
