@@ -34,6 +34,7 @@ mod network_partitions;
 mod partitioned_member;
 mod processes;
 mod proxy_faults;
+mod replace_voter;
 mod replica_set_start;
 mod snapshot_catch_up;
 mod soak;

@@ -226,8 +226,8 @@ fn outcome_of_answer(answer: Result<Option<String>, tonic::Status>) -> Outcome {
 pub struct Attempts {
     /// The last answer, or unknown when the retries ran out.
     pub outcome: Outcome,
-    /// Each failed attempt's code, in order.
-    pub errors: Vec<Code>,
+    /// Each failed attempt: when it was sent, its code and message.
+    pub errors: Vec<(Instant, Code, String)>,
     /// When the last attempt was sent.
     pub last_sent: Instant,
 }
@@ -255,7 +255,7 @@ pub async fn retrying(
         let outcome = match send(target, op, Some(id), false).await {
             Ok(value) => Outcome::Ok(value),
             Err(status) => {
-                errors.push(status.code());
+                errors.push((last_sent, status.code(), status.message().to_owned()));
                 outcome_of(&status)
             }
         };

@@ -107,8 +107,8 @@ pub struct Write {
     pub value: String,
     /// The final outcome.
     pub outcome: Outcome,
-    /// The codes of the failed attempts before it.
-    pub errors: Vec<Code>,
+    /// The failed attempts before it: when sent, code, message.
+    pub errors: Vec<(Instant, Code, String)>,
     /// When the last attempt was sent.
     pub last_sent: Instant,
     /// When the final answer came.
@@ -222,11 +222,29 @@ impl Written {
 
     /// How many failed attempts ended with each code.
     pub fn error_codes(&self) -> BTreeMap<String, usize> {
+        self.error_codes_since(None)
+    }
+
+    /// [`Written::error_codes`] of the attempts sent at or after `since`.
+    pub fn error_codes_since(&self, since: Option<Instant>) -> BTreeMap<String, usize> {
         let mut codes = BTreeMap::new();
-        for code in self.writes.iter().flat_map(|w| &w.errors) {
-            *codes.entry(format!("{code:?}")).or_default() += 1;
+        for (sent, code, _) in self.writes.iter().flat_map(|w| &w.errors) {
+            if since.is_none_or(|since| *sent >= since) {
+                *codes.entry(format!("{code:?}")).or_default() += 1;
+            }
         }
         codes
+    }
+
+    /// The first message seen with each code, to say what an error was.
+    pub fn error_samples(&self) -> BTreeMap<String, String> {
+        let mut samples = BTreeMap::new();
+        for (_, code, message) in self.writes.iter().flat_map(|w| &w.errors) {
+            samples
+                .entry(format!("{code:?}"))
+                .or_insert_with(|| message.clone());
+        }
+        samples
     }
 
     /// What is wrong between the writes and `state` (see the module docs):
@@ -262,11 +280,12 @@ impl Written {
     /// A line for the test's output.
     pub fn summary(&self) -> String {
         format!(
-            "{} writes: {} acknowledged, {} unknown; errors on the way: {:?}",
+            "{} writes: {} acknowledged, {} unknown; errors on the way: {:?}, e.g. {:?}",
             self.writes.len(),
             self.acknowledged().count(),
             self.unknown(),
-            self.error_codes()
+            self.error_codes(),
+            self.error_samples()
         )
     }
 }
