@@ -43,6 +43,8 @@ async fn a_dead_voter_is_replaced_by_a_learner_under_load() {
     let running = writers.spawn(voters, control.clone());
     assert!(control.wait_for_acks(50, WAIT).await, "writes flow");
 
+    // The leader now (a loaded machine may have held an election since).
+    let leader = cluster.wait_for_leader(WAIT).await.unwrap();
     let dead = [1, 2, 3].into_iter().find(|&id| id != leader).unwrap();
     cluster.kill(dead);
     eprintln!("killed voter {dead}; leader is {leader}");
