@@ -32,7 +32,8 @@
 //! Knobs (environment; CI runs the short defaults, `just cluster-test` the
 //! long ones): `CLUSTER_KILLS` (kill rounds, default 3),
 //! `CLUSTER_SOAK_SECS` (default 15), `CLUSTER_SNAPSHOT_WRITES` (default
-//! 1,000), `CLUSTER_SEED` (random, printed).
+//! 1,000), `CLUSTER_CHECK_STEPS` (the linearizability checker's steps per
+//! document, default 5,000,000), `CLUSTER_SEED` (random, printed).
 //! `CI` set makes a fault the machine cannot inject a failure instead of a
 //! loudly reported skip.
 
