@@ -46,6 +46,7 @@ pub mod case;
 pub mod cases;
 pub mod check;
 pub mod ctx;
+pub mod linearizability;
 pub mod model;
 pub mod proto;
 pub mod report;

@@ -91,6 +91,36 @@
 //! goes through the same log (`worker.replication.v1` AddLearner and
 //! ChangeMembership, admin role with auth), so a replacement never leaves
 //! the set without a majority of its old or its new configuration.
+//!
+//! ## Run a three-node set on one machine
+//!
+//! `fixtures/cluster/node-1.yaml`, `node-2.yaml` and `node-3.yaml` are three
+//! members on 127.0.0.1, ports 55061-55063, each keeping its log under
+//! `data/cluster/node-N` (every key commented). `just cluster` builds the
+//! release worker, starts all three, and stops them all on Ctrl-C; node 1
+//! forms the set at its first start, and a leader is elected within a
+//! second or two. Any member answers any request:
+//!
+//! ```sh
+//! just cluster      # needs: just, ports 55061-55063 free; runs until Ctrl-C
+//! distgo --addr http://127.0.0.1:55062 db create shop --display-name Shop   # needs: the set of `just cluster` running
+//! distgo --addr http://127.0.0.1:55063 db get shop                          # needs: the set of `just cluster` running
+//! ```
+//!
+//! The first command is a write sent to node 2: unless node 2 leads, it is
+//! forwarded to the leader, committed by a majority, and applied on all
+//! three; the read on node 3 is linearizable, so it sees it. Kill one
+//! member from another terminal (`kill -9` its pid, e.g. from
+//! `pgrep -f node-2.yaml`) and the other two go on; start it again with
+//! its file (`cargo run --release --bin distgo-worker -- --config
+//! fixtures/cluster/node-2.yaml`) and it catches up.
+//! `ReplicationService.Status` on any member names the leader, the term and
+//! each member's lag. The data stays in `data/cluster/`: delete that
+//! directory to start a new set from nothing.
+//!
+//! The cluster tests (`tests/cluster/`, `just cluster-test`) run the same
+//! kind of set with ports the OS chooses and a fault-injecting proxy on
+//! every link between members.
 
 mod log_store;
 mod metrics;

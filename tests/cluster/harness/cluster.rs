@@ -14,6 +14,17 @@
 //!   })
 //! ```
 //!
+//! **Each node's own entry.** A member's `cluster.peers` must name the
+//! member itself too: that entry is the address it announces to the set
+//! (stored in the replicated membership, and sent to clients in the
+//! `distgo-leader` trailer), so it must be where *clients* reach it, not
+//! a link proxy. The worker cannot report its port before its
+//! configuration exists, so the harness asks the OS for a free port first
+//! ([`ports::free_port`]), gives `peers[id]` = `127.0.0.1:<that port>` and
+//! starts the node on it; should the port be taken in between, it starts
+//! again on another one (only the node's own configuration names it).
+//! [`replica_set`](super::replica_set) builds the whole `cluster:` section.
+//!
 //! A restart keeps the node's port ([`Port::Same`]), so its peers' proxies
 //! and the clients' channels keep working; should the port change anyway
 //! (the caller asked for [`Port::Any`]), the proxies are re-pointed and
@@ -37,6 +48,7 @@ use super::{
     client::Clients,
     config::WorkerConfig,
     network::{Network, NodeId},
+    ports,
     process::{Port, Worker},
 };
 
@@ -44,6 +56,8 @@ use super::{
 pub const DEADLINE: Duration = Duration::from_secs(2);
 /// How often a wait for a leader polls.
 const LEADER_POLL: Duration = Duration::from_millis(50);
+/// How many free ports a first start tries before giving up.
+const PORT_TRIES: usize = 3;
 
 /// A set of workers, ids 1..=N, and the network between them. Dropping it
 /// kills every worker and closes every link.
@@ -53,45 +67,63 @@ pub struct Cluster {
     pub network: Network,
     workers: BTreeMap<NodeId, Worker>,
     clients: BTreeMap<NodeId, Clients>,
+    /// How many members vote: a leader needs a majority of these.
+    voters: usize,
 }
 
 impl Cluster {
     /// Starts `n` workers; `configure(id, peers)` gives node `id`'s
-    /// configuration, `peers` being how it reaches each other node.
+    /// configuration, `peers` being how it reaches each other node (a link
+    /// proxy) and, under its own id, its own address (see the module docs).
     pub async fn start(
         n: usize,
         configure: impl Fn(NodeId, &BTreeMap<NodeId, SocketAddr>) -> WorkerConfig,
     ) -> Result<Cluster, HarnessError> {
         let ids: Vec<NodeId> = (1..=n as NodeId).collect();
         let network = Network::start(&ids).await?;
-        let starting: Vec<_> = ids
-            .iter()
-            .map(|&id| {
-                (
-                    id,
-                    tokio::spawn(Worker::start(configure(id, &network.peers_of(id)))),
-                )
+        let configure = &configure;
+        let network_ref = &network;
+        // Started side by side: a bootstrap member waits for its peers.
+        let starting = ids.iter().map(|&id| async move {
+            let mut last = None;
+            for _ in 0..PORT_TRIES {
+                let port = ports::free_port()?;
+                let mut peers = network_ref.peers_of(id);
+                peers.insert(id, ports::loopback(port));
+                match Worker::start(configure(id, &peers).port(port)).await {
+                    Err(HarnessError::Start { logs, .. }) if logs.contains("cannot listen") => {
+                        last = Some(logs);
+                    }
+                    other => return other,
+                }
+            }
+            Err(HarnessError::Start {
+                name: format!("node {id}"),
+                reason: format!("{PORT_TRIES} free ports were taken before it bound them"),
+                logs: last.unwrap_or_default(),
             })
-            .collect();
+        });
+        let started = futures_util::future::join_all(starting).await;
         let mut workers = BTreeMap::new();
         let mut failure = None;
-        for (id, start) in starting {
-            match start.await {
-                Ok(Ok(worker)) => {
+        for (id, start) in ids.iter().copied().zip(started) {
+            match start {
+                Ok(worker) => {
                     workers.insert(id, worker);
                 }
-                Ok(Err(err)) => failure = failure.or(Some(err)),
-                Err(err) => panic!("starting node {id} panicked: {err}"),
+                Err(err) => failure = failure.or(Some(err)),
             }
         }
         if let Some(err) = failure {
             // The workers that did start are killed as `workers` drops.
             return Err(err);
         }
+        let voters = workers.len();
         let mut cluster = Cluster {
             network,
             workers,
             clients: BTreeMap::new(),
+            voters,
         };
         for id in ids {
             cluster.connect(id);
@@ -104,6 +136,12 @@ impl Cluster {
         let address = self.worker(id).address();
         self.network.set_address(id, address);
         self.clients.insert(id, Clients::new(address, DEADLINE));
+    }
+
+    /// Sets how many members vote (all of them, unless some started
+    /// outside the set, or a membership change moved the count).
+    pub fn set_voters(&mut self, voters: usize) {
+        self.voters = voters;
     }
 
     /// The members' ids, in order.
@@ -174,9 +212,21 @@ impl Cluster {
             .await
     }
 
-    /// Polls the live members' status until a majority of the whole set
+    /// Polls the live members' status until a majority of the voters
     /// agree on a leader (see [`agreed_leader`]), for at most `within`.
     pub async fn wait_for_leader(&mut self, within: Duration) -> Result<NodeId, HarnessError> {
+        self.wait_for_leader_other_than(None, within).await
+    }
+
+    /// [`Cluster::wait_for_leader`], passing over `old`: after a leader is
+    /// cut off, its followers keep naming it until their election timeout,
+    /// and it keeps saying it leads, so "a majority agree on a leader"
+    /// holds for the old one for a while.
+    pub async fn wait_for_leader_other_than(
+        &mut self,
+        old: Option<NodeId>,
+        within: Duration,
+    ) -> Result<NodeId, HarnessError> {
         let deadline = Instant::now() + within;
         let mut last = String::from("no member answered");
         loop {
@@ -189,15 +239,44 @@ impl Cluster {
                     Err(err) => last = format!("node {id}: {:?}: {}", err.code(), err.message()),
                 }
             }
-            if let Some((leader, _term)) = agreed_leader(&statuses, self.workers.len()) {
-                return Ok(leader);
+            match agreed_leader(&statuses, self.voters) {
+                Some((leader, _term)) if Some(leader) != old => return Ok(leader),
+                _ => {}
             }
             if !statuses.is_empty() {
                 last = describe(&statuses);
             }
             if Instant::now() >= deadline {
                 return Err(HarnessError::Timeout {
-                    what: format!("a leader agreed by a majority (last seen: {last})"),
+                    what: format!(
+                        "a leader agreed by a majority{} (last seen: {last})",
+                        old.map_or(String::new(), |old| format!(", other than {old}"))
+                    ),
+                    after: within,
+                });
+            }
+            tokio::time::sleep(LEADER_POLL).await;
+        }
+    }
+
+    /// Polls node `id`'s status until `done` holds, for at most `within`;
+    /// the last status seen either way.
+    pub async fn wait_for_status(
+        &self,
+        id: NodeId,
+        within: Duration,
+        done: impl Fn(&StatusResponse) -> bool,
+    ) -> Result<StatusResponse, HarnessError> {
+        let deadline = Instant::now() + within;
+        loop {
+            let last = match self.status(id).await {
+                Ok(status) if done(&status) => return Ok(status),
+                Ok(status) => format!("{status:?}"),
+                Err(err) => format!("{:?}: {}", err.code(), err.message()),
+            };
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout {
+                    what: format!("node {id}'s status (last: {last})"),
                     after: within,
                 });
             }

@@ -23,13 +23,16 @@ use distgo_db::proto::database::{
     DeleteDocumentRequest, Document, GetDocumentRequest, UpdateDocumentRequest,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use tonic::Code;
+use tonic::{Code, metadata::MetadataValue};
 
 use super::{
     HarnessError, POLL,
     client::{Clients, outcome_of},
     history::{Event, History, Op, Outcome},
 };
+
+/// The header that makes a retried write one operation.
+pub const REQUEST_ID: &str = "distgo-request-id";
 
 /// The weights of each operation kind (relative, not percentages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +88,16 @@ pub struct Load {
     /// history with unknown operations, each of which a checker must keep
     /// open to the end of the history.
     pub backoff: Duration,
+    /// How long a write with no definite answer is retried, with the same
+    /// `distgo-request-id`, on the next member ([`retrying`]); zero: never.
+    /// A retried write is one event, from its first invocation to its last
+    /// answer: the request id makes the attempts one operation.
+    pub retry: Duration,
+    /// Whether reads ask for `distgo-read: local` (possibly stale).
+    pub local_reads: bool,
+    /// The number of this load's first client, so that loads run side
+    /// by side number their clients apart.
+    pub first_client: usize,
 }
 
 impl Load {
@@ -98,22 +111,36 @@ impl Load {
             mix: Mix::DEFAULT,
             seed,
             backoff: Duration::from_millis(100),
+            retry: Duration::ZERO,
+            local_reads: false,
+            first_client: 0,
         }
     }
 
-    /// Runs the load: client `k` talks to `targets[k % targets.len()]`.
+    /// Runs the load: client `k` talks to `targets[k % targets.len()]`
+    /// (and retries on the following ones, see [`Load::retry`]).
     /// Returns when every client stopped; spawn it to inject faults meanwhile.
     pub async fn run(self, targets: Vec<Clients>) -> History {
-        let mut history = History::new();
+        self.run_from(targets, Instant::now()).await
+    }
+
+    /// [`Load::run`] on a clock that starts at `start`, so that the
+    /// histories of loads run side by side can be merged.
+    pub async fn run_from(self, targets: Vec<Clients>, start: Instant) -> History {
+        let mut history = History {
+            start,
+            events: Vec::new(),
+        };
         if targets.is_empty() || self.documents.is_empty() {
             return history;
         }
         let start = history.start;
         let tasks: Vec<_> = (0..self.clients)
             .map(|client| {
-                let target = targets[client % targets.len()].clone();
+                let mut mine = targets.clone();
+                mine.rotate_left(client % targets.len());
                 let load = self.clone();
-                tokio::spawn(async move { load.client(client, target, start).await })
+                tokio::spawn(async move { load.client(client, mine, start).await })
             })
             .collect();
         for task in tasks {
@@ -127,18 +154,26 @@ impl Load {
     }
 
     /// One client's loop.
-    async fn client(&self, client: usize, target: Clients, start: Instant) -> Vec<Event> {
+    async fn client(&self, client: usize, targets: Vec<Clients>, start: Instant) -> Vec<Event> {
         let mut rng = StdRng::seed_from_u64(self.seed.wrapping_add(client as u64));
         let mut events = Vec::new();
         for seq in 0..self.max_ops {
             if start.elapsed() >= self.duration {
                 break;
             }
+            let client = client + self.first_client;
             let name = &self.documents[rng.random_range(0..self.documents.len())];
             let value = format!(r#"{{"client":{client},"seq":{seq}}}"#);
             let op = self.pick(&mut rng, name.clone(), value);
             let invoke = start.elapsed();
-            let outcome = perform(&target, &op).await;
+            let outcome = if self.retry.is_zero() || matches!(op, Op::Get { .. }) {
+                outcome_of_answer(send(&targets[0], &op, None, self.local_reads).await)
+            } else {
+                let id = format!("load-{}-{client}-{seq}", self.seed);
+                retrying(&targets, &op, &id, self.retry, self.backoff)
+                    .await
+                    .outcome
+            };
             let unknown = matches!(outcome, Outcome::Unknown(_));
             events.push(Event {
                 client,
@@ -176,22 +211,98 @@ impl Load {
 
 /// Performs one operation and classifies its answer.
 pub async fn perform(clients: &Clients, op: &Op) -> Outcome {
+    outcome_of_answer(send(clients, op, None, false).await)
+}
+
+fn outcome_of_answer(answer: Result<Option<String>, tonic::Status>) -> Outcome {
+    match answer {
+        Ok(value) => Outcome::Ok(value),
+        Err(status) => outcome_of(&status),
+    }
+}
+
+/// What [`retrying`] saw: the final outcome and every error on the way.
+#[derive(Clone, Debug)]
+pub struct Attempts {
+    /// The last answer, or unknown when the retries ran out.
+    pub outcome: Outcome,
+    /// Each failed attempt: when it was sent, its code and message.
+    pub errors: Vec<(Instant, Code, String)>,
+    /// When the last attempt was sent.
+    pub last_sent: Instant,
+}
+
+/// Sends `op` with request id `id` to `targets[0]`, and while the answer
+/// is not definite, again (same id) to the next target, after `backoff`,
+/// until `within` has passed since the first attempt. This is what an
+/// application with a list of members does; the request id is what makes
+/// it safe: the set applies the write once and answers every attempt with
+/// the first outcome.
+pub async fn retrying(
+    targets: &[Clients],
+    op: &Op,
+    id: &str,
+    within: Duration,
+    backoff: Duration,
+) -> Attempts {
+    let first = Instant::now();
+    let mut errors = Vec::new();
+    // Bounded by count too: every attempt takes at least `backoff`.
+    let most = (within.as_millis() / backoff.as_millis().max(1)) as usize + 1;
+    for attempt in 0..most.max(1) {
+        let target = &targets[attempt % targets.len().max(1)];
+        let last_sent = Instant::now();
+        let outcome = match send(target, op, Some(id), false).await {
+            Ok(value) => Outcome::Ok(value),
+            Err(status) => {
+                errors.push((last_sent, status.code(), status.message().to_owned()));
+                outcome_of(&status)
+            }
+        };
+        if !matches!(outcome, Outcome::Unknown(_)) || first.elapsed() + backoff >= within {
+            return Attempts {
+                outcome,
+                errors,
+                last_sent,
+            };
+        }
+        tokio::time::sleep(backoff).await;
+    }
+    Attempts {
+        outcome: Outcome::Unknown(format!("{} attempts without an answer", most.max(1))),
+        errors,
+        last_sent: Instant::now(),
+    }
+}
+
+/// Sends one operation: a write with `id` as its `distgo-request-id`, a
+/// read as a local read when `local`.
+pub async fn send(
+    clients: &Clients,
+    op: &Op,
+    id: Option<&str>,
+    local: bool,
+) -> Result<Option<String>, tonic::Status> {
     let mut documents = clients.documents.clone();
-    let answer = match op {
+    match op {
         Op::Get { name } => {
-            let request = clients.request(GetDocumentRequest { name: name.clone() });
+            let request = clients.read_request(local, GetDocumentRequest { name: name.clone() });
             clients
                 .call(documents.get_document(request))
                 .await
                 .map(|d| Some(d.value))
         }
         Op::Create { name, value } => {
-            let (parent, id) = split_name(name);
-            let request = clients.request(CreateDocumentRequest {
-                parent: parent.to_owned(),
-                document_id: id.to_owned(),
-                document: Some(document(value)),
-            });
+            let (parent, document_id) = split_name(name);
+            let request = with_id(
+                clients,
+                id,
+                CreateDocumentRequest {
+                    parent: parent.to_owned(),
+                    document_id: document_id.to_owned(),
+                    document: Some(document(value)),
+                },
+            );
             clients
                 .call(documents.create_document(request))
                 .await
@@ -200,27 +311,36 @@ pub async fn perform(clients: &Clients, op: &Op) -> Outcome {
         Op::Update { name, value } => {
             let mut written = document(value);
             written.name.clone_from(name);
-            let request = clients.request(UpdateDocumentRequest {
-                document: Some(written),
-                update_mask: None,
-            });
+            let request = with_id(
+                clients,
+                id,
+                UpdateDocumentRequest {
+                    document: Some(written),
+                    update_mask: None,
+                },
+            );
             clients
                 .call(documents.update_document(request))
                 .await
                 .map(|d| Some(d.value))
         }
         Op::Delete { name } => {
-            let request = clients.request(DeleteDocumentRequest { name: name.clone() });
+            let request = with_id(clients, id, DeleteDocumentRequest { name: name.clone() });
             clients
                 .call(documents.delete_document(request))
                 .await
                 .map(|()| None)
         }
-    };
-    match answer {
-        Ok(value) => Outcome::Ok(value),
-        Err(status) => outcome_of(&status),
     }
+}
+
+/// A request carrying `id` (when given) as its `distgo-request-id`.
+fn with_id<T>(clients: &Clients, id: Option<&str>, message: T) -> tonic::Request<T> {
+    let mut request = clients.request(message);
+    if let Some(value) = id.and_then(|id| MetadataValue::try_from(id).ok()) {
+        request.metadata_mut().insert(REQUEST_ID, value);
+    }
+    request
 }
 
 fn document(value: &str) -> Document {

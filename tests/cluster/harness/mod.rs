@@ -32,9 +32,12 @@
 //! | [`network`] | the full mesh of link proxies: partitions, isolation, delay |
 //! | [`client`] | gRPC clients of one node, and what an error says about a write |
 //! | [`history`] | the record of concurrent operations a linearizability checker reads |
+//! | [`linearizable`] | the adapter to the conformance crate's linearizability checker |
 //! | [`load`] | concurrent writers with bounded time and count that fill a history |
+//! | [`writers`] | writers of their own documents: nothing acknowledged may be lost |
 //! | [`state`] | everything a node holds, read through the API, to compare members |
 //! | [`cluster`] | N workers wired through the network; leader and status helpers |
+//! | [`replica_set`] | the `cluster:` section of each member; equal states across members |
 //! | [`nemesis`] | a seeded schedule of faults against a cluster, each one repaired |
 //!
 //! **Nothing is left behind.** Every process the harness starts is killed
@@ -57,6 +60,7 @@ pub mod cluster;
 pub mod config;
 pub mod disk;
 pub mod history;
+pub mod linearizable;
 pub mod load;
 pub mod logs;
 pub mod nemesis;
@@ -64,7 +68,9 @@ pub mod network;
 pub mod ports;
 pub mod process;
 pub mod proxy;
+pub mod replica_set;
 pub mod state;
+pub mod writers;
 
 use std::time::Duration;
 
@@ -126,6 +132,9 @@ pub struct Settings {
     pub kills: u32,
     /// `CLUSTER_SOAK_SECS`: how long a soak (random faults under load) runs.
     pub soak: Duration,
+    /// `CLUSTER_SNAPSHOT_WRITES`: how many writes a member misses in the
+    /// snapshot catch-up test.
+    pub snapshot_writes: usize,
     /// `CLUSTER_SEED`: the seed of every random choice; random when unset,
     /// and printed, so a failure can be replayed.
     pub seed: u64,
@@ -136,14 +145,17 @@ impl Settings {
     /// naming the variable (a typo must not run the short defaults silently).
     pub fn from_env() -> Settings {
         let settings = Settings {
-            kills: env_number("CLUSTER_KILLS").unwrap_or(2),
-            soak: Duration::from_secs(env_number("CLUSTER_SOAK_SECS").unwrap_or(4)),
+            kills: env_number("CLUSTER_KILLS").unwrap_or(3),
+            soak: Duration::from_secs(env_number("CLUSTER_SOAK_SECS").unwrap_or(15)),
+            snapshot_writes: env_number("CLUSTER_SNAPSHOT_WRITES").unwrap_or(1_000),
             seed: env_number("CLUSTER_SEED").unwrap_or_else(rand::random),
         };
         eprintln!(
-            "cluster settings: CLUSTER_KILLS={} CLUSTER_SOAK_SECS={} CLUSTER_SEED={}",
+            "cluster settings: CLUSTER_KILLS={} CLUSTER_SOAK_SECS={} CLUSTER_SNAPSHOT_WRITES={} \
+             CLUSTER_SEED={}",
             settings.kills,
             settings.soak.as_secs(),
+            settings.snapshot_writes,
             settings.seed
         );
         settings
