@@ -18,7 +18,10 @@
 //! `distgo-forwarded`; a member that receives one and does not lead
 //! either (the leader just changed) answers UNAVAILABLE with the leader it
 //! knows in the `distgo-leader` trailer rather than forwarding again, so
-//! a request makes at most one hop.
+//! a request makes at most one hop. A forward that the leader has not
+//! answered shortly before the client's deadline (a member cut off from its
+//! leader by a partition) ends with UNAVAILABLE, so the client learns to
+//! try another member rather than only that time ran out.
 //!
 //! **Reads** are linearizable: the member first makes sure it has applied
 //! everything committed when the read arrived ([`Replica::linearize`]).
@@ -38,6 +41,7 @@ use http::{HeaderValue, Request, Response};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service, ServiceExt};
 
+use super::deadline::RequestDeadline;
 use crate::{
     error::Error,
     replication::Replica,
@@ -155,11 +159,44 @@ async fn forward(replica: &Replica, mut request: Request<Body>) -> Response<Body
     request
         .headers_mut()
         .insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
-    match channel.oneshot(request).await {
-        Ok(response) => response,
-        Err(err) => {
+    let answer_by = request
+        .extensions()
+        .get::<RequestDeadline>()
+        .map(|deadline| {
+            let margin = forward_margin(deadline.0);
+            deadline.0.checked_sub(margin).unwrap_or(deadline.0)
+        });
+    let forwarded = channel.oneshot(request);
+    let answered = match answer_by {
+        Some(by) => tokio::time::timeout_at(by, forwarded).await,
+        None => Ok(forwarded.await),
+    };
+    match answered {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => {
             tracing::debug!("forwarding to the leader failed: {err}");
             not_leader(announced)
         }
+        Err(_elapsed) => {
+            tracing::debug!("the leader did not answer a forwarded request in time");
+            let error = Error::Unavailable(format!(
+                "the leader{} did not answer before the deadline (this member may be cut off \
+                 from it); a write's outcome is unknown: retry with the same distgo-request-id",
+                announced.map_or(String::new(), |a| format!(" at {a}"))
+            ));
+            Status::from(error).into_http()
+        }
     }
+}
+
+/// How long before the client's deadline a forward gives up, so that the
+/// client hears UNAVAILABLE (retry elsewhere) instead of DEADLINE_EXCEEDED
+/// from a member cut off from its leader: a tenth of the time left, at
+/// least 20 ms and at most 200 ms.
+fn forward_margin(deadline: tokio::time::Instant) -> std::time::Duration {
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    (left / 10).clamp(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_millis(200),
+    )
 }
