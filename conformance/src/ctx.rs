@@ -160,6 +160,20 @@ impl Ctx {
             .await
     }
 
+    /// Sends `call` with the header `name: value` (e.g. `distgo-request-id`).
+    pub async fn send_with_header(&self, call: Call, name: &'static str, value: &str) -> Exchange {
+        let Some(clients) = self.clients().with_header(name, value) else {
+            let status =
+                tonic::Status::aborted(format!("harness: {value:?} is not a valid {name}"));
+            return Exchange {
+                call,
+                outcome: Err(status),
+            };
+        };
+        self.send_via(call, clients, format!(" ({name}: {value})"))
+            .await
+    }
+
     /// Sends `call` over a connection of its own: for requests (an oversized
     /// message) after which a server may close the connection, which must not
     /// fail other cases' requests in flight.
