@@ -65,6 +65,10 @@ struct Inner {
     /// them back, since an open transaction holds a place in the worker's
     /// bound of open transactions until it expires.
     begun: Mutex<Vec<(String, String)>>,
+    /// Clauses the case relied on so far by the steps it took (a listing
+    /// with the default page size relies on LIST-2): added to the case's
+    /// declared prerequisites when its failure is blamed.
+    relied: Mutex<BTreeSet<String>>,
     counter: AtomicUsize,
 }
 
@@ -98,6 +102,7 @@ impl Ctx {
                 log: Mutex::new(Vec::new()),
                 created: Mutex::new(BTreeSet::new()),
                 begun: Mutex::new(Vec::new()),
+                relied: Mutex::new(BTreeSet::new()),
                 counter: AtomicUsize::new(0),
             }),
         }
@@ -248,6 +253,18 @@ impl Ctx {
         lock(&self.inner.created).iter().cloned().collect()
     }
 
+    /// Records that the case relies on `clauses` to reach its assertion (see
+    /// [`crate::case::Case::requires`]).
+    pub fn relies(&self, clauses: &[&str]) {
+        let mut relied = lock(&self.inner.relied);
+        relied.extend(clauses.iter().map(|c| (*c).to_owned()));
+    }
+
+    /// The clauses the case's steps relied on.
+    pub fn relied(&self) -> Vec<String> {
+        lock(&self.inner.relied).iter().cloned().collect()
+    }
+
     /// Forgets a database the case deleted itself.
     pub fn forget(&self, name: &str) {
         lock(&self.inner.created).remove(name);
@@ -354,6 +371,9 @@ impl Ctx {
 
     /// One page of a listing, which must succeed.
     pub async fn page(&self, kind: Kind, parent: &str, size: i32, token: &str) -> Check<Page> {
+        if size == 0 {
+            self.relies(&["LIST-2"]);
+        }
         Page::from_reply(self.send(kind.list(parent, size, token)).await.ok()?)
     }
 
@@ -385,6 +405,7 @@ impl Ctx {
         size: i32,
         mut each: impl FnMut(Page) -> Check,
     ) -> Check<usize> {
+        self.relies(&["LIST-3", "LIST-5", "LIST-8"]);
         let mut token = String::new();
         for pages in 1..=100_000 {
             let mut page = self.page(kind, parent, size, &token).await?;

@@ -355,3 +355,69 @@ caught!(
         ("db-list-no-token-after-exactly-full-page", "LIST-8"),
     ]
 );
+
+/// Issue 13's first Done-when: one seeded listing bug (page_size 0 answers
+/// nothing). Every failure is blamed on LIST-2; the cases that only needed
+/// a listing to get to their own assertion are `blocked by LIST-2`; the
+/// clauses a foreign worker's report once blamed wrongly are not blamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_listing_bug_is_blamed_on_its_clause_only() {
+    let selection = Selection {
+        tags: vec![Tag::Core],
+        skip_tags: vec![Tag::Restart],
+        case_globs: vec![],
+    };
+    let reference = Reference::start(config_yaml("")).await;
+    let wrong = WrongWorker::start(&reference.addr(), Flaw::PageSizeZeroEmpty).await;
+    let runner = runner_for(&wrong.addr, Default::default(), None).await;
+    // The zoo's front is a plain tonic server, whose own deadline and size
+    // handling those two cases judge; they say nothing about listing.
+    let front_only = [
+        "err-expired-client-deadline",
+        "err-oversized-request-resource-exhausted",
+    ];
+    let selected: Vec<_> = selection
+        .select(cases::all())
+        .unwrap()
+        .into_iter()
+        .filter(|c| !front_only.contains(&c.id.as_str()))
+        .collect();
+    let reports = runner.run_all(&selected, 6).await;
+    let mut failed = BTreeMap::new();
+    let mut blocked = BTreeMap::new();
+    for r in &reports {
+        match &r.outcome {
+            Outcome::Failed(f) => {
+                let clause = f.clause.clone().unwrap_or(r.clause.clone());
+                failed.insert(r.id.clone(), clause);
+            }
+            Outcome::Blocked { by, .. } => {
+                blocked.insert(r.id.clone(), by.clone());
+            }
+            _ => {}
+        }
+    }
+    reference.stop().await;
+    eprintln!("failed: {failed:#?}\nblocked: {blocked:#?}");
+    assert!(
+        failed.contains_key("doc-list-default-page-size"),
+        "the LIST-2 case itself must fail: {failed:?}"
+    );
+    assert!(
+        failed.values().all(|c| c == "LIST-2"),
+        "a failure blamed elsewhere: {failed:#?}"
+    );
+    for case in [
+        "doc-id-is-input-only",
+        "doc-dot-and-dot-dot-ids",
+        "doc-delete-leaves-siblings",
+        "scenario-verbatim",
+    ] {
+        assert!(!failed.contains_key(case), "{case} failed: {failed:#?}");
+    }
+    assert!(
+        blocked.contains_key("doc-id-is-input-only") && blocked.contains_key("scenario-verbatim"),
+        "the cases that list are blocked by LIST-2: {blocked:#?}"
+    );
+    assert!(blocked.values().all(|c| c == "LIST-2"), "{blocked:#?}");
+}

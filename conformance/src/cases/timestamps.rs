@@ -8,7 +8,7 @@
 
 use crate::{
     case::{Case, Tag},
-    check::{Check, ensure, eq},
+    check::{Check, ensure, eq_time},
     ctx::Ctx,
     req::{Kind, Res, nanos},
 };
@@ -45,7 +45,11 @@ async fn moves_forward(ctx: Ctx, kind: Kind) -> Check {
             format!("updated_at = {updated}"),
         )?;
         let read = ctx.get(kind, &first.name).await?;
-        eq("updated_at read back", &res.updated_at, &read.updated_at)?;
+        eq_time(
+            "updated_at read back",
+            res.updated_at.as_ref(),
+            read.updated_at.as_ref(),
+        )?;
         last = updated;
     }
     Ok(())

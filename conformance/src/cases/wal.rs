@@ -15,6 +15,7 @@ use crate::{
     check::{Check, ensure, eq},
     ctx::Ctx,
     proto::database::{EntityType as E, MutationType as M, WalEntry},
+    report::time::rfc3339,
     req::{Kind, Res, commit, execute, list_wal, op, truncate_wal},
 };
 
@@ -452,8 +453,12 @@ async fn transaction_timestamp(ctx: Ctx) -> Check {
         .await?;
     let got = ours(&ctx, a.created_at, &db.name).await?;
     eq("entries of the transaction", &3, &got.len())?;
-    let times: Vec<_> = got.iter().map(|e| e.timestamp).collect();
-    eq("their timestamps", &vec![a.created_at; 3], &times)
+    let times: Vec<_> = got.iter().map(|e| rfc3339(e.timestamp.as_ref())).collect();
+    eq(
+        "their timestamps",
+        &vec![rfc3339(a.created_at.as_ref()); 3],
+        &times,
+    )
 }
 
 async fn time_window(ctx: Ctx) -> Check {

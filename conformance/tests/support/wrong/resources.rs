@@ -58,6 +58,8 @@ impl DatabaseService for Wrong {
     ) -> R<pb::ListDatabasesResponse> {
         let mut request = r.into_inner();
         if self.has(Flaw::PageSizeZeroEmpty) && request.page_size == 0 {
+            // Checked as usual (errors are right), then empty.
+            self.db().list_databases(request).await?;
             return Ok(Response::new(pb::ListDatabasesResponse::default()));
         }
         if self.has(Flaw::DatabaseOffsetTokens) {
@@ -135,6 +137,7 @@ impl CollectionService for Wrong {
         r: Request<pb::ListCollectionsRequest>,
     ) -> R<pb::ListCollectionsResponse> {
         if self.has(Flaw::PageSizeZeroEmpty) && r.get_ref().page_size == 0 {
+            self.coll().list_collections(r.into_inner()).await?;
             return Ok(Response::new(pb::ListCollectionsResponse::default()));
         }
         let mut page = self
@@ -183,6 +186,7 @@ impl DocumentService for Wrong {
     ) -> R<pb::ListDocumentsResponse> {
         let request = r.into_inner();
         if self.has(Flaw::PageSizeZeroEmpty) && request.page_size == 0 {
+            self.doc().list_documents(request).await?;
             return Ok(Response::new(pb::ListDocumentsResponse::default()));
         }
         let mut page = self
