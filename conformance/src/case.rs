@@ -70,6 +70,10 @@ impl FromStr for Tag {
     }
 }
 
+/// The clauses a case relies on when it reads a whole listing with the
+/// default page size ([`Ctx::list_all`](crate::ctx::Ctx::list_all) with size 0).
+pub const LISTING: &[&str] = &["LIST-2", "LIST-3", "LIST-5", "LIST-8"];
+
 /// A capability a case needs from the target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Need {
@@ -96,6 +100,11 @@ pub struct Case {
     pub tags: Vec<Tag>,
     /// Capabilities it needs.
     pub needs: Vec<Need>,
+    /// The clauses it relies on to reach its own assertion (its
+    /// prerequisites): when one of them fails in the same run, this case's
+    /// failure is reported as `blocked by` it, not as a failure of its own
+    /// clause ([`crate::runner::blame`]).
+    pub requires: Vec<String>,
     /// Its body.
     pub run: CaseFn,
 }
@@ -131,6 +140,7 @@ impl Case {
             clause: clause.into(),
             tags: tags.to_vec(),
             needs,
+            requires: Vec::new(),
             run: Arc::new(move |ctx| Box::pin(body(ctx))),
         }
     }
@@ -159,6 +169,13 @@ impl Case {
     /// Adds a needed capability.
     pub fn needs(mut self, need: Need) -> Self {
         self.needs.push(need);
+        self
+    }
+
+    /// Declares clauses the case relies on (its [`Case::requires`] field).
+    pub fn relies_on(mut self, clauses: &[&str]) -> Self {
+        self.requires
+            .extend(clauses.iter().map(|c| (*c).to_owned()));
         self
     }
 

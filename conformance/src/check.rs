@@ -248,6 +248,20 @@ pub fn eq<T: PartialEq + Debug + ?Sized>(what: &str, expected: &T, actual: &T) -
     Err(failure)
 }
 
+/// Checks that two timestamps are equal, printing them in RFC 3339.
+pub fn eq_time(
+    what: &str,
+    expected: Option<&prost_types::Timestamp>,
+    actual: Option<&prost_types::Timestamp>,
+) -> Check {
+    use crate::report::time::rfc3339;
+    ensure(
+        expected == actual,
+        format!("{what} = {}", rfc3339(expected)),
+        format!("{what} = {}", rfc3339(actual)),
+    )
+}
+
 /// Checks a condition.
 pub fn ensure(condition: bool, expected: impl Into<String>, actual: impl Into<String>) -> Check {
     if condition {

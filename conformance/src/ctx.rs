@@ -65,6 +65,10 @@ struct Inner {
     /// them back, since an open transaction holds a place in the worker's
     /// bound of open transactions until it expires.
     begun: Mutex<Vec<(String, String)>>,
+    /// Clauses the case relied on so far by the steps it took (a listing
+    /// with the default page size relies on LIST-2): added to the case's
+    /// declared prerequisites when its failure is blamed.
+    relied: Mutex<BTreeSet<String>>,
     counter: AtomicUsize,
 }
 
@@ -98,6 +102,7 @@ impl Ctx {
                 log: Mutex::new(Vec::new()),
                 created: Mutex::new(BTreeSet::new()),
                 begun: Mutex::new(Vec::new()),
+                relied: Mutex::new(BTreeSet::new()),
                 counter: AtomicUsize::new(0),
             }),
         }
@@ -157,6 +162,20 @@ impl Ctx {
     pub async fn send_with_timeout(&self, call: Call, timeout: std::time::Duration) -> Exchange {
         let clients = self.clients().with_timeout(timeout);
         self.send_via(call, clients, format!(" (deadline {timeout:?})"))
+            .await
+    }
+
+    /// Sends `call` with the header `name: value` (e.g. `distgo-request-id`).
+    pub async fn send_with_header(&self, call: Call, name: &'static str, value: &str) -> Exchange {
+        let Some(clients) = self.clients().with_header(name, value) else {
+            let status =
+                tonic::Status::aborted(format!("harness: {value:?} is not a valid {name}"));
+            return Exchange {
+                call,
+                outcome: Err(status),
+            };
+        };
+        self.send_via(call, clients, format!(" ({name}: {value})"))
             .await
     }
 
@@ -232,6 +251,18 @@ impl Ctx {
     /// The databases this case created (and has not deleted).
     pub fn created(&self) -> Vec<String> {
         lock(&self.inner.created).iter().cloned().collect()
+    }
+
+    /// Records that the case relies on `clauses` to reach its assertion (see
+    /// [`crate::case::Case::requires`]).
+    pub fn relies(&self, clauses: &[&str]) {
+        let mut relied = lock(&self.inner.relied);
+        relied.extend(clauses.iter().map(|c| (*c).to_owned()));
+    }
+
+    /// The clauses the case's steps relied on.
+    pub fn relied(&self) -> Vec<String> {
+        lock(&self.inner.relied).iter().cloned().collect()
     }
 
     /// Forgets a database the case deleted itself.
@@ -340,6 +371,9 @@ impl Ctx {
 
     /// One page of a listing, which must succeed.
     pub async fn page(&self, kind: Kind, parent: &str, size: i32, token: &str) -> Check<Page> {
+        if size == 0 {
+            self.relies(&["LIST-2"]);
+        }
         Page::from_reply(self.send(kind.list(parent, size, token)).await.ok()?)
     }
 
@@ -371,6 +405,7 @@ impl Ctx {
         size: i32,
         mut each: impl FnMut(Page) -> Check,
     ) -> Check<usize> {
+        self.relies(&["LIST-3", "LIST-5", "LIST-8"]);
         let mut token = String::new();
         for pages in 1..=100_000 {
             let mut page = self.page(kind, parent, size, &token).await?;

@@ -203,7 +203,7 @@ impl Kind {
 }
 
 /// Any resource as a plain record.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Res {
     /// Its name.
     pub name: String,
@@ -215,6 +215,20 @@ pub struct Res {
     pub updated_at: Option<Timestamp>,
     /// A document's `id` (input only: must be empty); "" for other kinds.
     pub id: String,
+}
+
+impl std::fmt::Debug for Res {
+    /// Timestamps in RFC 3339 ([`crate::report::time`]), not as structs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::report::time::Rfc3339;
+        f.debug_struct("Res")
+            .field("name", &self.name)
+            .field("field", &self.field)
+            .field("created_at", &Rfc3339(self.created_at.as_ref()))
+            .field("updated_at", &Rfc3339(self.updated_at.as_ref()))
+            .field("id", &self.id)
+            .finish()
+    }
 }
 
 impl Res {

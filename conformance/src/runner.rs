@@ -58,6 +58,15 @@ pub enum Outcome {
         /// The file's reason.
         reason: String,
     },
+    /// It failed, but a clause it relies on failed in the same run: the
+    /// failure is most likely that clause's, so it is reported as `blocked
+    /// by` it, not as a violation of this case's own clause.
+    Blocked {
+        /// The prerequisite clause that failed.
+        by: String,
+        /// What this case saw.
+        failure: Failure,
+    },
 }
 
 impl Outcome {
@@ -69,6 +78,7 @@ impl Outcome {
             Outcome::Skipped(_) => "skipped",
             Outcome::XFailed { .. } => "xfailed",
             Outcome::XPassed { .. } => "xpassed",
+            Outcome::Blocked { .. } => "blocked",
         }
     }
 
@@ -87,6 +97,8 @@ pub struct CaseReport {
     pub clause: String,
     /// Its tags.
     pub tags: Vec<Tag>,
+    /// The clauses it relies on ([`Case::requires`]).
+    pub requires: Vec<String>,
     /// How it ended.
     pub outcome: Outcome,
     /// How long it ran.
@@ -227,6 +239,7 @@ impl Runner {
             id: case.id.clone(),
             clause: case.clause.clone(),
             tags: case.tags.clone(),
+            requires: case.requires.clone(),
             outcome: Outcome::Passed,
             duration: Duration::ZERO,
             transcript: Vec::new(),
@@ -262,6 +275,11 @@ impl Runner {
                     failure.request = ctx.fail("", "").request;
                 }
                 report.outcome = Outcome::Failed(failure);
+                for clause in ctx.relied() {
+                    if !report.requires.contains(&clause) {
+                        report.requires.push(clause);
+                    }
+                }
                 report.transcript = ctx.transcript();
                 report.kept = ctx.created();
             }
@@ -328,7 +346,9 @@ impl Runner {
         }
         let mut reports: Vec<(usize, CaseReport)> = set.join_all().await;
         reports.sort_by_key(|(i, _)| *i);
-        reports.into_iter().map(|(_, r)| r).collect()
+        let mut reports: Vec<CaseReport> = reports.into_iter().map(|(_, r)| r).collect();
+        blame(&mut reports);
+        reports
     }
 
     /// Deletes every database under the run prefix except `keep`; returns
@@ -346,6 +366,52 @@ impl Runner {
             }
         }
         deleted
+    }
+}
+
+/// Blames failures on their root cause: a failed case that relies on a
+/// clause that failed in this run becomes [`Outcome::Blocked`] by it.
+///
+/// A clause *failed* when a case failed (or xfailed) blaming it (its own
+/// clause, or the one a model case names) without a failed prerequisite of
+/// its own. The
+/// two passes keep one level of dependency: a case blocked by LIST-2 does
+/// not in turn make its own clause count as failed, so what it relies on
+/// is never itself blamed on a symptom.
+pub fn blame(reports: &mut [CaseReport]) {
+    use std::collections::BTreeSet;
+    let failure = |r: &CaseReport| match &r.outcome {
+        Outcome::Failed(f) | Outcome::XFailed { failure: f, .. } => Some(f.clone()),
+        _ => None,
+    };
+    let blamed = |r: &CaseReport, f: &Failure| f.clause.clone().unwrap_or_else(|| r.clause.clone());
+    let raw: BTreeSet<String> = reports
+        .iter()
+        .filter_map(|r| failure(r).map(|f| blamed(r, &f)))
+        .collect();
+    let mut failed = BTreeSet::new();
+    for r in reports.iter() {
+        let Some(f) = failure(r) else { continue };
+        if r.requires.iter().any(|c| *c != r.clause && raw.contains(c)) {
+            continue;
+        }
+        failed.insert(blamed(r, &f));
+    }
+    for r in reports.iter_mut() {
+        let Outcome::Failed(f) = &r.outcome else {
+            continue;
+        };
+        let own = blamed(r, f);
+        let by = r
+            .requires
+            .iter()
+            .find(|c| **c != own && **c != r.clause && failed.contains(*c));
+        if let Some(by) = by {
+            r.outcome = Outcome::Blocked {
+                by: by.clone(),
+                failure: f.clone(),
+            };
+        }
     }
 }
 

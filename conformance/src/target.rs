@@ -186,6 +186,17 @@ impl Clients {
         request
     }
 
+    /// The same clients, every request also carrying `name: value` (a
+    /// `distgo-request-id`); `None` when the pair is not valid metadata.
+    pub fn with_header(&self, name: &'static str, value: &str) -> Option<Clients> {
+        let mut headers = (*self.headers).clone();
+        headers.insert(name, value.parse().ok()?);
+        Some(Clients {
+            headers: Arc::new(headers),
+            ..self.clone()
+        })
+    }
+
     /// The same clients with another per-request deadline.
     pub fn with_timeout(&self, timeout: Duration) -> Clients {
         Clients {

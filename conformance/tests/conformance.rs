@@ -87,7 +87,8 @@ fn main() -> ExitCode {
                 match &report.outcome {
                     Outcome::Passed | Outcome::XFailed { .. } => Ok(Completion::Completed),
                     Outcome::Skipped(reason) => Ok(Completion::ignored_with(reason)),
-                    Outcome::Failed(_) | Outcome::XPassed { .. } => {
+                    // One trial at a time cannot see other cases fail.
+                    Outcome::Failed(_) | Outcome::XPassed { .. } | Outcome::Blocked { .. } => {
                         Err(Failed::from(failure_text(&report, &rerun)))
                     }
                 }

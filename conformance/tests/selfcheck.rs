@@ -51,8 +51,13 @@ async fn transaction_failures(flaw: Flaw, globs: &[&str]) -> Failures {
 type Failures = (BTreeSet<String>, BTreeSet<String>, BTreeMap<String, String>);
 
 async fn failures_of(flaw: Flaw, selection: Selection) -> Failures {
+    failures_with(&[flaw], selection).await
+}
+
+/// As [`failures_of`], against a worker with every one of `flaws`.
+async fn failures_with(flaws: &[Flaw], selection: Selection) -> Failures {
     let reference = Reference::start(config_yaml("")).await;
-    let wrong = WrongWorker::start(&reference.addr(), flaw).await;
+    let wrong = WrongWorker::start_with(&reference.addr(), flaws, Default::default()).await;
     let runner = runner_for(&wrong.addr, Default::default(), None).await;
     let selected = selection.select(cases::all()).unwrap();
     let reports = runner.run_all(&selected, 6).await;
@@ -228,4 +233,193 @@ async fn a_leaky_execute_fails_the_isolation_clause() {
         ids.contains("model-transactions"),
         "the model misses it: {ids:?}"
     );
+}
+
+/// The cases matching `globs` (any tag) against a worker with `flaw`: the
+/// failed ids and blamed clauses.
+async fn any_failures(flaw: Flaw, globs: &[&str]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let selection = Selection {
+        tags: vec![],
+        skip_tags: vec![Tag::Restart],
+        case_globs: globs.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    let (ids, clauses, _) = failures_of(flaw, selection).await;
+    (ids, clauses)
+}
+
+/// One test per gap the second edition closed: the new case fails against
+/// the wrong worker built for it, blaming its clause.
+macro_rules! caught {
+    ($test:ident, $flaw:expr, $globs:expr, [$(($case:literal, $clause:literal)),+ $(,)?]) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let (ids, clauses) = any_failures($flaw, $globs).await;
+            $(assert_caught($flaw, &ids, &clauses, $case, $clause);)+
+        }
+    };
+}
+
+caught!(
+    every_bad_field_is_reported_with_a_missing_message,
+    Flaw::FirstViolationOnly,
+    &["*-missing-message-reports-every-bad-field"],
+    [
+        (
+            "doc-create-missing-message-reports-every-bad-field",
+            "ERR-3"
+        ),
+        (
+            "coll-update-missing-message-reports-every-bad-field",
+            "ERR-3"
+        ),
+    ]
+);
+caught!(
+    an_update_with_malformed_json_is_refused,
+    Flaw::UpdateAcceptsMalformed,
+    &["doc-update-value-must-be-*"],
+    [("doc-update-value-must-be-well-formed", "FIELD-3")]
+);
+caught!(
+    a_frozen_updated_at_fails_the_timestamp_clause,
+    Flaw::FrozenUpdatedAt,
+    &["*-every-update-moves-updated-at"],
+    [
+        ("db-every-update-moves-updated-at", "FIELD-6"),
+        ("coll-every-update-moves-updated-at", "FIELD-6"),
+        ("doc-every-update-moves-updated-at", "FIELD-6"),
+    ]
+);
+caught!(
+    a_partial_cascade_log_fails_for_every_cascade,
+    Flaw::CascadeLogPartial,
+    &["wal-*cascade*"],
+    [
+        ("wal-cascade-one-entry-per-resource", "WAL-4"),
+        ("wal-collection-cascade-one-entry-per-resource", "WAL-4"),
+        ("wal-transaction-cascade-one-entry-per-resource", "WAL-4"),
+    ]
+);
+caught!(
+    a_failed_commit_that_stays_open_is_seen,
+    Flaw::FailedCommitStaysOpen,
+    &["txn-failed-commit-ends-transaction"],
+    [("txn-failed-commit-ends-transaction", "TXN-COMMIT-3")]
+);
+caught!(
+    unknown_ids_are_judged_with_a_valid_execute,
+    Flaw::ExecuteIgnoresUnknownId,
+    &[
+        "txn-unknown-id-not-found",
+        "txn-id-of-other-database-not-found"
+    ],
+    [
+        ("txn-unknown-id-not-found", "TXN-UNKNOWN-1"),
+        ("txn-id-of-other-database-not-found", "TXN-UNKNOWN-1"),
+    ]
+);
+caught!(
+    an_ignored_request_id_applies_a_retry_twice,
+    Flaw::IgnoresRequestId,
+    &["req-*"],
+    [
+        ("req-retried-create-applies-once", "REQ-1"),
+        ("req-retried-failure-answers-the-same", "REQ-1"),
+    ]
+);
+caught!(
+    cascades_are_rechecked_on_their_own,
+    Flaw::PartialCascade,
+    &["*-recreated-starts-empty"],
+    [("db-recreated-starts-empty", "DB-DELETE-3")]
+);
+caught!(
+    database_pages_of_fifty_fail_the_default_size,
+    Flaw::DatabasePagesOfFifty,
+    &["db-list-*"],
+    [("db-list-default-page-size", "LIST-2")]
+);
+caught!(
+    short_database_pages_fail_the_full_pages_clause,
+    Flaw::DatabasePagesShort,
+    &["db-list-pages-are-full-until-the-end"],
+    [("db-list-pages-are-full-until-the-end", "LIST-3")]
+);
+caught!(
+    offset_tokens_for_databases_fail_the_cursor_clauses,
+    Flaw::DatabaseOffsetTokens,
+    &[
+        "db-list-token-survives-deleted-item",
+        "db-list-no-token-after-exactly-full-page"
+    ],
+    [
+        ("db-list-token-survives-deleted-item", "LIST-5"),
+        ("db-list-no-token-after-exactly-full-page", "LIST-8"),
+    ]
+);
+
+/// Issue 13's first Done-when: one seeded listing bug (page_size 0 answers
+/// nothing). Every failure is blamed on LIST-2; the cases that only needed
+/// a listing to get to their own assertion are `blocked by LIST-2`; the
+/// clauses a foreign worker's report once blamed wrongly are not blamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_listing_bug_is_blamed_on_its_clause_only() {
+    let selection = Selection {
+        tags: vec![Tag::Core],
+        skip_tags: vec![Tag::Restart],
+        case_globs: vec![],
+    };
+    let reference = Reference::start(config_yaml("")).await;
+    let wrong = WrongWorker::start(&reference.addr(), Flaw::PageSizeZeroEmpty).await;
+    let runner = runner_for(&wrong.addr, Default::default(), None).await;
+    // The zoo's front is a plain tonic server, whose own deadline and size
+    // handling those two cases judge; they say nothing about listing.
+    let front_only = [
+        "err-expired-client-deadline",
+        "err-oversized-request-resource-exhausted",
+    ];
+    let selected: Vec<_> = selection
+        .select(cases::all())
+        .unwrap()
+        .into_iter()
+        .filter(|c| !front_only.contains(&c.id.as_str()))
+        .collect();
+    let reports = runner.run_all(&selected, 6).await;
+    let mut failed = BTreeMap::new();
+    let mut blocked = BTreeMap::new();
+    for r in &reports {
+        match &r.outcome {
+            Outcome::Failed(f) => {
+                let clause = f.clause.clone().unwrap_or(r.clause.clone());
+                failed.insert(r.id.clone(), clause);
+            }
+            Outcome::Blocked { by, .. } => {
+                blocked.insert(r.id.clone(), by.clone());
+            }
+            _ => {}
+        }
+    }
+    reference.stop().await;
+    eprintln!("failed: {failed:#?}\nblocked: {blocked:#?}");
+    assert!(
+        failed.contains_key("doc-list-default-page-size"),
+        "the LIST-2 case itself must fail: {failed:?}"
+    );
+    assert!(
+        failed.values().all(|c| c == "LIST-2"),
+        "a failure blamed elsewhere: {failed:#?}"
+    );
+    for case in [
+        "doc-id-is-input-only",
+        "doc-dot-and-dot-dot-ids",
+        "doc-delete-leaves-siblings",
+        "scenario-verbatim",
+    ] {
+        assert!(!failed.contains_key(case), "{case} failed: {failed:#?}");
+    }
+    assert!(
+        blocked.contains_key("doc-id-is-input-only") && blocked.contains_key("scenario-verbatim"),
+        "the cases that list are blocked by LIST-2: {blocked:#?}"
+    );
+    assert!(blocked.values().all(|c| c == "LIST-2"), "{blocked:#?}");
 }

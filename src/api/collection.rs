@@ -8,7 +8,7 @@ use crate::{
     api::{
         convert,
         database::{optional_id, required},
-        gather::Gather,
+        gather::{Gather, missing},
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
@@ -123,7 +123,10 @@ impl CollectionService for CollectionApi {
             .unwrap_or_default();
         respond("UpdateCollection", &resource, async {
             let request_id = request_id?;
-            let collection = required(req.collection, "collection")?;
+            let Some(collection) = req.collection else {
+                let mask = check_update_mask(req.update_mask.as_ref(), "description");
+                return Err(missing("collection", [mask]));
+            };
             let (name, (), ()) = (
                 CollectionName::parse(&collection.name, "collection.name"),
                 check_description(&collection.description, "collection.description"),

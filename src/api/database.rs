@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     api::{
         convert,
-        gather::Gather,
+        gather::{Gather, missing},
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
@@ -142,7 +142,10 @@ impl DatabaseService for DatabaseApi {
             .unwrap_or_default();
         respond("UpdateDatabase", &resource, async {
             let request_id = request_id?;
-            let database = required(req.database, "database")?;
+            let Some(database) = req.database else {
+                let mask = check_update_mask(req.update_mask.as_ref(), "display_name");
+                return Err(missing("database", [mask]));
+            };
             let (name, (), ()) = (
                 DatabaseName::parse(&database.name, "database.name"),
                 check_display_name(&database.display_name, "database.display_name"),

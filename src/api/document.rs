@@ -7,8 +7,8 @@ use tonic::{Request, Response, Status};
 use crate::{
     api::{
         convert,
-        database::{optional_id, required},
-        gather::Gather,
+        database::optional_id,
+        gather::{Gather, missing},
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
@@ -111,7 +111,15 @@ impl DocumentService for DocumentApi {
         let requested = requested_name(&req.parent, "documents", id);
         respond_create("CreateDocument", &requested, async {
             let request_id = request_id?;
-            let document = required(req.document, "document")?;
+            let Some(document) = req.document else {
+                return Err(missing(
+                    "document",
+                    [
+                        CollectionName::parse(&req.parent, "parent").map(drop),
+                        requested_id(&req.document_id, "").map(drop),
+                    ],
+                ));
+            };
             let (parent, id, ()) = (
                 CollectionName::parse(&req.parent, "parent"),
                 requested_id(&req.document_id, &document.id),
@@ -142,7 +150,10 @@ impl DocumentService for DocumentApi {
             .unwrap_or_default();
         respond("UpdateDocument", &resource, async {
             let request_id = request_id?;
-            let document = required(req.document, "document")?;
+            let Some(document) = req.document else {
+                let mask = check_update_mask(req.update_mask.as_ref(), "value");
+                return Err(missing("document", [mask]));
+            };
             let (name, (), ()) = (
                 DocumentName::parse(&document.name, "document.name"),
                 check_value(&document.value, "document.value"),

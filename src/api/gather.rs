@@ -37,6 +37,15 @@ macro_rules! impl_gather {
     };
 }
 
+/// INVALID_ARGUMENT for a request whose required message `field` is missing,
+/// with the violations of the checks that do not need it: a missing message
+/// is one bad field among the others, not a reason to stop looking.
+pub fn missing(field: &str, others: impl IntoIterator<Item = Result<(), Violation>>) -> Error {
+    let mut violations = vec![Violation::new(field, "is required")];
+    violations.extend(others.into_iter().filter_map(Result::err));
+    Error::InvalidArgument(violations)
+}
+
 impl_gather!(A a, B b);
 impl_gather!(A a, B b, C c);
 impl_gather!(A a, B b, C c, D d);
@@ -50,6 +59,18 @@ mod tests {
     fn all_ok_gives_all_values() {
         let ok: Result<u8, Violation> = Ok(1);
         assert_eq!((ok.clone(), Ok::<_, Violation>("x")).gather(), Ok((1, "x")));
+    }
+
+    #[test]
+    fn a_missing_message_comes_with_the_other_violations() {
+        let err = missing("document", [Ok(()), Err(Violation::new("parent", "bad"))]);
+        assert_eq!(
+            err,
+            Error::InvalidArgument(vec![
+                Violation::new("document", "is required"),
+                Violation::new("parent", "bad"),
+            ])
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use prost_types::Timestamp;
 use crate::{
     call::Call,
     case::{Case, Tag},
-    check::{Check, ensure, eq},
+    check::{Check, ensure, eq, eq_time},
     ctx::Ctx,
     proto::database as pb,
     req::{Kind, Res, nanos},
@@ -161,7 +161,11 @@ async fn create_returns_stored(ctx: Ctx, kind: Kind) -> Check {
         "created_at set",
         "created_at unset",
     )?;
-    eq("updated_at", &created.created_at, &created.updated_at)?;
+    eq_time(
+        "updated_at",
+        created.created_at.as_ref(),
+        created.updated_at.as_ref(),
+    )?;
     let got = ctx.get(kind, &created.name).await?;
     eq("the resource read back", &created, &got)
 }
@@ -345,7 +349,11 @@ async fn timestamps_move_forward(ctx: Ctx, kind: Kind) -> Check {
     let created = first
         .created_at
         .ok_or_else(|| ctx.fail("created_at set", "unset"))?;
-    eq("updated_at at create", &first.created_at, &first.updated_at)?;
+    eq_time(
+        "updated_at at create",
+        first.created_at.as_ref(),
+        first.updated_at.as_ref(),
+    )?;
     let mut last = nanos(&created);
     for n in 1..=3 {
         let res = Res::from_reply(
@@ -429,7 +437,11 @@ async fn update_with_mask(ctx: Ctx, kind: Kind, mask: Option<&[&str]>, field_mas
     )?;
     eq(kind.mutable_field(), &kind.sample(2), &updated.field)?;
     eq("name", &res.name, &updated.name)?;
-    eq("created_at", &res.created_at, &updated.created_at)?;
+    eq_time(
+        "created_at",
+        res.created_at.as_ref(),
+        updated.created_at.as_ref(),
+    )?;
     let got = ctx.get(kind, &res.name).await?;
     eq("the resource read back", &updated, &got)
 }

@@ -19,7 +19,7 @@ const CORE: &[Tag] = &[Tag::Core];
 
 /// Cases about errors.
 pub fn cases() -> Vec<Case> {
-    vec![
+    let mut cases = vec![
         Case::new(
             "err-empty-requests-are-invalid-argument",
             "ERR-1",
@@ -71,6 +71,22 @@ pub fn cases() -> Vec<Case> {
         Case::new("err-list-reports-every-bad-field", "ERR-3", CORE, |ctx| {
             together(ctx, Together::List)
         }),
+    ];
+    cases.extend(Case::each(
+        &Kind::ALL,
+        "create-missing-message-reports-every-bad-field",
+        "ERR-3",
+        CORE,
+        |ctx, kind| missing_message(ctx, kind, Missing::Create),
+    ));
+    cases.extend(Case::each(
+        &Kind::ALL,
+        "update-missing-message-reports-every-bad-field",
+        "ERR-3",
+        CORE,
+        |ctx, kind| missing_message(ctx, kind, Missing::Update),
+    ));
+    cases.extend([
         Case::new(
             "err-oversized-request-resource-exhausted",
             "ERR-4",
@@ -83,7 +99,8 @@ pub fn cases() -> Vec<Case> {
             CORE,
             expired_deadline,
         ),
-    ]
+    ]);
+    cases
 }
 
 /// Whether a code is one the server may use for a client's mistake.
@@ -296,6 +313,67 @@ async fn together(ctx: Ctx, which: Together) -> Check {
     };
     ctx.send(call).await.invalid(fields)?;
     Ok(())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Missing {
+    Create,
+    Update,
+}
+
+/// A request without its resource message that is wrong elsewhere too: the
+/// missing message is one violation among the others, not a reason to stop
+/// looking (ERR-3). A create has a bad id (and, below databases, a bad
+/// parent); an update has a refused mask path.
+async fn missing_message(ctx: Ctx, kind: Kind, which: Missing) -> Check {
+    let message = kind.message_field();
+    let (call, fields): (Call, Vec<&str>) = match which {
+        Missing::Create => {
+            let mut fields = vec![message, kind.id_field()];
+            if kind != Kind::Database {
+                fields.push("parent");
+            }
+            (kind.create("not/a/parent", "BAD ID", ""), fields)
+        }
+        Missing::Update => (
+            kind.update("", "", Some(&["created_at"])),
+            vec![message, "update_mask"],
+        ),
+    };
+    ctx.send(without_message(call)).await.invalid(&fields)?;
+    Ok(())
+}
+
+/// `call` with its resource message (`database`, `collection`, `document`)
+/// removed.
+fn without_message(call: Call) -> Call {
+    match call {
+        Call::CreateDatabase(r) => Call::CreateDatabase(pb::CreateDatabaseRequest {
+            database: None,
+            ..r
+        }),
+        Call::CreateCollection(r) => Call::CreateCollection(pb::CreateCollectionRequest {
+            collection: None,
+            ..r
+        }),
+        Call::CreateDocument(r) => Call::CreateDocument(pb::CreateDocumentRequest {
+            document: None,
+            ..r
+        }),
+        Call::UpdateDatabase(r) => Call::UpdateDatabase(pb::UpdateDatabaseRequest {
+            database: None,
+            ..r
+        }),
+        Call::UpdateCollection(r) => Call::UpdateCollection(pb::UpdateCollectionRequest {
+            collection: None,
+            ..r
+        }),
+        Call::UpdateDocument(r) => Call::UpdateDocument(pb::UpdateDocumentRequest {
+            document: None,
+            ..r
+        }),
+        other => other,
+    }
 }
 
 async fn oversized(ctx: Ctx) -> Check {

@@ -769,35 +769,48 @@ enum End {
 }
 
 async fn ends(ctx: Ctx, how: End) -> Check {
-    let (db, txn) = match how {
-        End::FailedCommit => {
-            let (db, _, txn, _) = failing_commit(&ctx).await?;
-            (db, txn)
-        }
-        _ => {
-            let (db, coll) = fixture(&ctx).await?;
-            let txn = begin_ok(&ctx, &db).await?;
-            let ops = vec![op(
-                M::Update,
-                Kind::Document,
-                &format!("{coll}/documents/d"),
-                "{\"v\": 1}",
-            )];
-            ctx.send(execute(&db, &txn, ops)).await.ok()?;
-            let end = if how == End::Commit {
-                commit(&db, &txn)
-            } else {
-                rollback(&db, &txn)
-            };
-            ctx.send(end).await.ok()?;
-            (db, txn)
-        }
+    let (db, coll) = fixture(&ctx).await?;
+    let txn = begin_ok(&ctx, &db).await?;
+    let existing = format!("{coll}/documents/d");
+    let ops = match how {
+        // Creating a document that exists: the commit must fail. Its code is
+        // TXN-COMMIT-2's business; this case only needs it to fail, so a
+        // worker that answers another code is still judged on what it does
+        // with the transaction afterwards.
+        End::FailedCommit => vec![op(M::Create, Kind::Document, &existing, "{}")],
+        _ => vec![op(M::Update, Kind::Document, &existing, "{\"v\": 1}")],
     };
-    ctx.send(execute(&db, &txn, vec![]))
+    ctx.send(execute(&db, &txn, ops)).await.ok()?;
+    match how {
+        End::Commit => {
+            ctx.send(commit(&db, &txn)).await.ok()?;
+        }
+        End::Rollback => {
+            ctx.send(rollback(&db, &txn)).await.ok()?;
+        }
+        End::FailedCommit => {
+            ctx.send(commit(&db, &txn)).await.err()?;
+        }
+    }
+    finished(&ctx, &db, &coll, &txn).await
+}
+
+/// Execute, Commit and Rollback on `txn` are NOT_FOUND. The Execute carries
+/// a valid operation, so a worker that refuses an empty Execute for its own
+/// reasons is judged on the id, not on the shape (TXN-UNKNOWN-1 puts shape
+/// errors first).
+async fn finished(ctx: &Ctx, db: &str, coll: &str, txn: &str) -> Check {
+    let valid = vec![op(
+        M::Create,
+        Kind::Document,
+        &format!("{coll}/documents/after-the-end"),
+        "{}",
+    )];
+    ctx.send(execute(db, txn, valid))
         .await
         .code(Code::NotFound)?;
-    ctx.send(commit(&db, &txn)).await.code(Code::NotFound)?;
-    ctx.send(rollback(&db, &txn)).await.code(Code::NotFound)?;
+    ctx.send(commit(db, txn)).await.code(Code::NotFound)?;
+    ctx.send(rollback(db, txn)).await.code(Code::NotFound)?;
     Ok(())
 }
 
@@ -818,13 +831,10 @@ async fn rollback_discards(ctx: Ctx) -> Check {
 }
 
 async fn unknown_id(ctx: Ctx) -> Check {
-    let (db, _) = fixture(&ctx).await?;
-    let id = "no-such-transaction-4f1c";
-    ctx.send(execute(&db, id, vec![]))
-        .await
-        .code(Code::NotFound)?;
-    ctx.send(commit(&db, id)).await.code(Code::NotFound)?;
-    ctx.send(rollback(&db, id)).await.code(Code::NotFound)?;
+    let (db, coll) = fixture(&ctx).await?;
+    finished(&ctx, &db, &coll, "no-such-transaction-4f1c").await?;
+    let doc = format!("{coll}/documents/after-the-end");
+    ctx.send(Kind::Document.get(&doc)).await.not_found(&doc)?;
     Ok(())
 }
 
@@ -840,6 +850,12 @@ async fn other_database(ctx: Ctx) -> Check {
     ))
     .await
     .ok()?;
+    // A valid operation of the other database, under this transaction's id.
+    let other_doc = format!("{other}/collections/c/documents/d");
+    let foreign = vec![op(M::Update, Kind::Document, &other_doc, "{\"v\": 6}")];
+    ctx.send(execute(&other, &txn, foreign))
+        .await
+        .code(Code::NotFound)?;
     ctx.send(commit(&other, &txn)).await.code(Code::NotFound)?;
     ctx.send(rollback(&other, &txn))
         .await

@@ -15,6 +15,7 @@ use crate::{
     check::{Check, ensure, eq},
     ctx::Ctx,
     proto::database::{EntityType as E, MutationType as M, WalEntry},
+    report::time::rfc3339,
     req::{Kind, Res, commit, execute, list_wal, op, truncate_wal},
 };
 
@@ -51,11 +52,20 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new("wal-data-is-resource-json", "WAL-3", WAL, data_is_json),
         Case::new("wal-delete-data-empty", "WAL-3", WAL, delete_data_empty),
+        Case::new("wal-cascade-one-entry-per-resource", "WAL-4", WAL, |ctx| {
+            cascade_entries(ctx, Cascade::Database)
+        }),
         Case::new(
-            "wal-cascade-one-entry-per-resource",
+            "wal-collection-cascade-one-entry-per-resource",
             "WAL-4",
             WAL,
-            cascade_entries,
+            |ctx| cascade_entries(ctx, Cascade::Collection),
+        ),
+        Case::new(
+            "wal-transaction-cascade-one-entry-per-resource",
+            "WAL-4",
+            &[Tag::Wal, Tag::Transactions],
+            |ctx| cascade_entries(ctx, Cascade::TransactionCollection),
         ),
         Case::new(
             "wal-transaction-entries-share-timestamp",
@@ -354,7 +364,21 @@ async fn delete_data_empty(ctx: Ctx) -> Check {
     eq("data of a delete", &0, &payload(delete).1.len())
 }
 
-async fn cascade_entries(ctx: Ctx) -> Check {
+/// How a cascade is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cascade {
+    /// DeleteDatabase.
+    Database,
+    /// DeleteCollection.
+    Collection,
+    /// A transaction whose one operation deletes a collection.
+    TransactionCollection,
+}
+
+/// Fills a database with two collections of two documents, deletes the
+/// database or its first collection, and reads the delete entries: exactly
+/// one per resource removed, whatever started the cascade.
+async fn cascade_entries(ctx: Ctx, how: Cascade) -> Check {
     let (db, coll) = fixture(&ctx).await?;
     let other = ctx.create(Kind::Collection, &db.name, "e", "").await?;
     for c in [&coll, &other.name] {
@@ -365,8 +389,30 @@ async fn cascade_entries(ctx: Ctx) -> Check {
     let last = ctx
         .get(Kind::Document, &format!("{}/documents/y", other.name))
         .await?;
-    ctx.send(Kind::Database.delete(&db.name)).await.ok()?;
-    ctx.forget(&db.name);
+    let mut want = vec![coll.clone()];
+    match how {
+        Cascade::Database => {
+            ctx.send(Kind::Database.delete(&db.name)).await.ok()?;
+            ctx.forget(&db.name);
+            want.extend([db.name.clone(), other.name.clone()]);
+            for d in ["x", "y"] {
+                want.push(format!("{}/documents/{d}", other.name));
+            }
+        }
+        Cascade::Collection => {
+            ctx.send(Kind::Collection.delete(&coll)).await.ok()?;
+        }
+        Cascade::TransactionCollection => {
+            let txn = super::transactions::begin_ok(&ctx, &db.name).await?;
+            let ops = vec![op(M::Delete, Kind::Collection, &coll, "")];
+            ctx.send(execute(&db.name, &txn, ops)).await.ok()?;
+            ctx.send(commit(&db.name, &txn)).await.ok()?;
+        }
+    }
+    for d in ["x", "y"] {
+        want.push(format!("{coll}/documents/{d}"));
+    }
+    want.sort();
     let got = ours(&ctx, last.created_at, &db.name).await?;
     let mut deleted: Vec<String> = got
         .iter()
@@ -374,13 +420,6 @@ async fn cascade_entries(ctx: Ctx) -> Check {
         .map(entry_name)
         .collect();
     deleted.sort();
-    let mut want = vec![db.name.clone(), coll.clone(), other.name.clone()];
-    for c in [&coll, &other.name] {
-        for d in ["x", "y"] {
-            want.push(format!("{c}/documents/{d}"));
-        }
-    }
-    want.sort();
     eq("one delete entry per resource", &want, &deleted)
 }
 
@@ -414,8 +453,12 @@ async fn transaction_timestamp(ctx: Ctx) -> Check {
         .await?;
     let got = ours(&ctx, a.created_at, &db.name).await?;
     eq("entries of the transaction", &3, &got.len())?;
-    let times: Vec<_> = got.iter().map(|e| e.timestamp).collect();
-    eq("their timestamps", &vec![a.created_at; 3], &times)
+    let times: Vec<_> = got.iter().map(|e| rfc3339(e.timestamp.as_ref())).collect();
+    eq(
+        "their timestamps",
+        &vec![rfc3339(a.created_at.as_ref()); 3],
+        &times,
+    )
 }
 
 async fn time_window(ctx: Ctx) -> Check {

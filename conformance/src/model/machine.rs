@@ -918,7 +918,11 @@ impl<'a> Seq<'a> {
         let (Some(created), Some(updated)) = (t(&res.created_at), t(&res.updated_at)) else {
             return Err(Mismatch {
                 expected: "created_at and updated_at set".into(),
-                actual: format!("{:?} / {:?}", res.created_at, res.updated_at),
+                actual: format!(
+                    "{} / {}",
+                    crate::report::time::rfc3339(res.created_at.as_ref()),
+                    crate::report::time::rfc3339(res.updated_at.as_ref())
+                ),
                 clause: None,
             });
         };
@@ -1082,6 +1086,7 @@ fn clause_of(model: &Model, op: &Op, expect: &Expect) -> &'static str {
             pick(kind, ["DB-DELETE-1", "COLL-DELETE-1", "DOC-DELETE-1"])
         }
         (Op::List { .. }, Expect::Error(..)) => "LIST-10",
+        (Op::List { size: 0, .. }, _) => "LIST-2",
         (
             Op::List {
                 token: Tok::Issued(_),

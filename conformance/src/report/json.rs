@@ -6,10 +6,11 @@
 //! { "schema": "distgo-conformance/report/v1",
 //!   "target": "http://127.0.0.1:55055", "prefix": "cf-k2x9a1-", "seed": 42,
 //!   "duration_ms": 5123,
-//!   "summary": { "passed": 120, "failed": 1, "skipped": 2, "xfailed": 0, "xpassed": 0 },
+//!   "summary": { "passed": 120, "failed": 1, "skipped": 2, "xfailed": 0, "xpassed": 0,
+//!                "blocked": 3 },
 //!   "cases": [ { "id": "...", "clause": "DOC-CREATE-3", "tags": ["core"],
 //!                "outcome": "failed", "duration_ms": 3,
-//!                "reason": null,
+//!                "reason": null,   // or "blocked by LIST-2" for outcome "blocked"
 //!                "failure": { "clause": null, "request": "...", "expected": "...",
 //!                             "actual": "...", "diff": null, "note": null },
 //!                "transcript": ["GetDocument name=...\n    -> OK {...}"],
@@ -53,8 +54,9 @@ fn case(r: &CaseReport) -> Value {
     let (reason, failure) = match &r.outcome {
         Outcome::Passed => (None, None),
         Outcome::Failed(f) => (None, Some(f)),
-        Outcome::Skipped(reason) | Outcome::XPassed { reason } => (Some(reason), None),
-        Outcome::XFailed { reason, failure } => (Some(reason), Some(failure)),
+        Outcome::Skipped(reason) | Outcome::XPassed { reason } => (Some(reason.clone()), None),
+        Outcome::XFailed { reason, failure } => (Some(reason.clone()), Some(failure)),
+        Outcome::Blocked { by, failure } => (Some(format!("blocked by {by}")), Some(failure)),
     };
     json!({
         "id": r.id,

@@ -19,6 +19,15 @@ pub fn to_junit(reports: &[CaseReport], rerun: &Rerun, wall: Duration) -> Result
                 s.set_message(reason.as_str());
                 s
             }
+            Outcome::Blocked { by, failure } => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("blocked by {by}"));
+                s.set_description(format!(
+                    "expected {}\nactual {}",
+                    failure.expected, failure.actual
+                ));
+                s
+            }
             Outcome::XFailed { reason, .. } => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("expected failure: {reason}"));

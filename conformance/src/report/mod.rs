@@ -6,6 +6,7 @@
 
 mod json;
 mod junit;
+pub mod time;
 
 use std::{fmt::Write, time::Duration};
 
@@ -25,6 +26,8 @@ pub struct Summary {
     pub xfailed: usize,
     /// Passed although expected to fail (counted in `failed` too).
     pub xpassed: usize,
+    /// Failed after a clause they rely on failed (not counted in `failed`).
+    pub blocked: usize,
 }
 
 impl Summary {
@@ -41,6 +44,7 @@ impl Summary {
                     s.xpassed += 1;
                     s.failed += 1;
                 }
+                Outcome::Blocked { .. } => s.blocked += 1,
             }
         }
         s
@@ -101,7 +105,19 @@ pub fn failure_text(report: &CaseReport, rerun: &Rerun) -> String {
         _ => {}
     }
     if !report.kept.is_empty() {
-        let _ = writeln!(out, "  data kept for inspection: {}", report.kept.join(" "));
+        // One name a line, and at most 20: a case that created hundreds of
+        // databases must not bury the failure under one 5,000-character line.
+        let _ = writeln!(out, "  data kept for inspection ({}):", report.kept.len());
+        for name in report.kept.iter().take(20) {
+            let _ = writeln!(out, "    {}", elide(name));
+        }
+        if report.kept.len() > 20 {
+            let _ = writeln!(
+                out,
+                "    ... and {} more (all in --json)",
+                report.kept.len() - 20
+            );
+        }
     }
     if !report.transcript.is_empty() {
         let _ = writeln!(out, "  requests sent by the case (last 12):");
@@ -139,6 +155,20 @@ pub fn text(reports: &[CaseReport], rerun: &Rerun, prefix: &str, wall: Duration)
             out.push('\n');
         }
     }
+    for r in reports {
+        if let Outcome::Blocked { by, failure } = &r.outcome {
+            let _ = writeln!(
+                out,
+                "blocked {} [{}] by {by}: {}",
+                r.id,
+                r.clause,
+                elide(&format!(
+                    "expected {}, got {}",
+                    failure.expected, failure.actual
+                ))
+            );
+        }
+    }
     let skipped: Vec<&CaseReport> = reports
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Skipped(_)))
@@ -151,11 +181,12 @@ pub fn text(reports: &[CaseReport], rerun: &Rerun, prefix: &str, wall: Duration)
     let s = Summary::of(reports);
     let _ = writeln!(
         out,
-        "run prefix {prefix}, {} cases in {:.1} s; expected failures: {} xfailed, {} xpassed",
+        "run prefix {prefix}, {} cases in {:.1} s; expected failures: {} xfailed, {} xpassed; {} blocked by a failed prerequisite",
         reports.len(),
         wall.as_secs_f64(),
         s.xfailed,
-        s.xpassed
+        s.xpassed,
+        s.blocked
     );
     let _ = writeln!(out, "{}", s.closing_line());
     out

@@ -13,7 +13,9 @@
 //! ```
 //!
 //! - `#` lines are comments; `# clause: ID` names the clause the scenario
-//!   teaches, `# tags: a,b` its tags (default `core`).
+//!   teaches, `# tags: a,b` its tags (default `core`), `# requires: A,B`
+//!   the clauses it relies on to get there (a failure is `blocked by` one of
+//!   them when that clause fails in the same run).
 //! - `!` marks a request that must fail; any other request must succeed.
 //! - Database ids are written plain (`shop`); the runner puts them in the
 //!   case's namespace, so scenarios run isolated like every case.
@@ -76,6 +78,9 @@ pub fn cases() -> Vec<Case> {
             let tags: Vec<Tag> = header(s.script, "tags:")
                 .map(|t| t.split(',').filter_map(|t| t.trim().parse().ok()).collect())
                 .unwrap_or_else(|| vec![Tag::Core]);
+            let requires: Vec<&str> = header(s.script, "requires:")
+                .map(|t| t.split(',').map(str::trim).collect())
+                .unwrap_or_default();
             let scenario = *s;
             Case::new(
                 format!("scenario-{}", s.name),
@@ -89,6 +94,7 @@ pub fn cases() -> Vec<Case> {
                     })
                 },
             )
+            .relies_on(&requires)
         })
         .collect()
 }

@@ -1,6 +1,12 @@
 //! Deliberately wrong workers: each forwards to a reference worker and
-//! breaks exactly one behaviour, so a test can check that the suite notices
-//! (and blames the right clause).
+//! breaks exactly one behaviour (or a chosen few, [`WrongWorker::start_with`]),
+//! so a test can check that the suite notices and blames the right clause.
+//!
+//! The services are in [`resources`] (databases, collections, documents)
+//! and [`txn_wal`] (transactions and the log); each flaw is one `if` there.
+
+mod resources;
+mod txn_wal;
 
 use std::{
     collections::BTreeMap,
@@ -9,18 +15,19 @@ use std::{
 };
 
 use distgo_conformance::proto::database::{
-    self as pb,
-    collection_service_client::CollectionServiceClient,
-    collection_service_server::{CollectionService, CollectionServiceServer},
-    database_service_client::DatabaseServiceClient,
-    database_service_server::{DatabaseService, DatabaseServiceServer},
-    document_service_client::DocumentServiceClient,
-    document_service_server::{DocumentService, DocumentServiceServer},
+    self as pb, collection_service_client::CollectionServiceClient,
+    collection_service_server::CollectionServiceServer,
+    database_service_client::DatabaseServiceClient, database_service_server::DatabaseServiceServer,
+    document_service_client::DocumentServiceClient, document_service_server::DocumentServiceServer,
     transaction_service_client::TransactionServiceClient,
-    transaction_service_server::{TransactionService, TransactionServiceServer},
+    transaction_service_server::TransactionServiceServer, wal_service_client::WalServiceClient,
+    wal_service_server::WalServiceServer,
 };
 use tokio::sync::oneshot;
-use tonic::{Code, Request, Response, Status, transport::Channel};
+use tonic::{Request, Response, Status, transport::Channel};
+
+/// The request header of retries.
+const REQUEST_ID: &str = "distgo-request-id";
 
 /// The one thing a wrong worker gets wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +51,39 @@ pub enum Flaw {
     LeakyExecute,
     /// Nothing: a faithful front (with TLS or a token, see [`Front`]).
     Nothing,
+    /// INVALID_ARGUMENT of a create or update keeps only its first field
+    /// violation (ERR-3).
+    FirstViolationOnly,
+    /// UpdateDocument with a value that is not JSON answers OK as if it
+    /// stored it, and stores nothing (FIELD-3 on update).
+    UpdateAcceptsMalformed,
+    /// Every resource in every answer has `updated_at` = `created_at`: a
+    /// frozen update time (FIELD-6).
+    FrozenUpdatedAt,
+    /// ListWALEntries leaves out the document deletes of a cascade: those
+    /// with the timestamp of a collection's delete (WAL-4).
+    CascadeLogPartial,
+    /// A failed Commit leaves the transaction open: committing it again
+    /// fails the same way instead of NOT_FOUND (TXN-COMMIT-3).
+    FailedCommitStaysOpen,
+    /// Execute with at least one operation answers OK for a transaction id
+    /// it does not know: it looks the id up only for an empty Execute
+    /// (TXN-UNKNOWN-1).
+    ExecuteIgnoresUnknownId,
+    /// The `distgo-request-id` header is ignored: a retry is a new write
+    /// (REQ-1).
+    IgnoresRequestId,
+    /// Every List with `page_size` 0 answers an empty page (LIST-2).
+    PageSizeZeroEmpty,
+    /// ListDatabases with `page_size` 0 returns pages of 50 (LIST-2).
+    DatabasePagesOfFifty,
+    /// ListDatabases returns one item fewer than asked while more remain
+    /// (LIST-3).
+    DatabasePagesShort,
+    /// ListDatabases pages by offset: the token is the index of the next
+    /// item, so a deleted item shifts the listing (LIST-5), and a full last
+    /// page still carries a token (LIST-8).
+    DatabaseOffsetTokens,
 }
 
 /// How a wrong worker is reached: plain, or like a production gateway with
@@ -65,7 +105,10 @@ type Buffers = Arc<Mutex<BTreeMap<String, Vec<pb::Operation>>>>;
 #[derive(Clone)]
 struct Wrong {
     up: Channel,
-    flaw: Flaw,
+    flaws: Arc<[Flaw]>,
+    /// For FailedCommitStaysOpen: the answer of each failed commit, by
+    /// transaction id.
+    zombies: Arc<Mutex<BTreeMap<String, Status>>>,
     /// For PartialCascade.
     graveyard: Graveyard,
     /// For PartialCommit.
@@ -75,6 +118,35 @@ struct Wrong {
 type R<T> = Result<Response<T>, Status>;
 
 impl Wrong {
+    fn has(&self, flaw: Flaw) -> bool {
+        self.flaws.contains(&flaw)
+    }
+
+    /// The message of `r`, as a request to the reference worker carrying
+    /// the client's `distgo-request-id` (unless the flaw drops it).
+    fn fwd<T>(&self, r: Request<T>) -> Request<T> {
+        let id = r.metadata().get(REQUEST_ID).cloned();
+        let mut out = Request::new(r.into_inner());
+        if let (Some(id), false) = (id, self.has(Flaw::IgnoresRequestId)) {
+            out.metadata_mut().insert(REQUEST_ID, id);
+        }
+        out
+    }
+
+    /// The answer of a create, get or update, as the flaws change it.
+    fn answer<T: Resource>(&self, result: R<T>) -> R<T> {
+        match result {
+            Ok(mut response) => {
+                if self.has(Flaw::FrozenUpdatedAt) {
+                    response.get_mut().freeze();
+                }
+                Ok(response)
+            }
+            Err(status) if self.has(Flaw::FirstViolationOnly) => Err(first_violation(status)),
+            Err(status) => Err(status),
+        }
+    }
+
     fn db(&self) -> DatabaseServiceClient<Channel> {
         DatabaseServiceClient::new(self.up.clone())
     }
@@ -86,6 +158,9 @@ impl Wrong {
     }
     fn txn(&self) -> TransactionServiceClient<Channel> {
         TransactionServiceClient::new(self.up.clone())
+    }
+    fn wal(&self) -> WalServiceClient<Channel> {
+        WalServiceClient::new(self.up.clone())
     }
 
     /// Applies one operation on its own: a transaction of one.
@@ -108,228 +183,12 @@ impl Wrong {
     }
 
     fn mangle(&self, value: String) -> String {
-        if self.flaw != Flaw::NotVerbatim {
+        if !self.has(Flaw::NotVerbatim) {
             return value;
         }
         serde_json::from_str::<serde_json::Value>(&value)
             .map(|v| v.to_string())
             .unwrap_or(value)
-    }
-}
-
-#[tonic::async_trait]
-impl DatabaseService for Wrong {
-    async fn list_databases(
-        &self,
-        r: Request<pb::ListDatabasesRequest>,
-    ) -> R<pb::ListDatabasesResponse> {
-        self.db().list_databases(r.into_inner()).await
-    }
-    async fn get_database(&self, r: Request<pb::GetDatabaseRequest>) -> R<pb::Database> {
-        self.db().get_database(r.into_inner()).await
-    }
-    async fn create_database(&self, r: Request<pb::CreateDatabaseRequest>) -> R<pb::Database> {
-        let created = self.db().create_database(r.into_inner()).await?;
-        let ghosts = self
-            .graveyard
-            .lock()
-            .unwrap()
-            .remove(&created.get_ref().name);
-        for (id, description) in ghosts.unwrap_or_default() {
-            let request = pb::CreateCollectionRequest {
-                parent: created.get_ref().name.clone(),
-                collection_id: id,
-                collection: Some(pb::Collection {
-                    description,
-                    ..Default::default()
-                }),
-            };
-            self.coll().create_collection(request).await?;
-        }
-        Ok(created)
-    }
-    async fn update_database(&self, r: Request<pb::UpdateDatabaseRequest>) -> R<pb::Database> {
-        self.db().update_database(r.into_inner()).await
-    }
-    async fn delete_database(&self, r: Request<pb::DeleteDatabaseRequest>) -> R<()> {
-        let name = r.get_ref().name.clone();
-        if self.flaw == Flaw::PartialCascade {
-            let list = pb::ListCollectionsRequest {
-                parent: name.clone(),
-                page_size: 1000,
-                page_token: String::new(),
-            };
-            if let Ok(page) = self.coll().list_collections(list).await {
-                let ghosts = page
-                    .into_inner()
-                    .collections
-                    .into_iter()
-                    .map(|c| {
-                        (
-                            c.name.rsplit('/').next().unwrap_or_default().to_owned(),
-                            c.description,
-                        )
-                    })
-                    .collect();
-                self.graveyard.lock().unwrap().insert(name, ghosts);
-            }
-        }
-        self.db().delete_database(r.into_inner()).await
-    }
-}
-
-#[tonic::async_trait]
-impl CollectionService for Wrong {
-    async fn list_collections(
-        &self,
-        r: Request<pb::ListCollectionsRequest>,
-    ) -> R<pb::ListCollectionsResponse> {
-        self.coll().list_collections(r.into_inner()).await
-    }
-    async fn get_collection(&self, r: Request<pb::GetCollectionRequest>) -> R<pb::Collection> {
-        let result = self.coll().get_collection(r.into_inner()).await;
-        match result {
-            Err(s) if self.flaw == Flaw::WrongCode && s.code() == Code::NotFound => {
-                Err(Status::failed_precondition(s.message().to_owned()))
-            }
-            other => other,
-        }
-    }
-    async fn create_collection(
-        &self,
-        r: Request<pb::CreateCollectionRequest>,
-    ) -> R<pb::Collection> {
-        self.coll().create_collection(r.into_inner()).await
-    }
-    async fn update_collection(
-        &self,
-        r: Request<pb::UpdateCollectionRequest>,
-    ) -> R<pb::Collection> {
-        self.coll().update_collection(r.into_inner()).await
-    }
-    async fn delete_collection(&self, r: Request<pb::DeleteCollectionRequest>) -> R<()> {
-        self.coll().delete_collection(r.into_inner()).await
-    }
-}
-
-#[tonic::async_trait]
-impl DocumentService for Wrong {
-    async fn list_documents(
-        &self,
-        r: Request<pb::ListDocumentsRequest>,
-    ) -> R<pb::ListDocumentsResponse> {
-        let request = r.into_inner();
-        let mut page = self
-            .doc()
-            .list_documents(request.clone())
-            .await?
-            .into_inner();
-        if self.flaw == Flaw::PageOverlap
-            && !page.next_page_token.is_empty()
-            && page.documents.len() >= 2
-        {
-            // The token of a page one shorter: the next page starts with the
-            // last item of this one again.
-            let shorter = pb::ListDocumentsRequest {
-                page_size: page.documents.len() as i32 - 1,
-                ..request
-            };
-            page.next_page_token = self
-                .doc()
-                .list_documents(shorter)
-                .await?
-                .into_inner()
-                .next_page_token;
-        }
-        Ok(Response::new(page))
-    }
-    async fn get_document(&self, r: Request<pb::GetDocumentRequest>) -> R<pb::Document> {
-        self.doc().get_document(r.into_inner()).await
-    }
-    async fn create_document(&self, r: Request<pb::CreateDocumentRequest>) -> R<pb::Document> {
-        let mut request = r.into_inner();
-        if let Some(d) = request.document.as_mut() {
-            d.value = self.mangle(std::mem::take(&mut d.value));
-        }
-        self.doc().create_document(request).await
-    }
-    async fn update_document(&self, r: Request<pb::UpdateDocumentRequest>) -> R<pb::Document> {
-        let mut request = r.into_inner();
-        if let Some(d) = request.document.as_mut() {
-            d.value = self.mangle(std::mem::take(&mut d.value));
-        }
-        if self.flaw == Flaw::LostUpdate {
-            let doc = request.document.unwrap_or_default();
-            let get = pb::GetDocumentRequest {
-                name: doc.name.clone(),
-            };
-            let mut stored = self.doc().get_document(get).await?.into_inner();
-            stored.value = doc.value;
-            return Ok(Response::new(stored));
-        }
-        self.doc().update_document(request).await
-    }
-    async fn delete_document(&self, r: Request<pb::DeleteDocumentRequest>) -> R<()> {
-        self.doc().delete_document(r.into_inner()).await
-    }
-}
-
-#[tonic::async_trait]
-impl TransactionService for Wrong {
-    async fn begin(&self, r: Request<pb::BeginRequest>) -> R<pb::BeginResponse> {
-        self.txn().begin(r.into_inner()).await
-    }
-    async fn execute(&self, r: Request<pb::ExecuteRequest>) -> R<()> {
-        let request = r.into_inner();
-        let answer = self.txn().execute(request.clone()).await?;
-        match self.flaw {
-            Flaw::PartialCommit => self
-                .buffers
-                .lock()
-                .unwrap()
-                .entry(request.transaction_id)
-                .or_default()
-                .extend(request.operations),
-            Flaw::LeakyExecute => {
-                for op in request.operations {
-                    let _ = self.apply_alone(&request.database_name, op).await;
-                }
-            }
-            _ => {}
-        }
-        Ok(answer)
-    }
-    async fn commit(&self, r: Request<pb::CommitRequest>) -> R<()> {
-        let request = r.into_inner();
-        if self.flaw != Flaw::PartialCommit {
-            return self.txn().commit(request).await;
-        }
-        // End the real transaction (its answer is the right one for unknown,
-        // finished and other databases' ids), then apply what it held.
-        let rollback = pb::RollbackRequest {
-            database_name: request.database_name.clone(),
-            transaction_id: request.transaction_id.clone(),
-        };
-        self.txn().rollback(rollback).await?;
-        let ops = self
-            .buffers
-            .lock()
-            .unwrap()
-            .remove(&request.transaction_id)
-            .unwrap_or_default();
-        for (i, op) in ops.into_iter().enumerate() {
-            if let Err(status) = self.apply_alone(&request.database_name, op).await {
-                let message = format!("operation {i} failed: {}", status.message());
-                return Err(Status::failed_precondition(message));
-            }
-        }
-        Ok(Response::new(()))
-    }
-    async fn rollback(&self, r: Request<pb::RollbackRequest>) -> R<()> {
-        let request = r.into_inner();
-        let answer = self.txn().rollback(request.clone()).await?;
-        self.buffers.lock().unwrap().remove(&request.transaction_id);
-        Ok(answer)
     }
 }
 
@@ -343,11 +202,16 @@ pub struct WrongWorker {
 impl WrongWorker {
     /// Starts a worker with `flaw` in front of the worker at `upstream`.
     pub async fn start(upstream: &str, flaw: Flaw) -> WrongWorker {
-        Self::start_behind(upstream, flaw, Front::default()).await
+        Self::start_with(upstream, &[flaw], Front::default()).await
     }
 
     /// [`WrongWorker::start`], reached through `front`.
     pub async fn start_behind(upstream: &str, flaw: Flaw, front: Front) -> WrongWorker {
+        Self::start_with(upstream, &[flaw], front).await
+    }
+
+    /// A worker with every one of `flaws`, reached through `front`.
+    pub async fn start_with(upstream: &str, flaws: &[Flaw], front: Front) -> WrongWorker {
         let up = Channel::from_shared(upstream.to_owned())
             .unwrap()
             .connect()
@@ -355,7 +219,8 @@ impl WrongWorker {
             .unwrap();
         let wrong = Wrong {
             up,
-            flaw,
+            flaws: flaws.into(),
+            zombies: Arc::default(),
             graveyard: Arc::default(),
             buffers: Arc::default(),
         };
@@ -387,7 +252,8 @@ impl WrongWorker {
             .add_service(DatabaseServiceServer::new(wrong.clone()))
             .add_service(CollectionServiceServer::new(wrong.clone()))
             .add_service(DocumentServiceServer::new(wrong.clone()))
-            .add_service(TransactionServiceServer::new(wrong))
+            .add_service(TransactionServiceServer::new(wrong.clone()))
+            .add_service(WalServiceServer::new(wrong))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 async {
@@ -408,4 +274,45 @@ impl Drop for WrongWorker {
             let _ = stop.send(());
         }
     }
+}
+
+/// A resource message whose timestamps a flaw can freeze.
+trait Resource {
+    /// Sets `updated_at` to `created_at`.
+    fn freeze(&mut self);
+}
+
+macro_rules! resource {
+    ($($t:ty),*) => {$(
+        impl Resource for $t {
+            fn freeze(&mut self) {
+                self.updated_at = self.created_at;
+            }
+        }
+    )*};
+}
+resource!(pb::Database, pb::Collection, pb::Document);
+
+/// `status` with only its first BadRequest field violation.
+fn first_violation(status: Status) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let mut details = status.get_error_details();
+    let Some(bad) = details.bad_request().cloned() else {
+        return status;
+    };
+    let mut first = bad.clone();
+    first.field_violations.truncate(1);
+    details = ErrorDetails::new();
+    details.set_bad_request(first.field_violations);
+    Status::with_error_details(status.code(), status.message(), details)
+}
+
+/// The i32 page size `n` as a count.
+fn count(n: i32) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// Decodes an offset token of [`Flaw::DatabaseOffsetTokens`].
+fn offset_of(token: &str) -> Option<usize> {
+    token.strip_prefix("off-")?.parse().ok()
 }
