@@ -199,3 +199,57 @@ pub fn encode_call(selector: u8, message: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&message[..usize::from(len)]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{clock::Clock, proto::database as pb};
+
+    fn script(calls: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (method, message) in calls {
+            let selector = METHODS.iter().position(|m| m == method).unwrap();
+            encode_call(selector as u8, message, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn calls_reads_back_what_encode_call_wrote_and_cuts_at_the_end() {
+        let mut bytes = Vec::new();
+        encode_call(3, b"abc", &mut bytes);
+        encode_call(0x85, b"", &mut bytes);
+        bytes.extend_from_slice(&[7, 0xff, 0xff, 1, 2]);
+        let read: Vec<_> = calls(&bytes).collect();
+        assert_eq!(read, [(3, &b"abc"[..]), (0x85, &b""[..]), (7, &[1, 2][..])]);
+        assert_eq!(calls(&[9]).collect::<Vec<_>>(), [(9, &b""[..])]);
+    }
+
+    /// The selector of each method must reach that method: a script that
+    /// creates a database, then a collection in it, leaves both behind.
+    #[tokio::test]
+    async fn a_script_reaches_the_services_it_names() {
+        let database = pb::CreateDatabaseRequest {
+            database_id: "shop".into(),
+            database: Some(pb::Database {
+                display_name: "Shop".into(),
+                ..Default::default()
+            }),
+        };
+        let collection = pb::CreateCollectionRequest {
+            parent: "databases/shop".into(),
+            collection_id: "orders".into(),
+            collection: Some(pb::Collection::default()),
+        };
+        let data = script(&[
+            ("CreateDatabase", database.encode_to_vec()),
+            ("CreateCollection", collection.encode_to_vec()),
+            ("GetDocument", vec![0xff, 0xff]),
+        ]);
+        let clock = Arc::new(ManualClock::new(START));
+        let replica = Arc::new(Replica::memory(&WalConfig::default(), clock.clone()));
+        run(replica.clone(), clock.clone(), &data).await;
+        assert_eq!(replica.store().counts(), (1, 1, 0));
+        assert_eq!(clock.now(), START.plus(Duration::from_secs(15)));
+    }
+}
