@@ -93,6 +93,7 @@
 //! | [`server`] | the accept loop and its limits, TLS, tokens, deadlines; shutdown |
 //! | [`config`] | the YAML configuration |
 //! | [`logging`] | the tracing subscriber |
+//! | [`master`] | `distgo-master`: one address for many replica sets; routing, placement, merged listings |
 //! | [`cli`] | `distgo`, the command-line client (a client of the public API only) |
 //! | [`error`] | the one error enum |
 //! | [`performance`] | measurements (documentation only) |
@@ -126,6 +127,7 @@ pub mod error;
 pub mod fields;
 pub mod ids;
 pub mod logging;
+pub mod master;
 pub mod names;
 pub mod performance;
 pub mod proto;
