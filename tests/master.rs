@@ -9,6 +9,7 @@ use std::{collections::BTreeSet, net::SocketAddr, time::Duration};
 use common::{TestWorker, test_config};
 use distgo_db::{
     master::{Master, MasterConfig},
+    proto::database as worker_pb,
     proto::master::{
         cluster::{
             ListWorkersRequest, RegisterRequest, UnregisterRequest,
@@ -26,7 +27,6 @@ use distgo_db::{
             wal_service_client::WalServiceClient,
         },
     },
-    proto::database as worker_pb,
 };
 use tokio::sync::oneshot;
 use tonic::{Code, transport::Channel};
@@ -135,7 +135,11 @@ async fn databases_created_through_the_master_spread_over_both_sets_and_are_reac
     }
     let on_a = worker_databases(&a).await;
     let on_b = worker_databases(&b).await;
-    println!("split of 100 databases: set a {}, set b {}", on_a.len(), on_b.len());
+    println!(
+        "split of 100 databases: set a {}, set b {}",
+        on_a.len(),
+        on_b.len()
+    );
     assert_eq!(on_a.len() + on_b.len(), 100);
     assert!(on_a.is_disjoint(&on_b));
     assert!(!on_a.is_empty() && !on_b.is_empty(), "one set got nothing");
@@ -150,7 +154,11 @@ async fn databases_created_through_the_master_spread_over_both_sets_and_are_reac
         assert_eq!(got.value, format!("{{\"i\":{i}}}"));
     }
     // A fresh master (empty cache) finds them too.
-    let fresh = TestMaster::start(&format!("  sets:\n    a: [{}]\n    b: [{}]\n", a.address, b.address)).await;
+    let fresh = TestMaster::start(&format!(
+        "  sets:\n    a: [{}]\n    b: [{}]\n",
+        a.address, b.address
+    ))
+    .await;
     let mut fresh_docs = DocumentServiceClient::new(fresh.channel().await);
     let got = fresh_docs
         .get_document(GetDocumentRequest {
@@ -250,7 +258,10 @@ async fn list_databases_pages_across_sets_in_order_exactly_once_under_change() {
     sorted.dedup();
     assert_eq!(seen, sorted, "out of order or twice");
     for i in 0..40 {
-        assert!(seen.contains(&format!("databases/k{i:02}")), "k{i:02} missing");
+        assert!(
+            seen.contains(&format!("databases/k{i:02}")),
+            "k{i:02} missing"
+        );
     }
     let total = worker_databases(&a).await.len() + worker_databases(&b).await.len();
     assert!(total >= 40 + 2 * pages);
@@ -360,8 +371,9 @@ async fn the_wal_of_both_sets_is_one_listing_in_commit_time_order() {
         for entry in page.entries {
             let ts = entry.timestamp.unwrap();
             times.push((ts.seconds, ts.nanos));
-            if let Some(distgo_db::proto::master::database::wal_entry::Payload::DatabasePayload(p)) =
-                entry.payload
+            if let Some(distgo_db::proto::master::database::wal_entry::Payload::DatabasePayload(
+                p,
+            )) = entry.payload
             {
                 names.push(p.database_id);
             }
@@ -372,7 +384,10 @@ async fn the_wal_of_both_sets_is_one_listing_in_commit_time_order() {
         }
     }
     let expected: Vec<String> = (0..12).map(|i| format!("w{i:02}")).collect();
-    assert_eq!(names, expected, "creates listed in the order they were made");
+    assert_eq!(
+        names, expected,
+        "creates listed in the order they were made"
+    );
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
 }
 
@@ -405,7 +420,11 @@ async fn workers_register_and_are_listed_and_unregistered() {
     // Registered workers serve data through the master.
     let mut databases = DatabaseServiceClient::new(master.channel().await);
     create_db(&mut databases, "via-registration").await;
-    assert!(worker_databases(&worker).await.contains("databases/via-registration"));
+    assert!(
+        worker_databases(&worker)
+            .await
+            .contains("databases/via-registration")
+    );
     // Register by hand: the same id again and again.
     let first = cluster
         .register(RegisterRequest {

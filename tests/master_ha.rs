@@ -60,15 +60,18 @@ impl Node {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Owned by a Node from here on, so a failed start still kills it.
+        let mut node = Node {
+            child,
+            log,
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
         let started = Instant::now();
         loop {
-            let text = fs::read_to_string(&log).unwrap_or_default();
+            let text = fs::read_to_string(&node.log).unwrap_or_default();
             if let Some(address) = text.lines().find_map(listening_address) {
-                return Node {
-                    child,
-                    log,
-                    address,
-                };
+                node.address = address;
+                return node;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
@@ -81,7 +84,6 @@ impl Node {
     fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = &self.log;
     }
 }
 
@@ -158,7 +160,10 @@ async fn write(masters: &[SocketAddr; 2], current: &mut usize, db: &str, id: usi
                     ..Document::default()
                 }),
             };
-            match DocumentServiceClient::new(ch).create_document(request).await {
+            match DocumentServiceClient::new(ch)
+                .create_document(request)
+                .await
+            {
                 Ok(_) => return,
                 // A retry of a write that did land: acknowledged already.
                 Err(status) if status.code() == tonic::Code::AlreadyExists => return,
@@ -176,16 +181,36 @@ async fn killing_a_master_under_load_costs_one_retry_and_loses_nothing() {
     let master_bin = env!("CARGO_BIN_EXE_distgo-master");
     let worker_bin = env!("CARGO_BIN_EXE_distgo-worker");
     let mut nodes: Vec<Option<Node>> = vec![
-        Some(Node::start(master_bin, dir.path(), "m1", &master_yaml(dir.path(), "m1", 0))),
-        Some(Node::start(master_bin, dir.path(), "m2", &master_yaml(dir.path(), "m2", 0))),
+        Some(Node::start(
+            master_bin,
+            dir.path(),
+            "m1",
+            &master_yaml(dir.path(), "m1", 0),
+        )),
+        Some(Node::start(
+            master_bin,
+            dir.path(),
+            "m2",
+            &master_yaml(dir.path(), "m2", 0),
+        )),
     ];
     let masters = [
         nodes[0].as_ref().unwrap().address,
         nodes[1].as_ref().unwrap().address,
     ];
     let _workers = [
-        Node::start(worker_bin, dir.path(), "a", &worker_yaml(dir.path(), "a", &masters)),
-        Node::start(worker_bin, dir.path(), "b", &worker_yaml(dir.path(), "b", &masters)),
+        Node::start(
+            worker_bin,
+            dir.path(),
+            "a",
+            &worker_yaml(dir.path(), "a", &masters),
+        ),
+        Node::start(
+            worker_bin,
+            dir.path(),
+            "b",
+            &worker_yaml(dir.path(), "b", &masters),
+        ),
     ];
     wait_for_workers(masters[0], 2).await;
     wait_for_workers(masters[1], 2).await;

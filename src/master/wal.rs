@@ -96,10 +96,9 @@ impl WalService for MasterWal {
             request.before = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
         }
         let sets = self.router.catalog().sets().all();
-        let cuts = sets.iter().map(|set| {
-            self.router
-                .send::<_, ()>(set, &hop, TRUNCATE, request.clone())
-        });
+        let cuts = sets
+            .iter()
+            .map(|set| self.router.send::<_, ()>(set, &hop, TRUNCATE, request));
         try_join_all(cuts).await?;
         Ok(Response::new(()))
     }
