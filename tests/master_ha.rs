@@ -304,3 +304,159 @@ async fn killing_a_master_under_load_costs_one_retry_and_loses_nothing() {
     }
     assert_eq!(found, acked, "acknowledged writes lost (or duplicated)");
 }
+
+/// A free loopback port (the OS's pick; released for the process to bind).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn member_yaml(dir: &Path, id: u64, ports: &[u16; 3]) -> String {
+    let wal = dir.join(format!("wal-{id}"));
+    format!(
+        "name: r{id}\ngrpc:\n  host: 127.0.0.1\n  port: {}\n  timeout: 4s\n\
+         logging:\n  level: info\n  format: json\n  output: {}\n\
+         wal:\n  path: {}\n\
+         cluster:\n  node_id: {id}\n  bootstrap: {}\n  heartbeat: 50ms\n  election_timeout: 300ms..600ms\n\
+         \x20 peers:\n    1: 127.0.0.1:{}\n    2: 127.0.0.1:{}\n    3: 127.0.0.1:{}\n",
+        ports[id as usize - 1],
+        dir.join(format!("r{id}.log")).display(),
+        wal.display(),
+        id == 1,
+        ports[0],
+        ports[1],
+        ports[2]
+    )
+}
+
+/// The member that says it leads, if one does.
+async fn leader(ports: &[u16; 3]) -> Option<usize> {
+    use distgo_db::proto::replication::{
+        StatusRequest, replication_service_client::ReplicationServiceClient,
+    };
+    for (index, port) in ports.iter().enumerate() {
+        let Some(ch) = channel(SocketAddr::from(([127, 0, 0, 1], *port))).await else {
+            continue;
+        };
+        if let Ok(status) = ReplicationServiceClient::new(ch)
+            .status(StatusRequest {})
+            .await
+            && status.into_inner().state == "leader"
+        {
+            return Some(index);
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_change_in_a_set_is_retried_by_the_master() {
+    let dir = tempfile::tempdir().unwrap();
+    let master_bin = env!("CARGO_BIN_EXE_distgo-master");
+    let worker_bin = env!("CARGO_BIN_EXE_distgo-worker");
+    let ports = [free_port(), free_port(), free_port()];
+    let mut members: Vec<Option<Node>> = (1..=3)
+        .map(|id| {
+            Some(Node::start(
+                worker_bin,
+                dir.path(),
+                &format!("r{id}"),
+                &member_yaml(dir.path(), id, &ports),
+            ))
+        })
+        .collect();
+    let sets = format!(
+        "  sets:\n    a: [127.0.0.1:{}, 127.0.0.1:{}, 127.0.0.1:{}]\n",
+        ports[0], ports[1], ports[2]
+    );
+    let yaml = master_yaml(dir.path(), "m", 0).replace("  timeout: 2s", "  timeout: 5s") + &sets;
+    let master = Node::start(master_bin, dir.path(), "m", &yaml);
+    let started = Instant::now();
+    while leader(&ports).await.is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no leader elected"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ch = channel(master.address).await.unwrap();
+    DatabaseServiceClient::new(ch.clone())
+        .create_database(CreateDatabaseRequest {
+            database_id: "rs".into(),
+            database: Some(Database {
+                display_name: "rs".into(),
+                ..Database::default()
+            }),
+        })
+        .await
+        .unwrap();
+    CollectionServiceClient::new(ch.clone())
+        .create_collection(CreateCollectionRequest {
+            parent: "databases/rs".into(),
+            collection_id: "c".into(),
+            collection: Some(Default::default()),
+        })
+        .await
+        .unwrap();
+    // The client's deadline outlasts an election: the master retries
+    // within it, so the client should see no error at all.
+    let patient = Endpoint::from_shared(format!("http://{}", master.address))
+        .unwrap()
+        .timeout(Duration::from_secs(6))
+        .connect()
+        .await
+        .unwrap();
+    let mut documents = DocumentServiceClient::new(patient);
+    let mut client_errors = 0;
+    let mut longest = Duration::ZERO;
+    let mut last_ack = Instant::now();
+    let mut acked = 0;
+    for n in 0..300 {
+        if n == 100 {
+            let index = leader(&ports).await.expect("a leader");
+            if let Some(node) = members[index].take() {
+                node.kill();
+            }
+        }
+        let request = CreateDocumentRequest {
+            parent: "databases/rs/collections/c".into(),
+            document_id: format!("d{n:04}"),
+            document: Some(Document {
+                value: "{}".into(),
+                ..Document::default()
+            }),
+        };
+        match documents.create_document(request).await {
+            Ok(_) => {
+                acked += 1;
+                longest = longest.max(last_ack.elapsed());
+                last_ack = Instant::now();
+            }
+            Err(status) => {
+                client_errors += 1;
+                eprintln!("write {n}: {status:?}");
+            }
+        }
+    }
+    println!(
+        "leader killed under writes through the master: {acked} of 300 acknowledged, \
+         {client_errors} errors seen by the client, longest pause {longest:?}"
+    );
+    let listed = documents
+        .list_documents(ListDocumentsRequest {
+            parent: "databases/rs/collections/c".into(),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.documents.len(),
+        acked,
+        "acknowledged writes lost or doubled"
+    );
+    assert_eq!(client_errors, 0, "the master let a leader change through");
+}

@@ -49,9 +49,9 @@ use crate::{
     server::{deadline::Bound, routing::READ_HEADER},
 };
 
-/// The most attempts one request makes, whatever the deadline: enough to
-/// try every member of a five-member set and follow a leader hint or two.
-const MAX_ATTEMPTS: usize = 8;
+/// The most attempts one request makes, whatever the deadline: with a
+/// pause after each round of the members, enough to outlast an election.
+const MAX_ATTEMPTS: usize = 32;
 
 /// How long to wait once every member has refused: about one election.
 const ALL_REFUSED_PAUSE: Duration = Duration::from_millis(100);
@@ -140,6 +140,11 @@ where
     }
     let mut next = 0;
     let mut last = None;
+    // Members this request could not reach: a follower's hint may still
+    // name the leader that just died, and following it again is useless
+    // until an election has had time to run.
+    let mut unreachable: Vec<String> = Vec::new();
+    let mut since_pause = 0;
     for attempt in 0..MAX_ATTEMPTS {
         if hop.remaining().is_zero() {
             return Err(hop.expired(path));
@@ -161,20 +166,26 @@ where
             Ok(Err(status)) if status.code() != Code::Unavailable => return Err(pass_on(status)),
             Ok(Err(status)) => status,
         };
-        match leader_hint(&status) {
-            Some(leader) if leader != target => {
+        let hint = leader_hint(&status);
+        if hint.is_none() && !unreachable.contains(&target) {
+            unreachable.push(target.clone());
+        }
+        match hint {
+            Some(leader) if leader != target && !unreachable.contains(&leader) => {
                 set.set_leader(Some(leader.clone()));
                 if !targets.contains(&leader) {
                     targets.push(leader.clone());
                 }
                 next = targets.iter().position(|t| *t == leader).unwrap_or(0);
             }
-            _ => {
-                next += 1;
-                if next % targets.len() == 0 {
-                    tokio::time::sleep(ALL_REFUSED_PAUSE.min(hop.remaining())).await;
-                }
-            }
+            _ => next += 1,
+        }
+        since_pause += 1;
+        if since_pause >= targets.len() {
+            // Every member refused: an election is probably under way.
+            tokio::time::sleep(ALL_REFUSED_PAUSE.min(hop.remaining())).await;
+            since_pause = 0;
+            unreachable.clear();
         }
         last = Some(status);
     }
