@@ -23,7 +23,10 @@
 //! an election under way, shutting down, or the connection failed), and
 //! only while the request's deadline lasts: the master's `grpc.timeout` or
 //! the client's `grpc-timeout`, whichever ends first, of which each hop
-//! gets what remains. A retried write must not apply twice, so every write
+//! gets what remains. Until an election ends, followers keep naming the
+//! leader that died, so a hint naming a member this request could not
+//! reach is ignored until the next pause (100 ms after each round of the
+//! members). A retried write must not apply twice, so every write
 //! carries a `distgo-request-id` (the client's own, or one the master makes):
 //! the set remembers it and answers a repeat with the first outcome.
 //!
