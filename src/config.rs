@@ -94,6 +94,11 @@
 //! | `cluster.request_window` | duration | `10m` | how long a `distgo-request-id` is remembered, so that a retried write is not applied twice |
 //! | `cluster.token_file` | path | none | required with `auth.tokens_file`: a file holding the token this member presents to its peers, which must be an `admin` token in theirs (members' Raft calls need `admin`). With `grpc.tls.*` set, members also call each other over TLS, presenting their own certificate |
 //!
+//! | `master.address` | `host:port` or a list of them | none (registers with no master) | the masters this worker registers with, at start and every `master.interval`; it serves on whether they answer or not ([`crate::server::registration`]) |
+//! | `master.set` | name | the node's `name` | the replica set the worker registers as; required on a `cluster` member (all members of a set name the same set) |
+//! | `master.advertise` | `host:port` | its own `cluster.peers` entry, else the bound address | where masters call this worker |
+//! | `master.interval` | duration | `5s` | how often the registration is renewed |
+//!
 //! The files that `grpc.tls.*` and `auth.tokens_file` name are read when the
 //! worker starts ([`crate::server::Security::load`]), before it binds: one
 //! that is missing, unreadable, not PEM, or a key that does not belong to
@@ -135,17 +140,22 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
+mod master_link;
 mod metrics;
 mod network;
 
 pub use self::metrics::MetricsConfig;
+
+pub use self::master_link::MasterLink;
+use self::master_link::RawMasterLink;
+pub(crate) use self::network::RawAuth;
 pub use self::network::{
     AuthConfig, ConnectionLimits, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES,
     TlsFiles,
 };
 use self::{
     metrics::RawMetrics,
-    network::{RawAuth, RawLimits, RawTls},
+    network::{RawLimits, RawTls},
 };
 
 /// The configuration the worker runs with when given no `--config`: the
@@ -201,6 +211,8 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     /// The Prometheus endpoint; `None`: no metrics are served.
     pub metrics: Option<MetricsConfig>,
+    /// The masters this worker registers with; `None`: it registers with none.
+    pub master: Option<MasterLink>,
 }
 
 /// `cluster.*`: this worker as a member of a replica set.
@@ -369,13 +381,15 @@ struct RawConfig {
     auth: Option<RawAuth>,
     cluster: Option<RawCluster>,
     metrics: Option<RawMetrics>,
+    master: Option<RawMasterLink>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawGrpc {
+pub(crate) struct RawGrpc {
     host: String,
-    port: u16,
+    /// `None`: the node's default port (the worker's 55055, the master's 55056).
+    port: Option<u16>,
     timeout: String,
     max_request_bytes: u64,
     max_connections: Option<usize>,
@@ -393,7 +407,7 @@ impl Default for RawGrpc {
         let text = |d: Duration| humantime::format_duration(d).to_string();
         RawGrpc {
             host: "0.0.0.0".into(),
-            port: 55055,
+            port: None,
             timeout: "4s".into(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES as u64,
             max_connections: limits.max_connections,
@@ -409,7 +423,7 @@ impl Default for RawGrpc {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawLogging {
+pub(crate) struct RawLogging {
     level: LogLevel,
     format: LogFormat,
     output: String,
@@ -532,7 +546,9 @@ impl Config {
 
 /// Turns a serde error into `key: problem`, in the words of a config file
 /// rather than of Rust types.
-fn describe_shape_error(err: serde_path_to_error::Error<serde_yaml::Error>) -> ConfigError {
+pub(crate) fn describe_shape_error(
+    err: serde_path_to_error::Error<serde_yaml::Error>,
+) -> ConfigError {
     let path = err.path().to_string();
     let path = if path == "." { String::new() } else { path };
     let message = err.into_inner().to_string();
@@ -601,7 +617,7 @@ impl RawConfig {
                 "is required with auth.tokens_file: members call each other with an admin token",
             ));
         }
-        let grpc = self.grpc.validate()?;
+        let grpc = self.grpc.validate(DEFAULT_WORKER_PORT)?;
         let metrics = match self.metrics {
             Some(raw) => raw.validate(grpc.host)?,
             None => None,
@@ -616,6 +632,13 @@ impl RawConfig {
                 format!("{} is grpc.port already", m.port),
             ));
         }
+        let master = self.master.map(RawMasterLink::validate).transpose()?;
+        if cluster.is_some() && master.as_ref().is_some_and(|m| m.set.is_none()) {
+            return Err(ConfigError::invalid(
+                "master.set",
+                "is required for a replica set member: every member registers as the same set",
+            ));
+        }
         Ok(Config {
             name: self.name,
             grpc,
@@ -625,12 +648,17 @@ impl RawConfig {
             auth,
             cluster,
             metrics,
+            master,
         })
     }
 }
 
+/// The worker's port when `grpc.port` is absent.
+pub const DEFAULT_WORKER_PORT: u16 = 55055;
+
 impl RawGrpc {
-    fn validate(self) -> Result<GrpcConfig, ConfigError> {
+    /// Checks `grpc.*`; an absent `grpc.port` is `default_port`.
+    pub(crate) fn validate(self, default_port: u16) -> Result<GrpcConfig, ConfigError> {
         let host = self.host.parse().map_err(|_| {
             ConfigError::invalid("grpc.host", format!("{:?} is not an IP address", self.host))
         })?;
@@ -646,7 +674,7 @@ impl RawGrpc {
         .validate()?;
         Ok(GrpcConfig {
             host,
-            port: self.port,
+            port: self.port.unwrap_or(default_port),
             timeout,
             max_request_bytes: network::max_request_bytes(self.max_request_bytes)?,
             limits,
@@ -656,7 +684,7 @@ impl RawGrpc {
 }
 
 impl RawLogging {
-    fn validate(self) -> Result<LoggingConfig, ConfigError> {
+    pub(crate) fn validate(self) -> Result<LoggingConfig, ConfigError> {
         let output = match self.output.as_str() {
             "" => return Err(ConfigError::invalid("logging.output", "must not be empty")),
             "stdout" => LogOutput::Stdout,
@@ -779,7 +807,7 @@ impl RawCluster {
 
 /// Checks a peer address: `host:port`, optionally behind `http://` or
 /// `https://`.
-fn check_peer_address(address: &str) -> Result<(), &'static str> {
+pub(crate) fn check_peer_address(address: &str) -> Result<(), &'static str> {
     let bare = address
         .strip_prefix("http://")
         .or_else(|| address.strip_prefix("https://"))

@@ -94,6 +94,7 @@
 //! | [`config`] | the YAML configuration |
 //! | [`logging`] | the tracing subscriber |
 //! | [`metrics`] | the Prometheus endpoint: what each metric means, why recording is cheap |
+//! | [`master`] | `distgo-master`: one address for many replica sets; routing, placement, merged listings |
 //! | [`cli`] | `distgo`, the command-line client (a client of the public API only) |
 //! | [`error`] | the one error enum |
 //! | [`fuzzing`] | the body of every fuzz target, shared with the corpus replay test |
@@ -130,6 +131,7 @@ pub mod fields;
 pub mod fuzzing;
 pub mod ids;
 pub mod logging;
+pub mod master;
 pub mod metrics;
 pub mod names;
 pub mod performance;

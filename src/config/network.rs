@@ -87,7 +87,7 @@ pub(super) struct RawTls {
 /// `auth:` as written.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawAuth {
+pub(crate) struct RawAuth {
     tokens_file: String,
 }
 
@@ -160,7 +160,7 @@ impl RawTls {
 }
 
 impl RawAuth {
-    pub(super) fn validate(self) -> Result<AuthConfig, ConfigError> {
+    pub(crate) fn validate(self) -> Result<AuthConfig, ConfigError> {
         Ok(AuthConfig {
             tokens_file: Some(path(self.tokens_file, "auth.tokens_file")?),
         })

@@ -213,9 +213,39 @@ pub const METHODS: &[Method] = &[
     ),
 ];
 
-/// The method at `path`, if the worker serves it.
+/// The methods of `master.cluster.v1`, which only the master serves:
+/// registering is an operator's (or a worker's admin token's) business.
+pub const MASTER_METHODS: &[Method] = &[
+    m(
+        "/master.cluster.v1.ClusterService/Register",
+        Kind::Write,
+        Role::Admin,
+    ),
+    m(
+        "/master.cluster.v1.ClusterService/ListWorkers",
+        Kind::Read,
+        Role::Read,
+    ),
+    m(
+        "/master.cluster.v1.ClusterService/Unregister",
+        Kind::Write,
+        Role::Admin,
+    ),
+];
+
+/// The method at `path`, if the worker or the master serves it. A
+/// `master.database.v1` method is its `worker.database.v1` twin: the
+/// master forwards it there, so it has the same kind and role.
 pub fn lookup(path: &str) -> Option<&'static Method> {
-    METHODS.iter().find(|method| method.path == path)
+    if let Some(rest) = path.strip_prefix("/master.database.v1.") {
+        return METHODS
+            .iter()
+            .find(|method| method.path.strip_prefix("/worker.database.v1.") == Some(rest));
+    }
+    METHODS
+        .iter()
+        .chain(MASTER_METHODS)
+        .find(|method| method.path == path)
 }
 
 /// The kind of the method at `path`; anything not in the table (health,

@@ -25,10 +25,11 @@
 //! says what an operator must set before a worker is exposed.
 
 pub mod auth;
-mod deadline;
+pub(crate) mod deadline;
 mod edge;
 pub mod limits;
 pub mod methods;
+pub mod registration;
 pub mod routing;
 mod security;
 pub mod tls;
@@ -269,6 +270,10 @@ impl Worker {
         let mut settings = limits::Settings::new(self.config.grpc.limits, timeout);
         settings.tls = security.tls.as_ref().map(tls::Tls::server_config);
         let reload = security.reload_on_sighup();
+        let registering = self.config.master.clone().map(|link| {
+            let registration = registration::Registration::of(&self.config, &link, address);
+            registration::spawn(link, registration, security.peer_token.clone())
+        });
         tracing::info!(
             node = %self.config.name,
             %address,
@@ -285,6 +290,9 @@ impl Worker {
         limits::serve(listener, service, settings, signal).await;
         if let Some(reload) = reload {
             reload.abort();
+        }
+        if let Some(registering) = registering {
+            registering.abort();
         }
         if let Some(metrics) = metrics {
             let _ = metrics.stop.send(());
@@ -354,7 +362,11 @@ fn service_names(replicated: bool) -> Vec<&'static str> {
 /// Sets the health of the whole worker (`""`) and of each of its services:
 /// a client may check the one service it uses, and with a name the health
 /// service does not know it answers NOT_FOUND.
-async fn report_health(reporter: &HealthReporter, served: &[&str], status: ServingStatus) {
+pub(crate) async fn report_health(
+    reporter: &HealthReporter,
+    served: &[&str],
+    status: ServingStatus,
+) {
     reporter.set_service_status("", status).await;
     for name in served {
         reporter.set_service_status(*name, status).await;
@@ -367,7 +379,7 @@ async fn report_health(reporter: &HealthReporter, served: &[&str], status: Servi
 /// without a local proto. Two versions because clients differ: grpcurl and
 /// Go speak `v1`, Python's grpcio-reflection and many IDE plugins only
 /// `v1alpha`.
-fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+pub(crate) fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
     let builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

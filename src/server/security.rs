@@ -93,7 +93,7 @@ impl Security {
     /// task runs (the server aborts it when it stops). A file that no longer
     /// loads is logged and the tokens in force stay.
     #[cfg(unix)]
-    pub(super) fn reload_on_sighup(&self) -> Option<tokio::task::JoinHandle<()>> {
+    pub(crate) fn reload_on_sighup(&self) -> Option<tokio::task::JoinHandle<()>> {
         use tokio::signal::unix::{SignalKind, signal};
         let auth = self.auth.clone()?;
         let mut hangups = match signal(SignalKind::hangup()) {
@@ -117,7 +117,7 @@ impl Security {
 
     /// No signals off Unix: the tokens are read once.
     #[cfg(not(unix))]
-    pub(super) fn reload_on_sighup(&self) -> Option<tokio::task::JoinHandle<()>> {
+    pub(crate) fn reload_on_sighup(&self) -> Option<tokio::task::JoinHandle<()>> {
         None
     }
 }

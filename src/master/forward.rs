@@ -1,0 +1,235 @@
+//! One request, forwarded to one replica set: which member, how often,
+//! for how long.
+//!
+//! ```text
+//! client ──▶ master: /master.database.v1.DocumentService/GetDocument
+//!               │  the same message bytes, path renamed
+//!               ▼
+//!            member (leader hint first) ── /worker.database.v1.DocumentService/GetDocument
+//!               │ UNAVAILABLE + distgo-leader: B ──▶ try B next
+//!               │ UNAVAILABLE, no hint / unreachable ──▶ next member (a short pause once all were tried)
+//!               └ any other answer ──▶ the client, unchanged
+//! ```
+//!
+//! **No conversion.** `master.database.v1` has the messages and numbers of
+//! `worker.database.v1`, so their bytes are the same: the master encodes
+//! the client's message and decodes the worker's answer with the *master*
+//! types, and only the path changes (`tonic::client::Grpc::unary` with a
+//! path of our choosing). Nothing is copied field by field, and a field
+//! added to both packages needs no code here.
+//!
+//! **Retries** happen only on UNAVAILABLE, which a member answers when it
+//! cannot take the request at all (not the leader and forwarding failed,
+//! an election under way, shutting down, or the connection failed), and
+//! only while the request's deadline lasts: the master's `grpc.timeout` or
+//! the client's `grpc-timeout`, whichever ends first, of which each hop
+//! gets what remains. Until an election ends, followers keep naming the
+//! leader that died, so a hint naming a member this request could not
+//! reach is ignored until the next pause (100 ms after each round of the
+//! members). A retried write must not apply twice, so every write
+//! carries a `distgo-request-id` (the client's own, or one the master makes):
+//! the set remembers it and answers a repeat with the first outcome.
+//!
+//! **Headers passed on**: `authorization` (the workers check the client's
+//! own token: master and workers share a tokens file), `distgo-request-id`
+//! and `distgo-read`. A worker's answer goes back with its code, message
+//! and details; its `distgo-leader` trailer, which names a member the client
+//! has no business calling, is not passed on.
+
+use std::time::Duration;
+
+use http::uri::PathAndQuery;
+use tokio::time::Instant;
+use tonic::{
+    Code, Request, Response, Status,
+    metadata::{MetadataMap, MetadataValue},
+};
+
+use super::sets::{ReplicaSet, Sets};
+use crate::{
+    api::{request_id::REQUEST_ID_HEADER, status::LEADER_TRAILER},
+    error::Error,
+    server::{deadline::Bound, routing::READ_HEADER},
+};
+
+/// The most attempts one request makes, whatever the deadline: with a
+/// pause after each round of the members, enough to outlast an election.
+const MAX_ATTEMPTS: usize = 32;
+
+/// How long to wait once every member has refused: about one election.
+const ALL_REFUSED_PAUSE: Duration = Duration::from_millis(100);
+
+/// What a forwarded request carries from the client's.
+#[derive(Clone, Debug)]
+pub struct Hop {
+    deadline: Instant,
+    bound: Bound,
+    metadata: MetadataMap,
+}
+
+impl Hop {
+    /// The hop of a request that arrived with `metadata`, bounded by the
+    /// master's `timeout` and the client's deadline. A write is given a
+    /// request id if it has none.
+    pub fn new(metadata: &MetadataMap, timeout: Duration, write: bool) -> Self {
+        let bound = Bound::of(timeout, &headers_for_deadline(metadata));
+        let mut passed = MetadataMap::new();
+        for key in ["authorization", REQUEST_ID_HEADER, READ_HEADER] {
+            if let Some(value) = metadata.get(key) {
+                passed.insert(key, value.clone());
+            }
+        }
+        if write && passed.get(REQUEST_ID_HEADER).is_none() {
+            let id = format!("master-{}", uuid::Uuid::new_v4().simple());
+            if let Ok(value) = MetadataValue::try_from(id.as_str()) {
+                passed.insert(REQUEST_ID_HEADER, value);
+            }
+        }
+        Hop {
+            deadline: Instant::now() + bound.duration(),
+            bound,
+            metadata: passed,
+        }
+    }
+
+    /// What remains of the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn expired(&self, method: &str) -> Status {
+        Error::DeadlineExceeded(self.bound.message(method)).into()
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        *request.metadata_mut() = self.metadata.clone();
+        request.set_timeout(self.remaining());
+        request
+    }
+}
+
+/// The one header [`Bound::of`] reads, from tonic's metadata.
+fn headers_for_deadline(metadata: &MetadataMap) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    let key = crate::server::deadline::GRPC_TIMEOUT;
+    if let Some(value) = metadata
+        .get(key)
+        .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
+    {
+        headers.insert(key, value);
+    }
+    headers
+}
+
+/// Sends `message` to `path` (a `/worker.database.v1...` method) on `set`,
+/// following leader hints and retrying UNAVAILABLE within the deadline.
+pub async fn unary<Req, Resp>(
+    sets: &Sets,
+    set: &ReplicaSet,
+    hop: &Hop,
+    path: &'static str,
+    message: Req,
+) -> Result<Resp, Status>
+where
+    Req: prost::Message + Clone + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let mut targets = set.targets();
+    if targets.is_empty() {
+        return Err(
+            Error::Unavailable(format!("replica set {:?} has no member", set.name())).into(),
+        );
+    }
+    let mut next = 0;
+    let mut last = None;
+    // Members this request could not reach: a follower's hint may still
+    // name the leader that just died, and following it again is useless
+    // until an election has had time to run.
+    let mut unreachable: Vec<String> = Vec::new();
+    let mut since_pause = 0;
+    for attempt in 0..MAX_ATTEMPTS {
+        if hop.remaining().is_zero() {
+            return Err(hop.expired(path));
+        }
+        let target = targets[next % targets.len()].clone();
+        let sent = tokio::time::timeout(
+            hop.remaining(),
+            send::<Req, Resp>(sets, &target, path, hop.request(message.clone())),
+        )
+        .await;
+        let status = match sent {
+            Err(_elapsed) => return Err(hop.expired(path)),
+            Ok(Ok(response)) => {
+                if attempt > 0 {
+                    set.set_leader(Some(target));
+                }
+                return Ok(response.into_inner());
+            }
+            Ok(Err(status)) if status.code() != Code::Unavailable => return Err(pass_on(status)),
+            Ok(Err(status)) => status,
+        };
+        let hint = leader_hint(&status);
+        if hint.is_none() && !unreachable.contains(&target) {
+            unreachable.push(target.clone());
+        }
+        match hint {
+            Some(leader) if leader != target && !unreachable.contains(&leader) => {
+                set.set_leader(Some(leader.clone()));
+                if !targets.contains(&leader) {
+                    targets.push(leader.clone());
+                }
+                next = targets.iter().position(|t| *t == leader).unwrap_or(0);
+            }
+            _ => next += 1,
+        }
+        since_pause += 1;
+        if since_pause >= targets.len() {
+            // Every member refused: an election is probably under way.
+            tokio::time::sleep(ALL_REFUSED_PAUSE.min(hop.remaining())).await;
+            since_pause = 0;
+            unreachable.clear();
+        }
+        last = Some(status);
+    }
+    Err(last.map_or_else(
+        || Error::Unavailable(format!("replica set {:?} did not answer", set.name())).into(),
+        pass_on,
+    ))
+}
+
+async fn send<Req, Resp>(
+    sets: &Sets,
+    address: &str,
+    path: &'static str,
+    request: Request<Req>,
+) -> Result<Response<Resp>, Status>
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let channel = sets.channel(address).map_err(Status::unavailable)?;
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|err| Status::unavailable(format!("cannot reach {address}: {err}")))?;
+    let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+    grpc.unary(request, PathAndQuery::from_static(path), codec)
+        .await
+}
+
+/// The member a refusal names as the leader.
+fn leader_hint(status: &Status) -> Option<String> {
+    let value = status.metadata().get(LEADER_TRAILER)?.to_str().ok()?;
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// A worker's answer as the client gets it: code, message and details,
+/// without the set's internal trailers.
+pub fn pass_on(status: Status) -> Status {
+    Status::with_details(
+        status.code(),
+        status.message(),
+        status.details().to_vec().into(),
+    )
+}

@@ -1,0 +1,155 @@
+//! Routing by database: the one function every data method goes through.
+//!
+//! A request names its database somewhere (`name`, `parent`,
+//! `database_name`, `document.name` ...); the service passes that string
+//! here, and the router
+//!
+//! 1. reads the database id from it (`databases/{db}/...`). A string that
+//!    has none goes to *any* set: every worker validates names the same
+//!    way, so the client gets exactly the INVALID_ARGUMENT (with all its
+//!    field violations) that a worker gives;
+//! 2. finds the set ([`Catalog::route`]) and forwards ([`forward::unary`]);
+//! 3. if the set answers that the *database* is not found while the
+//!    master had it cached there, the entry was stale: it locates the
+//!    database again and, if another set has it, retries there once.
+
+use std::{sync::Arc, time::Duration};
+
+use tonic::{Code, Request, Response, Status};
+
+use super::{
+    catalog::{Catalog, no_sets},
+    forward::{self, Hop},
+    sets::ReplicaSet,
+};
+use crate::{
+    names::{IdKind, check_id},
+    server::methods::{self, Kind},
+};
+
+/// Forwards requests to the set of their database.
+#[derive(Clone, Debug)]
+pub struct Router {
+    catalog: Arc<Catalog>,
+    timeout: Duration,
+}
+
+impl Router {
+    /// A router over `catalog`, bounding each request by `timeout`.
+    pub fn new(catalog: Arc<Catalog>, timeout: Duration) -> Self {
+        Router { catalog, timeout }
+    }
+
+    /// The catalog routed by.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The hop of a request to the worker method `path`.
+    pub fn hop<T>(&self, request: &Request<T>, path: &str) -> Hop {
+        Hop::new(
+            request.metadata(),
+            self.timeout,
+            methods::kind(path) == Kind::Write,
+        )
+    }
+
+    /// Forwards `request` to the worker method `path` on the set holding the
+    /// database that `resource` names.
+    pub async fn unary<Req, Resp>(
+        &self,
+        resource: &str,
+        path: &'static str,
+        request: Request<Req>,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
+        let hop = self.hop(&request, path);
+        let message = request.into_inner();
+        let Some(db) = database_of(resource) else {
+            let set = self.any_set()?;
+            return self.send(&set, &hop, path, message).await;
+        };
+        let cached = self.catalog.cached(db).is_some();
+        let set = self.catalog.route(db, &hop).await?;
+        let answer = self.send(&set, &hop, path, message.clone()).await;
+        match answer {
+            Err(status) if cached && says_database_missing(&status, db) => {
+                self.catalog.forget(db);
+                match self.catalog.locate(db, &hop).await? {
+                    Some(other) if other.name() != set.name() => {
+                        self.send(&other, &hop, path, message).await
+                    }
+                    _ => Err(status),
+                }
+            }
+            answer => answer,
+        }
+    }
+
+    /// Sends to one set, wrapping the answer for tonic.
+    pub async fn send<Req, Resp>(
+        &self,
+        set: &ReplicaSet,
+        hop: &Hop,
+        path: &'static str,
+        message: Req,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
+        let started = std::time::Instant::now();
+        let answer = forward::unary(self.catalog.sets(), set, hop, path, message).await;
+        tracing::debug!(
+            method = path,
+            set = set.name(),
+            status = ?answer.as_ref().err().map(Status::code),
+            elapsed = ?started.elapsed(),
+            "routed"
+        );
+        answer.map(Response::new)
+    }
+
+    /// The first set: for requests that name no valid database.
+    pub fn any_set(&self) -> Result<Arc<ReplicaSet>, Status> {
+        self.catalog
+            .sets()
+            .all()
+            .into_iter()
+            .next()
+            .ok_or_else(no_sets)
+    }
+}
+
+/// The database id in a resource name, if the name starts with a valid one.
+pub fn database_of(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("databases/")?;
+    let id = rest.split('/').next()?;
+    check_id(id, IdKind::Database, "name").ok().map(|()| id)
+}
+
+/// Whether a worker's answer says that database `db` itself is missing
+/// (`databases/db not found`), not a collection or document inside it.
+fn says_database_missing(status: &Status, db: &str) -> bool {
+    status.code() == Code::NotFound && status.message() == format!("databases/{db} not found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_is_read_from_any_name_below_it() {
+        assert_eq!(database_of("databases/shop"), Some("shop"));
+        assert_eq!(
+            database_of("databases/shop/collections/c/documents/d"),
+            Some("shop")
+        );
+        assert_eq!(database_of("databases/Shop"), None);
+        assert_eq!(database_of("collections/c"), None);
+        assert_eq!(database_of(""), None);
+    }
+}

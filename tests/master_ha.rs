@@ -1,0 +1,464 @@
+//! Two masters, real processes: kill one under load, the other serves.
+//!
+//! Two standalone `distgo-worker` processes (sets `a` and `b`) register
+//! with two `distgo-master` processes, which know no set from their
+//! configuration: everything they route to, they learned from
+//! registrations. A client writes documents, always to the master it last
+//! reached and to the other one when that fails. Ten times, the master in
+//! use is SIGKILLed and restarted on its port: the client's first
+//! acknowledged write after each kill measures the failover. At the end
+//! both masters are killed and restarted: every acknowledged write and
+//! every placement must still be there (the masters keep none; the sets
+//! do, and the workers register again).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
+use std::{
+    fs,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use distgo_db::proto::master::{
+    cluster::{ListWorkersRequest, cluster_service_client::ClusterServiceClient},
+    database::{
+        CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest, Database, Document,
+        ListDocumentsRequest, collection_service_client::CollectionServiceClient,
+        database_service_client::DatabaseServiceClient,
+        document_service_client::DocumentServiceClient,
+    },
+};
+use tonic::transport::{Channel, Endpoint};
+
+/// One child process, killed when dropped.
+struct Node {
+    child: Child,
+    log: PathBuf,
+    address: SocketAddr,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    /// Starts `binary` on `yaml` and waits (at most 20 s) for its
+    /// "listening" line.
+    fn start(binary: &str, dir: &Path, name: &str, yaml: &str) -> Node {
+        let config = dir.join(format!("{name}.yaml"));
+        let log = dir.join(format!("{name}.log"));
+        let _ = fs::remove_file(&log);
+        fs::write(&config, yaml).unwrap();
+        let child = Command::new(binary)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Owned by a Node from here on, so a failed start still kills it.
+        let mut node = Node {
+            child,
+            log,
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        let started = Instant::now();
+        loop {
+            let text = fs::read_to_string(&node.log).unwrap_or_default();
+            if let Some(address) = text.lines().find_map(listening_address) {
+                node.address = address;
+                return node;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{name} did not start; log:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `address` of a "distgo ... listening" JSON log line.
+fn listening_address(line: &str) -> Option<SocketAddr> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = value.get("fields")?;
+    let message = fields.get("message")?.as_str()?;
+    if !message.ends_with("listening") {
+        return None;
+    }
+    fields.get("address")?.as_str()?.parse().ok()
+}
+
+fn master_yaml(dir: &Path, name: &str, port: u16) -> String {
+    format!(
+        "name: {name}\ngrpc:\n  host: 127.0.0.1\n  port: {port}\n  timeout: 2s\n\
+         logging:\n  level: info\n  format: json\n  output: {}\nmaster:\n  refresh: 500ms\n",
+        dir.join(format!("{name}.log")).display()
+    )
+}
+
+fn worker_yaml(dir: &Path, name: &str, masters: &[SocketAddr]) -> String {
+    let list: Vec<String> = masters.iter().map(ToString::to_string).collect();
+    format!(
+        "name: {name}\ngrpc:\n  host: 127.0.0.1\n  port: 0\n\
+         logging:\n  level: info\n  format: json\n  output: {}\n\
+         master:\n  address: [{}]\n  set: {name}\n  interval: 200ms\n",
+        dir.join(format!("{name}.log")).display(),
+        list.join(", ")
+    )
+}
+
+async fn channel(address: SocketAddr) -> Option<Channel> {
+    Endpoint::from_shared(format!("http://{address}"))
+        .ok()?
+        .connect_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .ok()
+}
+
+/// Waits (bounded) until the master at `address` lists `count` workers.
+async fn wait_for_workers(address: SocketAddr, count: usize) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some(ch) = channel(address).await {
+            let listed = ClusterServiceClient::new(ch)
+                .list_workers(ListWorkersRequest {})
+                .await
+                .map(|r| r.into_inner().workers.len())
+                .unwrap_or(0);
+            if listed >= count {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("master {address} never listed {count} workers");
+}
+
+/// Writes document `id` through whichever master answers, starting with
+/// `masters[*current]`; returns when acknowledged (bounded: 20 s).
+async fn write(masters: &[SocketAddr; 2], current: &mut usize, db: &str, id: usize) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some(ch) = channel(masters[*current]).await {
+            let request = CreateDocumentRequest {
+                parent: format!("databases/{db}/collections/c"),
+                document_id: format!("d{id:05}"),
+                document: Some(Document {
+                    value: format!("{{\"n\":{id}}}"),
+                    ..Document::default()
+                }),
+            };
+            match DocumentServiceClient::new(ch)
+                .create_document(request)
+                .await
+            {
+                Ok(_) => return,
+                // A retry of a write that did land: acknowledged already.
+                Err(status) if status.code() == tonic::Code::AlreadyExists => return,
+                Err(_) => {}
+            }
+        }
+        *current = 1 - *current;
+    }
+    panic!("write {id} never acknowledged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_master_under_load_costs_one_retry_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let master_bin = env!("CARGO_BIN_EXE_distgo-master");
+    let worker_bin = env!("CARGO_BIN_EXE_distgo-worker");
+    let mut nodes: Vec<Option<Node>> = vec![
+        Some(Node::start(
+            master_bin,
+            dir.path(),
+            "m1",
+            &master_yaml(dir.path(), "m1", 0),
+        )),
+        Some(Node::start(
+            master_bin,
+            dir.path(),
+            "m2",
+            &master_yaml(dir.path(), "m2", 0),
+        )),
+    ];
+    let masters = [
+        nodes[0].as_ref().unwrap().address,
+        nodes[1].as_ref().unwrap().address,
+    ];
+    let _workers = [
+        Node::start(
+            worker_bin,
+            dir.path(),
+            "a",
+            &worker_yaml(dir.path(), "a", &masters),
+        ),
+        Node::start(
+            worker_bin,
+            dir.path(),
+            "b",
+            &worker_yaml(dir.path(), "b", &masters),
+        ),
+    ];
+    wait_for_workers(masters[0], 2).await;
+    wait_for_workers(masters[1], 2).await;
+
+    // Four databases through the first master: both sets hold some.
+    let ch = channel(masters[0]).await.unwrap();
+    let dbs = ["ha-one", "ha-two", "ha-three", "ha-four"];
+    for db in dbs {
+        DatabaseServiceClient::new(ch.clone())
+            .create_database(CreateDatabaseRequest {
+                database_id: db.into(),
+                database: Some(Database {
+                    display_name: db.into(),
+                    ..Database::default()
+                }),
+            })
+            .await
+            .unwrap();
+        CollectionServiceClient::new(ch.clone())
+            .create_collection(CreateCollectionRequest {
+                parent: format!("databases/{db}"),
+                collection_id: "c".into(),
+                collection: Some(Default::default()),
+            })
+            .await
+            .unwrap();
+    }
+
+    let mut current = 0;
+    let mut acked = 0;
+    let mut failovers = Vec::new();
+    for trial in 0..10 {
+        for _ in 0..20 {
+            write(&masters, &mut current, dbs[acked % dbs.len()], acked).await;
+            acked += 1;
+        }
+        // Kill the master in use; the next write must go to the other.
+        let victim = current;
+        let killed_at = Instant::now();
+        if let Some(node) = nodes[victim].take() {
+            node.kill();
+        }
+        write(&masters, &mut current, dbs[acked % dbs.len()], acked).await;
+        acked += 1;
+        failovers.push(killed_at.elapsed());
+        assert_ne!(current, victim, "trial {trial}: served by a dead master");
+        let port = masters[victim].port();
+        let name = format!("m{}", victim + 1);
+        nodes[victim] = Some(Node::start(
+            master_bin,
+            dir.path(),
+            &name,
+            &master_yaml(dir.path(), &name, port),
+        ));
+        // Workers register again with the master that came back.
+        wait_for_workers(masters[victim], 2).await;
+    }
+    failovers.sort();
+    println!(
+        "master failover (kill -> next acknowledged write), 10 trials: min {:?} median {:?} max {:?}",
+        failovers[0], failovers[5], failovers[9]
+    );
+
+    // Kill and restart both masters: placements and writes are in the sets.
+    for (index, slot) in nodes.iter_mut().enumerate() {
+        if let Some(node) = slot.take() {
+            node.kill();
+        }
+        let name = format!("m{}", index + 1);
+        *slot = Some(Node::start(
+            master_bin,
+            dir.path(),
+            &name,
+            &master_yaml(dir.path(), &name, masters[index].port()),
+        ));
+    }
+    wait_for_workers(masters[1], 2).await;
+    let ch = channel(masters[1]).await.unwrap();
+    let mut found = 0;
+    for db in dbs {
+        let listed = DocumentServiceClient::new(ch.clone())
+            .list_documents(ListDocumentsRequest {
+                parent: format!("databases/{db}/collections/c"),
+                page_size: 1000,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        found += listed.documents.len();
+    }
+    assert_eq!(found, acked, "acknowledged writes lost (or duplicated)");
+}
+
+/// A free loopback port (the OS's pick; released for the process to bind).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn member_yaml(dir: &Path, id: u64, ports: &[u16; 3]) -> String {
+    let wal = dir.join(format!("wal-{id}"));
+    format!(
+        "name: r{id}\ngrpc:\n  host: 127.0.0.1\n  port: {}\n  timeout: 4s\n\
+         logging:\n  level: info\n  format: json\n  output: {}\n\
+         wal:\n  path: {}\n\
+         cluster:\n  node_id: {id}\n  bootstrap: {}\n  heartbeat: 50ms\n  election_timeout: 300ms..600ms\n\
+         \x20 peers:\n    1: 127.0.0.1:{}\n    2: 127.0.0.1:{}\n    3: 127.0.0.1:{}\n",
+        ports[id as usize - 1],
+        dir.join(format!("r{id}.log")).display(),
+        wal.display(),
+        id == 1,
+        ports[0],
+        ports[1],
+        ports[2]
+    )
+}
+
+/// The member that says it leads, if one does.
+async fn leader(ports: &[u16; 3]) -> Option<usize> {
+    use distgo_db::proto::replication::{
+        StatusRequest, replication_service_client::ReplicationServiceClient,
+    };
+    for (index, port) in ports.iter().enumerate() {
+        let Some(ch) = channel(SocketAddr::from(([127, 0, 0, 1], *port))).await else {
+            continue;
+        };
+        if let Ok(status) = ReplicationServiceClient::new(ch)
+            .status(StatusRequest {})
+            .await
+            && status.into_inner().state == "leader"
+        {
+            return Some(index);
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_change_in_a_set_is_retried_by_the_master() {
+    let dir = tempfile::tempdir().unwrap();
+    let master_bin = env!("CARGO_BIN_EXE_distgo-master");
+    let worker_bin = env!("CARGO_BIN_EXE_distgo-worker");
+    let ports = [free_port(), free_port(), free_port()];
+    let mut members: Vec<Option<Node>> = (1..=3)
+        .map(|id| {
+            Some(Node::start(
+                worker_bin,
+                dir.path(),
+                &format!("r{id}"),
+                &member_yaml(dir.path(), id, &ports),
+            ))
+        })
+        .collect();
+    let sets = format!(
+        "  sets:\n    a: [127.0.0.1:{}, 127.0.0.1:{}, 127.0.0.1:{}]\n",
+        ports[0], ports[1], ports[2]
+    );
+    let yaml = master_yaml(dir.path(), "m", 0).replace("  timeout: 2s", "  timeout: 5s") + &sets;
+    let master = Node::start(master_bin, dir.path(), "m", &yaml);
+    let started = Instant::now();
+    while leader(&ports).await.is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no leader elected"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ch = channel(master.address).await.unwrap();
+    DatabaseServiceClient::new(ch.clone())
+        .create_database(CreateDatabaseRequest {
+            database_id: "rs".into(),
+            database: Some(Database {
+                display_name: "rs".into(),
+                ..Database::default()
+            }),
+        })
+        .await
+        .unwrap();
+    CollectionServiceClient::new(ch.clone())
+        .create_collection(CreateCollectionRequest {
+            parent: "databases/rs".into(),
+            collection_id: "c".into(),
+            collection: Some(Default::default()),
+        })
+        .await
+        .unwrap();
+    // The client's deadline outlasts an election: the master retries
+    // within it, so the client should see no error at all.
+    let patient = Endpoint::from_shared(format!("http://{}", master.address))
+        .unwrap()
+        .timeout(Duration::from_secs(6))
+        .connect()
+        .await
+        .unwrap();
+    let mut documents = DocumentServiceClient::new(patient);
+    let mut client_errors = 0;
+    let mut longest = Duration::ZERO;
+    let mut last_ack = Instant::now();
+    let mut acked = 0;
+    for n in 0..300 {
+        if n == 100 {
+            let index = leader(&ports).await.expect("a leader");
+            if let Some(node) = members[index].take() {
+                node.kill();
+            }
+        }
+        let request = CreateDocumentRequest {
+            parent: "databases/rs/collections/c".into(),
+            document_id: format!("d{n:04}"),
+            document: Some(Document {
+                value: "{}".into(),
+                ..Document::default()
+            }),
+        };
+        match documents.create_document(request).await {
+            Ok(_) => {
+                acked += 1;
+                longest = longest.max(last_ack.elapsed());
+                last_ack = Instant::now();
+            }
+            Err(status) => {
+                client_errors += 1;
+                eprintln!("write {n}: {status:?}");
+            }
+        }
+    }
+    println!(
+        "leader killed under writes through the master: {acked} of 300 acknowledged, \
+         {client_errors} errors seen by the client, longest pause {longest:?}"
+    );
+    let listed = documents
+        .list_documents(ListDocumentsRequest {
+            parent: "databases/rs/collections/c".into(),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.documents.len(),
+        acked,
+        "acknowledged writes lost or doubled"
+    );
+    assert_eq!(client_errors, 0, "the master let a leader change through");
+}
