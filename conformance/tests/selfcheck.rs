@@ -47,7 +47,8 @@ async fn transaction_failures(flaw: Flaw, globs: &[&str]) -> Failures {
     failures_of(flaw, selection).await
 }
 
-/// Failed case ids, the clauses they blamed, and their notes by case id.
+/// Failed (or blocked) case ids, the clauses they blamed, and their notes
+/// by case id.
 type Failures = (BTreeSet<String>, BTreeSet<String>, BTreeMap<String, String>);
 
 async fn failures_of(flaw: Flaw, selection: Selection) -> Failures {
@@ -65,11 +66,21 @@ async fn failures_with(flaws: &[Flaw], selection: Selection) -> Failures {
     let mut clauses = BTreeSet::new();
     let mut notes = BTreeMap::new();
     for report in reports {
-        if let Outcome::Failed(failure) = &report.outcome {
-            clauses.insert(failure.clause.clone().unwrap_or(report.clause.clone()));
-            notes.insert(report.id.clone(), failure.note.clone().unwrap_or_default());
-            ids.insert(report.id);
-        }
+        // A case blocked by a prerequisite that failed in the same run
+        // still saw the flaw (its failure is in the report, beside the
+        // clause blamed): for "is this flaw caught" it counts as caught,
+        // and the blamed prerequisite counts as a blamed clause.
+        let failure = match &report.outcome {
+            Outcome::Failed(failure) => failure,
+            Outcome::Blocked { by, failure } => {
+                clauses.insert(by.clone());
+                failure
+            }
+            _ => continue,
+        };
+        clauses.insert(failure.clause.clone().unwrap_or(report.clause.clone()));
+        notes.insert(report.id.clone(), failure.note.clone().unwrap_or_default());
+        ids.insert(report.id);
     }
     reference.stop().await;
     (ids, clauses, notes)
