@@ -520,14 +520,25 @@ fn default_request_window() -> String {
     "10m".into()
 }
 
+/// The text of the configuration file at `path`.
+pub(crate) fn read_file(path: &std::path::Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|err| ConfigError::Unreadable {
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+/// YAML text as the raw (not yet validated) configuration `T`, a shape
+/// error named by its key ([`describe_shape_error`]).
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(describe_shape_error)
+}
+
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Unreadable {
-            path: path.to_owned(),
-            reason: err.to_string(),
-        })?;
-        Self::from_yaml(&text)
+        Self::from_yaml(&read_file(path)?)
     }
 
     /// The embedded default configuration.
@@ -537,10 +548,7 @@ impl Config {
 
     /// Parses and validates YAML text.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let deserializer = serde_yaml::Deserializer::from_str(text);
-        let raw: RawConfig =
-            serde_path_to_error::deserialize(deserializer).map_err(describe_shape_error)?;
-        raw.validate()
+        parse_yaml::<RawConfig>(text)?.validate()
     }
 }
 

@@ -124,33 +124,9 @@ fn run(runtime: &tokio::runtime::Runtime, config: Config, worker: Worker) -> any
             }
             None => worker,
         };
-        let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+        let shutdown =
+            distgo_db::server::shutdown_signal().context("cannot install signal handlers")?;
         worker.serve(listener, shutdown).await?;
         Ok(())
-    })
-}
-
-/// A future that completes on Ctrl-C or SIGTERM.
-///
-/// The handlers are installed *now*, before the listener is announced, so a
-/// signal sent as soon as the worker says it is listening is never missed.
-#[cfg(unix)]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}
-
-/// A future that completes on Ctrl-C.
-#[cfg(not(unix))]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
     })
 }

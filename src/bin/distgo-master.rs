@@ -71,33 +71,11 @@ async fn run(config: MasterConfig, security: distgo_db::server::Security) -> any
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+    let shutdown =
+        distgo_db::server::shutdown_signal().context("cannot install signal handlers")?;
     Master::new(config)
         .with_security(security)
         .serve(listener, shutdown)
         .await?;
     Ok(())
-}
-
-/// A future that completes on Ctrl-C or SIGTERM, its handlers installed
-/// before the listener is announced.
-#[cfg(unix)]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}
-
-/// A future that completes on Ctrl-C.
-#[cfg(not(unix))]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }

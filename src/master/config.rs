@@ -42,7 +42,7 @@ use serde::Deserialize;
 use crate::{
     config::{
         AuthConfig, ConfigError, GrpcConfig, LoggingConfig, RawAuth, RawGrpc, RawLogging,
-        check_peer_address, describe_shape_error, parse_duration,
+        check_peer_address, parse_duration, parse_yaml, read_file,
     },
     names::{IdKind, check_id},
 };
@@ -125,11 +125,7 @@ impl Default for RawMaster {
 impl MasterConfig {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Unreadable {
-            path: path.to_owned(),
-            reason: err.to_string(),
-        })?;
-        Self::from_yaml(&text)
+        Self::from_yaml(&read_file(path)?)
     }
 
     /// The embedded default: one master on 55056, no sets configured.
@@ -139,10 +135,7 @@ impl MasterConfig {
 
     /// Parses and validates YAML text.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let deserializer = serde_yaml::Deserializer::from_str(text);
-        let raw: RawMasterConfig =
-            serde_path_to_error::deserialize(deserializer).map_err(describe_shape_error)?;
-        raw.validate()
+        parse_yaml::<RawMasterConfig>(text)?.validate()
     }
 }
 

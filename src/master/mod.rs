@@ -82,7 +82,6 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use tokio::net::TcpListener;
 use tonic::{server::NamedService, service::Routes};
-use tonic_health::ServingStatus;
 
 pub use self::config::MasterConfig;
 use self::{
@@ -105,7 +104,9 @@ use crate::{
             wal_service_server::WalServiceServer,
         },
     },
-    server::{EdgeLayer, Security, ServeError, auth, limits, reflection, report_health, tls::Tls},
+    server::{
+        EdgeLayer, Security, ServeError, add_standard_services, auth, draining, limits, tls::Tls,
+    },
 };
 
 /// A master ready to serve.
@@ -165,14 +166,6 @@ impl Master {
         let address: SocketAddr = listener.local_addr().map_err(ServeError::Address)?;
         let timeout = self.config.grpc.timeout;
         let served = service_names();
-        let (health_reporter, health) = tonic_health::server::health_reporter();
-        report_health(&health_reporter, &served, ServingStatus::Serving).await;
-        let reflection_v1 = reflection(&served)
-            .build_v1()
-            .map_err(|err| ServeError::Reflection(err.to_string()))?;
-        let reflection_v1alpha = reflection(&served)
-            .build_v1alpha()
-            .map_err(|err| ServeError::Reflection(err.to_string()))?;
         let security = match self.security {
             Some(security) => security,
             None => Self::load_security(&self.config)?,
@@ -182,6 +175,7 @@ impl Master {
         let max = self.config.grpc.max_request_bytes;
         let placement = self.config.master.placement;
         let mut routes = Routes::builder();
+        let health_reporter = add_standard_services(&mut routes, &served).await?;
         routes
             .add_service(
                 DatabaseServiceServer::new(MasterDatabases::new(router.clone(), placement))
@@ -206,10 +200,7 @@ impl Master {
             .add_service(
                 ClusterServiceServer::new(MasterCluster::new(self.sets.clone()))
                     .max_decoding_message_size(max),
-            )
-            .add_service(health)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+            );
         let service = tower::ServiceBuilder::new()
             .layer(auth::AuthLayer::new(security.auth.clone()))
             .layer(EdgeLayer::new(timeout))
@@ -230,11 +221,7 @@ impl Master {
             placement = ?placement,
             "distgo master listening"
         );
-        let signal = async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, draining in-flight requests");
-            report_health(&health_reporter, &served, ServingStatus::NotServing).await;
-        };
+        let signal = draining(shutdown, health_reporter, served);
         limits::serve(listener, service, settings, signal).await;
         refresh.abort();
         if let Some(reload) = reload {

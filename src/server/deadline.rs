@@ -52,12 +52,6 @@ use http::HeaderMap;
 /// The request header in which a gRPC client sends its timeout.
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
 
-/// The instant a request must be answered by, as the edge computed it; put
-/// in the request's extensions so the layers inside (routing's forward to
-/// the leader) can answer before it rather than be cut off at it.
-#[derive(Clone, Copy, Debug)]
-pub struct RequestDeadline(pub tokio::time::Instant);
-
 /// The most digits the gRPC spec allows in a timeout (and tonic accepts);
 /// it also keeps every conversion below far from overflow.
 const MAX_DIGITS: usize = 8;

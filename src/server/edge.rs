@@ -49,7 +49,7 @@ use tokio::time::Instant;
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
 
-use super::deadline::{Bound, RequestDeadline};
+use super::deadline::Bound;
 use crate::error::{Error, Violation, clip};
 
 /// Wraps services in [`Edge`].
@@ -139,16 +139,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let bound = Bound::of(self.timeout, request.headers());
         // Taken here, not in the future: tonic's `GrpcTimeout` starts its
         // clock only after this call returns, so this deadline is never the
         // later one (see `server::deadline`). `None`: so far off that the
         // instant overflows, which no request lives to see.
         let deadline = Instant::now().checked_add(bound.duration());
-        if let Some(deadline) = deadline {
-            request.extensions_mut().insert(RequestDeadline(deadline));
-        }
         let method = request.uri().path().to_owned();
         let requests = self.requests.clone();
         let response = self.inner.call(request);

@@ -200,14 +200,6 @@ impl Worker {
         let address: SocketAddr = listener.local_addr().map_err(ServeError::Address)?;
         let timeout = self.config.grpc.timeout;
         let served = service_names(self.replica.raft().is_some());
-        let (health_reporter, health) = tonic_health::server::health_reporter();
-        report_health(&health_reporter, &served, ServingStatus::Serving).await;
-        let reflection_v1 = reflection(&served)
-            .build_v1()
-            .map_err(|err| ServeError::Reflection(err.to_string()))?;
-        let reflection_v1alpha = reflection(&served)
-            .build_v1alpha()
-            .map_err(|err| ServeError::Reflection(err.to_string()))?;
 
         let security = match self.security {
             Some(security) => security,
@@ -223,6 +215,7 @@ impl Worker {
         let replica = self.replica;
         let max = self.config.grpc.max_request_bytes;
         let mut routes = Routes::builder();
+        let health_reporter = add_standard_services(&mut routes, &served).await?;
         routes
             .add_service(
                 DatabaseServiceServer::new(DatabaseApi::new(replica.clone()))
@@ -243,10 +236,7 @@ impl Worker {
             .add_service(
                 WalServiceServer::new(WalApi::new(replica.clone())).max_decoding_message_size(max),
             )
-            .add_service(ClusterServiceServer::new(ClusterApi).max_decoding_message_size(max))
-            .add_service(health)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+            .add_service(ClusterServiceServer::new(ClusterApi).max_decoding_message_size(max));
         if let Some(node) = replica.raft() {
             // Snapshots travel in chunks of 1 MiB; appends may batch many
             // entries, each up to a 4 MiB request.
@@ -264,7 +254,7 @@ impl Worker {
             ))
             .layer(auth::AuthLayer::new(security.auth.clone()))
             .layer(EdgeLayer::new(timeout))
-            .layer(RoutingLayer::new(replica.clone()))
+            .layer(RoutingLayer::new(replica.clone(), timeout))
             .service(routes.routes().prepare());
 
         let mut settings = limits::Settings::new(self.config.grpc.limits, timeout);
@@ -282,11 +272,7 @@ impl Worker {
             max_connections = settings.max_connections,
             "distgo worker listening"
         );
-        let signal = async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, draining in-flight requests");
-            report_health(&health_reporter, &served, ServingStatus::NotServing).await;
-        };
+        let signal = draining(shutdown, health_reporter, served);
         limits::serve(listener, service, settings, signal).await;
         if let Some(reload) = reload {
             reload.abort();
@@ -359,14 +345,46 @@ fn service_names(replicated: bool) -> Vec<&'static str> {
     names
 }
 
+/// Adds what every distgo server serves beside its own services to
+/// `routes`: health, SERVING for the whole server and each of `served`, and
+/// both reflection versions. Returns the reporter that says NOT_SERVING at
+/// shutdown ([`draining`]).
+pub(crate) async fn add_standard_services(
+    routes: &mut tonic::service::RoutesBuilder,
+    served: &[&'static str],
+) -> Result<HealthReporter, ServeError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    report_health(&reporter, served, ServingStatus::Serving).await;
+    let reflection_v1 = reflection(served)
+        .build_v1()
+        .map_err(|err| ServeError::Reflection(err.to_string()))?;
+    let reflection_v1alpha = reflection(served)
+        .build_v1alpha()
+        .map_err(|err| ServeError::Reflection(err.to_string()))?;
+    routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok(reporter)
+}
+
+/// The signal [`limits::serve`] drains on: `shutdown`, then a log line and
+/// NOT_SERVING for the server and each of `served`, so health checks see
+/// the server going before its connections close.
+pub(crate) async fn draining(
+    shutdown: impl Future<Output = ()>,
+    reporter: HealthReporter,
+    served: Vec<&'static str>,
+) {
+    shutdown.await;
+    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    report_health(&reporter, &served, ServingStatus::NotServing).await;
+}
+
 /// Sets the health of the whole worker (`""`) and of each of its services:
 /// a client may check the one service it uses, and with a name the health
 /// service does not know it answers NOT_FOUND.
-pub(crate) async fn report_health(
-    reporter: &HealthReporter,
-    served: &[&str],
-    status: ServingStatus,
-) {
+async fn report_health(reporter: &HealthReporter, served: &[&str], status: ServingStatus) {
     reporter.set_service_status("", status).await;
     for name in served {
         reporter.set_service_status(*name, status).await;
@@ -379,7 +397,7 @@ pub(crate) async fn report_health(
 /// without a local proto. Two versions because clients differ: grpcurl and
 /// Go speak `v1`, Python's grpcio-reflection and many IDE plugins only
 /// `v1alpha`.
-pub(crate) fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
     let builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -391,6 +409,32 @@ pub(crate) fn reflection(served: &[&'static str]) -> tonic_reflection::server::B
     served
         .iter()
         .fold(builder, |builder, name| builder.with_service_name(*name))
+}
+
+/// A future that completes on Ctrl-C or SIGTERM: what a server binary
+/// (`distgo-worker`, `distgo-master`) stops on.
+///
+/// The handlers are installed *now*, before the listener is announced, so a
+/// signal sent as soon as the server says it is listening is never missed.
+#[cfg(unix)]
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// A future that completes on Ctrl-C.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Opens the worker's store (recovering `wal.path`, if set) and serves it on

@@ -35,13 +35,15 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use http::{HeaderValue, Request, Response};
+use tokio::time::Instant;
 use tonic::{Status, body::Body};
 use tower::{Layer, Service, ServiceExt};
 
-use super::deadline::RequestDeadline;
+use super::deadline::Bound;
 use crate::{
     error::Error,
     replication::Replica,
@@ -57,12 +59,16 @@ pub const FORWARDED_HEADER: &str = "distgo-forwarded";
 #[derive(Clone, Debug)]
 pub struct RoutingLayer {
     replica: Arc<Replica>,
+    /// `grpc.timeout`: with the client's `grpc-timeout`, the deadline a
+    /// forward must answer before.
+    timeout: Duration,
 }
 
 impl RoutingLayer {
-    /// Routing for the member that holds `replica`.
-    pub fn new(replica: Arc<Replica>) -> Self {
-        RoutingLayer { replica }
+    /// Routing for the member that holds `replica`, whose requests are
+    /// bounded by `timeout`.
+    pub fn new(replica: Arc<Replica>, timeout: Duration) -> Self {
+        RoutingLayer { replica, timeout }
     }
 }
 
@@ -73,6 +79,7 @@ impl<S> Layer<S> for RoutingLayer {
         Routing {
             inner,
             replica: self.replica.clone(),
+            timeout: self.timeout,
         }
     }
 }
@@ -82,6 +89,7 @@ impl<S> Layer<S> for RoutingLayer {
 pub struct Routing<S> {
     inner: S,
     replica: Arc<Replica>,
+    timeout: Duration,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
@@ -109,7 +117,11 @@ where
         // request and leave a fresh clone in its place (tower's pattern).
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(route(replica, inner, request))
+        // The request's deadline, read as the edge reads it (the edge, just
+        // outside, started its clock a moment earlier).
+        let deadline =
+            Instant::now().checked_add(Bound::of(self.timeout, request.headers()).duration());
+        Box::pin(route(replica, inner, request, deadline))
     }
 }
 
@@ -117,6 +129,7 @@ async fn route<S>(
     replica: Arc<Replica>,
     inner: S,
     request: Request<Body>,
+    deadline: Option<Instant>,
 ) -> Result<Response<Body>, S::Error>
 where
     S: Service<Request<Body>, Response = Response<Body>> + Send,
@@ -124,7 +137,7 @@ where
 {
     let mut inner = inner;
     match methods::kind(request.uri().path()) {
-        Kind::Write if !replica.leads() => Ok(forward(&replica, request).await),
+        Kind::Write if !replica.leads() => Ok(forward(&replica, request, deadline).await),
         Kind::Read if !wants_local_read(&request) => match replica.linearize().await {
             Ok(()) => inner.call(request).await,
             Err(err) => Ok(Status::from(err).into_http()),
@@ -142,7 +155,11 @@ fn wants_local_read(request: &Request<Body>) -> bool {
 
 /// Sends `request` to the leader and returns its response; UNAVAILABLE
 /// (with the leader's address when known) if that cannot be done.
-async fn forward(replica: &Replica, mut request: Request<Body>) -> Response<Body> {
+async fn forward(
+    replica: &Replica,
+    mut request: Request<Body>,
+    deadline: Option<Instant>,
+) -> Response<Body> {
     let leader = replica.leader();
     let announced = leader.as_ref().and_then(|l| l.announced.clone());
     let not_leader = |announced| Status::from(Error::NotLeader(announced)).into_http();
@@ -159,13 +176,11 @@ async fn forward(replica: &Replica, mut request: Request<Body>) -> Response<Body
     request
         .headers_mut()
         .insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
-    let answer_by = request
-        .extensions()
-        .get::<RequestDeadline>()
-        .map(|deadline| {
-            let margin = forward_margin(deadline.0);
-            deadline.0.checked_sub(margin).unwrap_or(deadline.0)
-        });
+    let answer_by = deadline.map(|deadline| {
+        deadline
+            .checked_sub(forward_margin(deadline))
+            .unwrap_or(deadline)
+    });
     let forwarded = channel.oneshot(request);
     let answered = match answer_by {
         Some(by) => tokio::time::timeout_at(by, forwarded).await,
@@ -193,10 +208,7 @@ async fn forward(replica: &Replica, mut request: Request<Body>) -> Response<Body
 /// client hears UNAVAILABLE (retry elsewhere) instead of DEADLINE_EXCEEDED
 /// from a member cut off from its leader: a tenth of the time left, at
 /// least 20 ms and at most 200 ms.
-fn forward_margin(deadline: tokio::time::Instant) -> std::time::Duration {
-    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    (left / 10).clamp(
-        std::time::Duration::from_millis(20),
-        std::time::Duration::from_millis(200),
-    )
+fn forward_margin(deadline: Instant) -> Duration {
+    let left = deadline.saturating_duration_since(Instant::now());
+    (left / 10).clamp(Duration::from_millis(20), Duration::from_millis(200))
 }
