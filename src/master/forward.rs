@@ -52,9 +52,13 @@ use crate::{
     server::{deadline::Bound, routing::READ_HEADER},
 };
 
-/// The most attempts one request makes, whatever the deadline: with a
-/// pause after each round of the members, enough to outlast an election.
-const MAX_ATTEMPTS: usize = 32;
+/// The most rounds of the members one request makes, whatever the
+/// deadline. The deadline is the real bound; this one only keeps a huge
+/// deadline from meaning an endless loop. With a pause after each round,
+/// 64 rounds last more than six seconds: several elections, even on a
+/// loaded machine where one takes over a second (a bound of 32 attempts,
+/// about a second, once let a leader change through to the client).
+const MAX_ROUNDS: usize = 64;
 
 /// How long to wait once every member has refused: about one election.
 const ALL_REFUSED_PAUSE: Duration = Duration::from_millis(100);
@@ -148,7 +152,10 @@ where
     // until an election has had time to run.
     let mut unreachable: Vec<String> = Vec::new();
     let mut since_pause = 0;
-    for attempt in 0..MAX_ATTEMPTS {
+    let mut rounds = 0;
+    let mut attempt = 0;
+    while rounds < MAX_ROUNDS {
+        attempt += 1;
         if hop.remaining().is_zero() {
             return Err(hop.expired(path));
         }
@@ -161,7 +168,7 @@ where
         let status = match sent {
             Err(_elapsed) => return Err(hop.expired(path)),
             Ok(Ok(response)) => {
-                if attempt > 0 {
+                if attempt > 1 {
                     set.set_leader(Some(target));
                 }
                 return Ok(response.into_inner());
@@ -188,6 +195,7 @@ where
             // Every member refused: an election is probably under way.
             tokio::time::sleep(ALL_REFUSED_PAUSE.min(hop.remaining())).await;
             since_pause = 0;
+            rounds += 1;
             unreachable.clear();
         }
         last = Some(status);
@@ -232,4 +240,92 @@ pub fn pass_on(status: Status) -> Status {
         status.message(),
         status.details().to_vec().into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::BTreeMap,
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+    };
+
+    use tokio::net::TcpListener;
+    use tonic::transport::server::TcpIncoming;
+
+    use super::*;
+    use crate::proto::cluster::{
+        ForgetConnectionRequest,
+        cluster_service_server::{ClusterService, ClusterServiceServer},
+    };
+
+    const FORGET: &str = "/worker.cluster.v1.ClusterService/ForgetConnection";
+
+    /// A member that refuses, without naming a leader, until the set as a
+    /// whole has refused `refusals` calls: an election that takes long.
+    struct Electing {
+        calls: Arc<AtomicUsize>,
+        refusals: usize,
+    }
+
+    #[tonic::async_trait]
+    impl ClusterService for Electing {
+        async fn forget_connection(
+            &self,
+            _: Request<ForgetConnectionRequest>,
+        ) -> Result<Response<()>, Status> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) < self.refusals {
+                return Err(Status::unavailable("an election is under way"));
+            }
+            Ok(Response::new(()))
+        }
+    }
+
+    async fn member(calls: &Arc<AtomicUsize>, refusals: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let service = ClusterServiceServer::new(Electing {
+            calls: Arc::clone(calls),
+            refusals,
+        });
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(TcpIncoming::from(listener)),
+        );
+        address
+    }
+
+    #[tokio::test]
+    async fn a_long_election_is_waited_out_while_the_deadline_lasts() {
+        // 36 refusals across three members are twelve rounds, over a
+        // second of pauses: more than a fixed count of attempts allowed.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut members = Vec::new();
+        for _ in 0..3 {
+            members.push(member(&calls, 36).await);
+        }
+        let sets = Sets::configured(&BTreeMap::from([("a".to_owned(), members)]));
+        let set = sets.get("a").unwrap();
+        let hop = Hop::new(&MetadataMap::new(), Duration::from_secs(10), false);
+        let answer: Result<(), Status> =
+            unary(&sets, &set, &hop, FORGET, ForgetConnectionRequest {}).await;
+        assert!(answer.is_ok(), "{answer:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 37);
+    }
+
+    #[tokio::test]
+    async fn an_election_longer_than_the_deadline_ends_in_deadline_exceeded() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let members = vec![member(&calls, usize::MAX).await];
+        let sets = Sets::configured(&BTreeMap::from([("a".to_owned(), members)]));
+        let set = sets.get("a").unwrap();
+        let hop = Hop::new(&MetadataMap::new(), Duration::from_millis(350), false);
+        let answer: Result<(), Status> =
+            unary(&sets, &set, &hop, FORGET, ForgetConnectionRequest {}).await;
+        assert_eq!(answer.unwrap_err().code(), Code::DeadlineExceeded);
+        assert!(calls.load(Ordering::SeqCst) >= 3);
+    }
 }
