@@ -23,8 +23,7 @@ use super::{
     sets::ReplicaSet,
 };
 use crate::{
-    api::paging::page_size,
-    error::Error,
+    api::{gather::Gather, paging::page_size},
     ids::generate_id,
     names::IdKind,
     proto::master::database::{
@@ -68,15 +67,18 @@ impl DatabaseService for MasterDatabases {
     ) -> Result<Response<ListDatabasesResponse>, Status> {
         let hop = self.router.hop(&request, LIST);
         let request = request.into_inner();
-        let size = page_size(request.page_size)
-            .map_err(|violation| Status::from(Error::InvalidArgument(vec![violation])))?;
+        // Both fields are judged here, and reported together (ERR-3).
+        let (size, cursor) = (
+            page_size(request.page_size),
+            merge::read_token(SCOPE, &request.page_token),
+        )
+            .gather()?;
         let order = ByName {
             router: &self.router,
             hop,
         };
         let sets = self.router.catalog().sets().all();
-        let (databases, next_page_token) =
-            merge::page(&order, sets, SCOPE, &request.page_token, size).await?;
+        let (databases, next_page_token) = merge::page(&order, sets, SCOPE, cursor, size).await?;
         Ok(Response::new(ListDatabasesResponse {
             databases,
             next_page_token,

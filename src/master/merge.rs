@@ -43,7 +43,7 @@ use tonic::Status;
 use super::sets::ReplicaSet;
 use crate::{
     api::paging::{decode_token, encode_token},
-    error::{Error, Violation},
+    error::Violation,
 };
 
 /// How the items of one listing are fetched, ordered and skipped.
@@ -81,7 +81,7 @@ pub trait Order: Sync {
 /// The master's cursor, inside its page token.
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "M: Serialize + for<'a> Deserialize<'a>")]
-struct Cursor<M> {
+pub struct Cursor<M> {
     /// Per set: `None` once exhausted.
     sets: BTreeMap<String, Option<SetCursor<M>>>,
     /// The last item returned, from whichever set.
@@ -112,10 +112,9 @@ pub async fn page<O: Order>(
     order: &O,
     sets: Vec<Arc<ReplicaSet>>,
     scope: &str,
-    token: &str,
+    cursor: Cursor<O::Mark>,
     size: usize,
 ) -> Result<(Vec<O::Item>, String), Status> {
-    let cursor: Cursor<O::Mark> = read_token(scope, token)?;
     let last = cursor.last.clone();
     let starts = sets.into_iter().filter_map(|set| {
         match cursor.sets.get(set.name()) {
@@ -244,21 +243,20 @@ fn next_token<O: Order>(
     }
 }
 
-fn read_token<M: Serialize + for<'de> Deserialize<'de>>(
+/// Where a listing of `scope` resumes: the start for an empty `token`.
+/// A violation of `page_token` when this master did not issue it for
+/// `scope`, so that the caller reports it beside the request's other bad
+/// fields.
+pub fn read_token<M: Serialize + for<'de> Deserialize<'de>>(
     scope: &str,
     token: &str,
-) -> Result<Cursor<M>, Status> {
-    let refused = |violation: Violation| Status::from(Error::InvalidArgument(vec![violation]));
-    match decode_token(token, scope).map_err(refused)? {
+) -> Result<Cursor<M>, Violation> {
+    match decode_token(token, scope)? {
         None => Ok(Cursor {
             sets: BTreeMap::new(),
             last: None,
         }),
-        Some(text) => serde_json::from_str(&text).map_err(|_| {
-            refused(Violation::new(
-                "page_token",
-                "was not issued by this server",
-            ))
-        }),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|_| Violation::new("page_token", "was not issued by this server")),
     }
 }

@@ -34,6 +34,7 @@ use super::{
 };
 use crate::{
     api::paging::page_size,
+    error::Error,
     proto::master::database::{
         ListWalEntriesRequest, ListWalEntriesResponse, TruncateWalRequest, WalEntry,
         wal_service_server::WalService,
@@ -77,9 +78,10 @@ impl WalService for MasterWal {
                 ..request.clone()
             },
         };
+        let cursor = merge::read_token(&scope, &request.page_token)
+            .map_err(|violation| Status::from(Error::InvalidArgument(vec![violation])))?;
         let sets = self.router.catalog().sets().all();
-        let (entries, next_page_token) =
-            merge::page(&order, sets, &scope, &request.page_token, size).await?;
+        let (entries, next_page_token) = merge::page(&order, sets, &scope, cursor, size).await?;
         Ok(Response::new(ListWalEntriesResponse {
             entries,
             next_page_token,
