@@ -1046,3 +1046,39 @@ fn cluster_status_of_a_standalone_worker_exits_1_with_unimplemented() {
         "{stderr}"
     );
 }
+
+// ---- through the master --------------------------------------------------
+
+#[test]
+fn a_master_is_recognised_and_spoken_to_under_its_own_package() {
+    let set = Worker::start();
+    let master = Worker::start_master(&set);
+    // Told nothing, distgo asks the master's reflection and speaks
+    // master.database.v1; the data lands on the set behind it.
+    master.run(&["db", "create", "shop"]).ok();
+    master.run(&["collection", "create", "shop/users"]).ok();
+    master
+        .run(&["doc", "create", "shop/users/ada", r#"{"name":"Ada"}"#])
+        .ok();
+    assert_eq!(
+        set.run(&["doc", "get", "shop/users/ada"]).ok().trim(),
+        r#"{"name":"Ada"}"#
+    );
+    let through_master = master.run(&["--api", "master", "doc", "get", "shop/users/ada"]);
+    assert_eq!(through_master.ok().trim(), r#"{"name":"Ada"}"#);
+    let exported = master.run(&["doc", "export", "shop/users", "-"]);
+    assert!(exported.ok().contains("Ada"), "{exported:#?}");
+}
+
+#[test]
+fn the_wrong_api_for_the_address_exits_1_with_unimplemented() {
+    let set = Worker::start();
+    let master = Worker::start_master(&set);
+    for (server, api) in [(&master, "worker"), (&set, "master")] {
+        let stderr = server
+            .run(&["--api", api, "db", "list"])
+            .fails(1)
+            .to_owned();
+        assert!(stderr.contains("UNIMPLEMENTED"), "--api {api}: {stderr}");
+    }
+}

@@ -4,12 +4,14 @@
 //! the shell completions, so the doc comments here *are* the user's manual.
 //! A command added later (as `cluster status` was) is one more variant of
 //! [`Command`] and one more file beside the others; a flag that changes
-//! how every command connects (`--api master` once the master exists) is
-//! one more field of [`Global`], read in [`super::connect`].
+//! how every command connects (as `--api` was) is one more field of
+//! [`Global`], read in [`super::connect`].
 
 use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use super::api::Api;
 
 /// The default worker address: the embedded configuration's port on loopback.
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:55055";
@@ -33,7 +35,7 @@ pub struct Cli {
 /// Flags every command understands, before or after the subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The worker: `http://HOST:PORT`, or `https://...` with --tls-ca.
+    /// The worker or master: `http://HOST:PORT`, or `https://...` with --tls-ca.
     #[arg(long, global = true, env = "DISTGO_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: String,
     /// A PEM file with the CA that signed the worker's certificate.
@@ -51,6 +53,10 @@ pub struct Global {
     /// The deadline of each request: `500ms`, `10s`, `1m`.
     #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "10s")]
     pub timeout: Duration,
+    /// The API the address speaks; `auto` asks its reflection (a master
+    /// serves `master.database.v1`, everything else is taken for a worker).
+    #[arg(long, global = true, value_enum, default_value_t = Api::Auto)]
+    pub api: Api,
 }
 
 /// The output formats.

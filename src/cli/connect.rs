@@ -5,10 +5,9 @@
 //! an import's parallel transactions share it) and an interceptor that adds
 //! what every request carries: the bearer token and the deadline.
 //!
-//! This is the one place that knows *which* API the address speaks. Today
-//! that is always a worker (`worker.database.v1`); the master repeats the
-//! same services under `master.database.v1`, so `--api master` will choose
-//! between the two sets of generated clients here and nowhere else.
+//! This is the one place that knows *which* API the address speaks: a
+//! worker's `worker.database.v1` or a master's `master.database.v1`
+//! (`--api`, found out by asking when not given: [`super::api`]).
 
 use std::{str::FromStr, time::Duration};
 
@@ -22,19 +21,28 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::proto::replication::replication_service_client::ReplicationServiceClient;
 
-use super::{args::Global, error::CliError};
+use super::{
+    api::{self, Api, Routed},
+    args::Global,
+    error::CliError,
+};
 use crate::proto::database::{
     collection_service_client::CollectionServiceClient,
     database_service_client::DatabaseServiceClient, document_service_client::DocumentServiceClient,
     transaction_service_client::TransactionServiceClient, wal_service_client::WalServiceClient,
 };
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 
 /// The largest response the client accepts: a page of 1,000 documents of
 /// 4,096 characters (up to 4 bytes each) is ~16 MiB, beyond tonic's 4 MiB default.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
-/// The transport of every generated client: the channel plus [`Stamp`].
-pub type Transport = InterceptedService<Channel, Stamp>;
+/// The transport of every generated client: the channel under the
+/// address's package, plus [`Stamp`].
+pub type Transport = InterceptedService<Routed, Stamp>;
+
+/// The plain channel plus [`Stamp`]: what asks which API the address speaks.
+pub type Stamped = InterceptedService<Channel, Stamp>;
 
 /// What every request carries.
 #[derive(Clone, Debug)]
@@ -59,7 +67,7 @@ impl Interceptor for Stamp {
 /// The generated clients, sharing one connection.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    channel: Channel,
+    channel: Routed,
     stamp: Stamp,
 }
 
@@ -117,7 +125,19 @@ pub async fn connect(global: &Global) -> Result<Clients, CliError> {
             addr: global.addr.clone(),
             reason: causes(&err),
         })?;
-    Ok(Clients { channel, stamp })
+    let master = match global.api {
+        Api::Worker => false,
+        Api::Master => true,
+        Api::Auto => {
+            let reflection =
+                ServerReflectionClient::with_interceptor(channel.clone(), stamp.clone());
+            api::serves_master(reflection).await
+        }
+    };
+    Ok(Clients {
+        channel: api::routed(channel, master),
+        stamp,
+    })
 }
 
 fn endpoint(global: &Global) -> Result<Endpoint, CliError> {
@@ -192,6 +212,7 @@ mod tests {
             token_file,
             output: Format::Table,
             timeout: Duration::from_secs(1),
+            api: Api::Auto,
         }
     }
 

@@ -69,7 +69,8 @@
 //! | file | what it holds |
 //! |---|---|
 //! | [`args`] | the command tree (clap derive): every flag, and the `--help` text |
-//! | [`connect`] | one connection, the token and deadline on every request; which API the address speaks |
+//! | [`connect`] | one connection, the token and deadline on every request |
+//! | [`api`] | which API the address speaks (`--api worker\|master\|auto`): paths renamed for a master |
 //! | [`path`] | short paths and full names |
 //! | [`output`], [`view`] | table, JSON and YAML; the stable JSON fields |
 //! | [`error`] | the one error enum; how errors are printed; exit codes |
@@ -80,9 +81,8 @@
 //! | [`cluster`] | a replica set's members, leader and lag |
 //! | [`input`], [`paging`], [`time`] | `@FILE` and `-`; paging through a listing; TIME arguments |
 //!
-//! Not here yet: `--api master` waits for the master; it will choose the
-//! generated clients in [`connect`].
 
+pub mod api;
 pub mod args;
 pub mod cluster;
 pub mod collection;

@@ -8,7 +8,10 @@ use std::{
     thread::JoinHandle,
 };
 
-use distgo_db::config::Config;
+use distgo_db::{
+    config::Config,
+    master::{Master, MasterConfig},
+};
 use tokio::sync::oneshot;
 
 /// The `distgo` binary cargo built for these tests.
@@ -46,6 +49,44 @@ impl Worker {
 
     /// A worker on the configuration `yaml` makes from its bound address.
     fn start_with(yaml: impl FnOnce(SocketAddr) -> String + Send + 'static) -> Self {
+        Self::serve_on_thread(move |listener, stopped| async move {
+            let address = listener.local_addr().unwrap();
+            let config = Config::from_yaml(&yaml(address)).expect("a valid test config");
+            let worker = distgo_db::Worker::open(config, Default::default())
+                .await
+                .expect("the worker opens");
+            let _ = worker
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        })
+    }
+
+    /// A master (`distgo-master`) in front of `set`, one replica set `a`.
+    pub fn start_master(set: &Worker) -> Self {
+        let yaml = format!(
+            "name: m\ngrpc:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  level: error\n\
+             master:\n  sets:\n    a: [{}]\n",
+            set.address
+        );
+        Self::serve_on_thread(move |listener, stopped| async move {
+            let config = MasterConfig::from_yaml(&yaml).expect("a valid master config");
+            let _ = Master::new(config)
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        })
+    }
+
+    /// Runs `serve` on a listener bound to 127.0.0.1:0, in a runtime of
+    /// its own thread, until the returned handle is dropped.
+    fn serve_on_thread<F, Fut>(serve: F) -> Self
+    where
+        F: FnOnce(tokio::net::TcpListener, oneshot::Receiver<()>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
         let (stop, stopped) = oneshot::channel::<()>();
         let (bound, address) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -56,22 +97,13 @@ impl Worker {
                 .expect("a runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let address = listener.local_addr().unwrap();
-                let config = Config::from_yaml(&yaml(address)).expect("a valid test config");
-                let worker = distgo_db::Worker::open(config, Default::default())
-                    .await
-                    .expect("the worker opens");
-                bound.send(address).unwrap();
-                let _ = worker
-                    .serve(listener, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
+                bound.send(listener.local_addr().unwrap()).unwrap();
+                serve(listener, stopped).await;
             });
         });
         let address = address
             .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("the worker binds");
+            .expect("the server binds");
         Worker {
             address,
             stop: Some(stop),
