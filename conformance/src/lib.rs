@@ -11,6 +11,7 @@
 //! | [`call`] | every RPC as a value: one-line script syntax, sending, replies |
 //! | [`req`] | request builders; the three resource kinds through one lens |
 //! | [`target`] | reaching a worker (address, TLS, headers, deadline); capabilities |
+//! | [`api`] | `--api worker\|master`: the same clients under either package |
 //! | [`ctx`] | what a case works with: its namespace, its record of requests |
 //! | [`check`] | failures and the checks that produce them |
 //! | [`case`] | a case: id, clause, tags, body |
@@ -40,6 +41,7 @@
 #![allow(clippy::result_large_err)]
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod bench;
 pub mod call;
 pub mod case;

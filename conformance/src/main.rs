@@ -14,6 +14,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use distgo_conformance::{
+    api::Api,
     case::Tag,
     cases,
     ctx::{Ctx, Settings},
@@ -61,6 +62,9 @@ struct TargetArgs {
     /// Deadline of each request.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// The API the address serves: `worker.database.v1` or a master's `master.database.v1`.
+    #[arg(long, value_enum, default_value_t = Api::Worker)]
+    api: Api,
 }
 
 impl TargetArgs {
@@ -75,6 +79,7 @@ impl TargetArgs {
             tls_ca: self.tls_ca.clone(),
             headers,
             timeout: self.timeout,
+            api: self.api,
         };
         Ok(Target::connect(connection).await?)
     }

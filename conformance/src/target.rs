@@ -23,6 +23,7 @@ use tonic::{
     transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
 
+use crate::api::{Api, Packaged};
 use crate::proto::database::{
     collection_service_client::CollectionServiceClient,
     database_service_client::DatabaseServiceClient, document_service_client::DocumentServiceClient,
@@ -37,11 +38,17 @@ use crate::proto::database::{
 /// answers only when its own timer fires. A case about the *target's* answer
 /// to an expired deadline needs a client that waits for that answer.
 pub type TimerlessDocuments = DocumentServiceClient<
-    hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        tonic::body::Body,
+    Packaged<
+        hyper_util::client::legacy::Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            tonic::body::Body,
+        >,
     >,
 >;
+
+/// The transport of every generated client: one HTTP/2 connection, paths
+/// under the target's package.
+pub type Transport = Packaged<Channel>;
 
 /// A future returned by a capability hook.
 pub type HookFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
@@ -99,6 +106,8 @@ pub struct Connection {
     pub headers: Vec<(String, String)>,
     /// The deadline of each request.
     pub timeout: Duration,
+    /// The package the target serves the database API under.
+    pub api: Api,
 }
 
 impl Connection {
@@ -109,6 +118,7 @@ impl Connection {
             tls_ca: None,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
+            api: Api::Worker,
         }
     }
 
@@ -144,7 +154,7 @@ impl Connection {
             reason: format!("{e}: {}", source_chain(&e)),
         })?;
         Ok(Clients {
-            channel,
+            channel: Packaged::new(channel, self.api),
             headers: Arc::new(headers),
             timeout: self.timeout,
         })
@@ -172,7 +182,7 @@ pub fn parse_header(text: &str) -> Result<(String, String), TargetError> {
 /// The generated clients over one HTTP/2 connection.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    channel: Channel,
+    channel: Transport,
     headers: Arc<MetadataMap>,
     timeout: Duration,
 }
@@ -206,27 +216,27 @@ impl Clients {
     }
 
     /// `DatabaseService`.
-    pub fn database(&self) -> DatabaseServiceClient<Channel> {
+    pub fn database(&self) -> DatabaseServiceClient<Transport> {
         DatabaseServiceClient::new(self.channel.clone())
     }
 
     /// `CollectionService`.
-    pub fn collection(&self) -> CollectionServiceClient<Channel> {
+    pub fn collection(&self) -> CollectionServiceClient<Transport> {
         CollectionServiceClient::new(self.channel.clone())
     }
 
     /// `DocumentService`.
-    pub fn document(&self) -> DocumentServiceClient<Channel> {
+    pub fn document(&self) -> DocumentServiceClient<Transport> {
         DocumentServiceClient::new(self.channel.clone())
     }
 
     /// `TransactionService`.
-    pub fn transaction(&self) -> TransactionServiceClient<Channel> {
+    pub fn transaction(&self) -> TransactionServiceClient<Transport> {
         TransactionServiceClient::new(self.channel.clone())
     }
 
     /// `WALService`.
-    pub fn wal(&self) -> WalServiceClient<Channel> {
+    pub fn wal(&self) -> WalServiceClient<Transport> {
         // Documents may approach 4096 characters; a WAL page of 1000 of them
         // is larger than tonic's 4 MiB default.
         WalServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
@@ -326,9 +336,9 @@ impl Target {
     /// for TLS, which the suite speaks only through tonic's channel. Connects
     /// on first use.
     pub fn timerless_documents(&self) -> Option<TimerlessDocuments> {
-        let (addr, tls) = {
+        let (addr, tls, api) = {
             let c = lock(&self.connection);
-            (c.addr.clone(), c.tls_ca.is_some())
+            (c.addr.clone(), c.tls_ca.is_some(), c.api)
         };
         let origin: tonic::codegen::http::Uri = addr.parse().ok()?;
         if tls || origin.scheme_str() != Some("http") {
@@ -338,7 +348,10 @@ impl Target {
         let http = hyper_util::client::legacy::Client::builder(executor)
             .http2_only(true)
             .build_http();
-        Some(DocumentServiceClient::with_origin(http, origin))
+        Some(DocumentServiceClient::with_origin(
+            Packaged::new(http, api),
+            origin,
+        ))
     }
 
     /// Whether the target can restart.
