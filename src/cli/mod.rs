@@ -7,7 +7,7 @@
 //! clients of [`crate::proto`] and links nothing of the worker's internals.
 //!
 //! ```text
-//! distgo [--addr URL] [--tls-ca FILE] [--token T | --token-file FILE]
+//! distgo [--addr URL] [--api auto|worker|master] [--tls-ca FILE] [--token T | --token-file FILE]
 //!        [--output table|json|yaml] [--timeout D] COMMAND
 //!
 //!   db          list | get | create | update | delete | export | import
@@ -49,14 +49,15 @@
 //! Measured with `just bench-cli` (`examples/cli_bench.rs`): the release
 //! `distgo` binary, timed from start to exit, against one release
 //! `distgo-worker` on 127.0.0.1 (memory only), 100,000 documents of 1 KiB
-//! (`--id-field _id`). The machine: 2 cores, shared with other builds
-//! (load average 12-13 during the runs of 2026-12-02), so the spread is wide:
+//! (`--id-field _id`). The machine: 2 cores, with two builds (one at
+//! low priority) beside the runs of 2026-12-02 (load average 5.5-6.1); the
+//! first set, of the same day under load average 12-13, is kept beside it:
 //!
-//! | | documents/s (4 runs) | target |
-//! |---|---|---|
-//! | `doc import`, defaults (`--batch 500 --parallel 4`) | 22,900-46,700 | ≥ 20,000 |
-//! | `doc import --parallel 2` / `--parallel 8` | 34,500 / 39,800 | |
-//! | `doc export` | 56,700-75,000 | ≥ 50,000 |
+//! | | documents/s, load 5.5-6.1 (4 runs) | load 12-13 (4 runs) | target |
+//! |---|---|---|---|
+//! | `doc import`, defaults (`--batch 500 --parallel 4`) | 132,400-221,500 | 22,900-46,700 | ≥ 20,000 |
+//! | `doc import --parallel 2` / `--parallel 8` | 250,400 / 252,100 | 34,500 / 39,800 | |
+//! | `doc export` | 291,500-355,300 | 56,700-75,000 | ≥ 50,000 |
 //!
 //! The import is bound by the worker (validating and storing 1 KiB per
 //! document, one log record per commit) and shares the two cores with it;
