@@ -40,7 +40,7 @@ mod txns;
 
 use self::txns::txn_choices;
 use super::{
-    state::{CHILD_IDS, DB_IDS, Effect, Expect, K, MALFORMED, Mask, Model, Op, Target, Tok},
+    state::{CHILD_IDS, DB_IDS, Effect, Expect, K, LocalName, MALFORMED, Mask, Model, Op, Tok},
     txn::{Tx, TxOp, TxState, Txn, Verb},
 };
 use crate::{
@@ -93,7 +93,7 @@ fn local_id(depth: usize) -> BoxedStrategy<String> {
 /// "Existing" includes the names that the sequence's transactions write:
 /// reading them shows whether a buffered write leaked before Commit, or a
 /// failed commit left part of itself behind.
-fn target(model: &Model, depth: usize) -> BoxedStrategy<Target> {
+fn any_name(model: &Model, depth: usize) -> BoxedStrategy<LocalName> {
     let mut existing = Vec::new();
     collect(&model.root, &mut Vec::new(), depth, &mut existing);
     existing.extend(
@@ -105,19 +105,19 @@ fn target(model: &Model, depth: usize) -> BoxedStrategy<Target> {
     );
     let random = proptest::collection::vec(Just(()), depth)
         .prop_flat_map(move |_| (1..=depth).map(local_id).collect::<Vec<_>>())
-        .prop_map(Target::Name);
-    let malformed = (0..MALFORMED.len()).prop_map(Target::Malformed);
+        .prop_map(LocalName::Name);
+    let malformed = (0..MALFORMED.len()).prop_map(LocalName::Malformed);
     if existing.is_empty() {
         prop_oneof![9 => random, 1 => malformed].boxed()
     } else {
-        let existing = proptest::sample::select(existing).prop_map(Target::Name);
+        let existing = proptest::sample::select(existing).prop_map(LocalName::Name);
         prop_oneof![20 => existing, 3 => random, 1 => malformed].boxed()
     }
 }
 
-/// Parents to list: like [`target`], but fuller parents are likelier, so
+/// Parents to list: like [`any_name`], but fuller parents are likelier, so
 /// listings cross pages.
-fn list_parent(model: &Model, depth: usize) -> BoxedStrategy<Target> {
+fn list_parent(model: &Model, depth: usize) -> BoxedStrategy<LocalName> {
     let mut existing = Vec::new();
     collect(&model.root, &mut Vec::new(), depth, &mut existing);
     let weighted: Vec<Vec<String>> = existing
@@ -128,9 +128,9 @@ fn list_parent(model: &Model, depth: usize) -> BoxedStrategy<Target> {
         })
         .collect();
     if weighted.is_empty() {
-        return target(model, depth);
+        return any_name(model, depth);
     }
-    prop_oneof![6 => proptest::sample::select(weighted).prop_map(Target::Name), 1 => target(model, depth)].boxed()
+    prop_oneof![6 => proptest::sample::select(weighted).prop_map(LocalName::Name), 1 => any_name(model, depth)].boxed()
 }
 
 fn collect(
@@ -190,9 +190,9 @@ fn op_for(model: &Model, kind: K, verb: usize) -> BoxedStrategy<Op> {
     match verb {
         0 => {
             let parent = if depth == 1 {
-                Just(Target::Name(vec![])).boxed()
+                Just(LocalName::Name(vec![])).boxed()
             } else {
-                target(model, depth - 1)
+                any_name(model, depth - 1)
             };
             let id = if depth == 1 {
                 local_id(1)
@@ -214,10 +214,10 @@ fn op_for(model: &Model, kind: K, verb: usize) -> BoxedStrategy<Op> {
                 })
                 .boxed()
         }
-        1 => target(model, depth)
+        1 => any_name(model, depth)
             .prop_map(move |name| Op::Get { kind, name })
             .boxed(),
-        2 => (target(model, depth), field(kind), mask())
+        2 => (any_name(model, depth), field(kind), mask())
             .prop_map(move |(name, field, mask)| Op::Update {
                 kind,
                 name,
@@ -225,12 +225,12 @@ fn op_for(model: &Model, kind: K, verb: usize) -> BoxedStrategy<Op> {
                 mask,
             })
             .boxed(),
-        3 => target(model, depth)
+        3 => any_name(model, depth)
             .prop_map(move |name| Op::Delete { kind, name })
             .boxed(),
         _ => {
             let parent = if depth == 1 {
-                Just(Target::Name(vec![])).boxed()
+                Just(LocalName::Name(vec![])).boxed()
             } else {
                 list_parent(model, depth - 1)
             };
@@ -248,12 +248,12 @@ fn op_for(model: &Model, kind: K, verb: usize) -> BoxedStrategy<Op> {
                     token,
                 });
             // Continuing a listing of this kind: its token with its own parent.
-            let continuations: Vec<(usize, Target)> = model
+            let continuations: Vec<(usize, LocalName)> = model
                 .tokens
                 .iter()
                 .enumerate()
                 .filter(|(_, t)| t.scope.len() + 1 == depth)
-                .map(|(k, t)| (k, Target::Name(t.scope.clone())))
+                .map(|(k, t)| (k, LocalName::Name(t.scope.clone())))
                 .collect();
             if continuations.is_empty() {
                 fresh.boxed()
@@ -492,7 +492,7 @@ pub fn to_call(op: &Op, prefix: &str, handles: &Handles) -> Call {
         Tx::Unknown => UNKNOWN_TXN.to_owned(),
         Tx::Empty => String::new(),
     };
-    let name = |t: &Target| real_name(t, prefix);
+    let name = |t: &LocalName| real_name(t, prefix);
     let kind = |k: K| match k {
         K::Db => Kind::Database,
         K::Coll => Kind::Collection,
@@ -591,11 +591,11 @@ pub fn to_call(op: &Op, prefix: &str, handles: &Handles) -> Call {
     }
 }
 
-/// The real name of a target.
-pub fn real_name(target: &Target, prefix: &str) -> String {
-    match target {
-        Target::Malformed(i) => MALFORMED[*i].replace("{db}", &format!("{prefix}a")),
-        Target::Name(segs) => {
+/// The real name of a local name: its database id prefixed by `prefix`.
+pub fn real_name(local: &LocalName, prefix: &str) -> String {
+    match local {
+        LocalName::Malformed(i) => MALFORMED[*i].replace("{db}", &format!("{prefix}a")),
+        LocalName::Name(segs) => {
             let mut name = String::new();
             for (i, seg) in segs.iter().enumerate() {
                 let segment = ["databases", "collections", "documents"][i];
@@ -612,7 +612,7 @@ pub fn real_name(target: &Target, prefix: &str) -> String {
 }
 
 fn local_to_real(segs: &[String], prefix: &str) -> String {
-    real_name(&Target::Name(segs.to_vec()), prefix)
+    real_name(&LocalName::Name(segs.to_vec()), prefix)
 }
 
 impl<'a> Seq<'a> {
@@ -719,7 +719,7 @@ impl<'a> Seq<'a> {
             (_, Err(_)) => Err(fail("OK".into(), describe(&exchange.outcome))),
             (Expect::Empty, Ok(_)) => {
                 if let Op::Delete {
-                    name: Target::Name(segs),
+                    name: LocalName::Name(segs),
                     ..
                 } = op
                 {
@@ -1029,7 +1029,7 @@ fn txn_clause(model: &Model, op: &Op, expect: &Expect) -> &'static str {
     // Finished in its own database, or unknown there.
     let ended = model
         .txn(txn)
-        .filter(|t| *db == Target::Name(vec![t.db.clone()]))
+        .filter(|t| *db == LocalName::Name(vec![t.db.clone()]))
         .map(|t| t.state);
     match (op, expect) {
         (_, Expect::Error(Code::NotFound, _)) => match ended {

@@ -36,9 +36,11 @@ pub const MALFORMED: &[&str] = &[
     "databases/{db}/collections/",
 ];
 
-/// A resource name as the generator makes it.
+/// A resource name in local terms, as the generator makes it: the model's
+/// own ids (the machine maps them into the run's namespace), or a name
+/// malformed on purpose.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
+pub enum LocalName {
     /// Local ids: `[db]`, `[db, coll]` or `[db, coll, doc]`.
     Name(Vec<String>),
     /// One of [`MALFORMED`].
@@ -127,7 +129,7 @@ pub enum Op {
         /// Kind.
         kind: K,
         /// Parent (collections, documents).
-        parent: Target,
+        parent: LocalName,
         /// Requested id ("" = generated).
         id: String,
         /// `document.id` (documents only).
@@ -140,14 +142,14 @@ pub enum Op {
         /// Kind.
         kind: K,
         /// Name.
-        name: Target,
+        name: LocalName,
     },
     /// UpdateX.
     Update {
         /// Kind.
         kind: K,
         /// Name.
-        name: Target,
+        name: LocalName,
         /// New value of the mutable field.
         field: String,
         /// Mask.
@@ -158,14 +160,14 @@ pub enum Op {
         /// Kind.
         kind: K,
         /// Name.
-        name: Target,
+        name: LocalName,
     },
     /// ListX.
     List {
         /// Kind.
         kind: K,
         /// Parent (ignored for databases).
-        parent: Target,
+        parent: LocalName,
         /// page_size.
         size: i32,
         /// page_token.
@@ -174,12 +176,12 @@ pub enum Op {
     /// Begin on `db`.
     Begin {
         /// database_name.
-        db: Target,
+        db: LocalName,
     },
     /// Execute: buffer `ops` in `txn`.
     Execute {
         /// database_name.
-        db: Target,
+        db: LocalName,
         /// transaction_id.
         txn: Tx,
         /// The operations, as sent.
@@ -188,14 +190,14 @@ pub enum Op {
     /// Commit `txn`.
     Commit {
         /// database_name.
-        db: Target,
+        db: LocalName,
         /// transaction_id.
         txn: Tx,
     },
     /// Rollback `txn`.
     Rollback {
         /// database_name.
-        db: Target,
+        db: LocalName,
         /// transaction_id.
         txn: Tx,
     },
@@ -282,10 +284,10 @@ pub fn valid_id(id: &str, depth: usize) -> bool {
         })
 }
 
-/// The segments of `target` if it is a valid name of depth `depth`.
-pub fn valid_name(target: &Target, depth: usize) -> Option<&[String]> {
-    match target {
-        Target::Name(segs) if segs.len() == depth => segs
+/// The segments of `name` if it is a valid name of depth `depth`.
+pub fn valid_name(name: &LocalName, depth: usize) -> Option<&[String]> {
+    match name {
+        LocalName::Name(segs) if segs.len() == depth => segs
             .iter()
             .enumerate()
             .all(|(i, s)| valid_id(s, i + 1))
@@ -312,7 +314,7 @@ pub fn is_json_object(text: &str) -> bool {
 }
 
 /// The parent's segments (none for databases), or a `parent` violation.
-fn parent_of(kind: K, parent: &Target, bad: &mut Vec<String>) -> Option<Vec<String>> {
+fn parent_of(kind: K, parent: &LocalName, bad: &mut Vec<String>) -> Option<Vec<String>> {
     let segs = match kind {
         K::Db => Some(Vec::new()),
         _ => valid_name(parent, kind.depth() - 1).map(<[String]>::to_vec),
@@ -451,7 +453,14 @@ impl Model {
         }
     }
 
-    fn create(&mut self, kind: K, parent: &Target, id: &str, body_id: &str, field: &str) -> Expect {
+    fn create(
+        &mut self,
+        kind: K,
+        parent: &LocalName,
+        id: &str,
+        body_id: &str,
+        field: &str,
+    ) -> Expect {
         let mut bad = Vec::new();
         let parent_segs = parent_of(kind, parent, &mut bad);
         // document_id wins; document.id is the fallback; both set and
@@ -503,7 +512,7 @@ impl Model {
         Expect::Resource(segs, field.to_owned())
     }
 
-    fn list(&mut self, kind: K, parent: &Target, size: i32, token: Tok) -> Expect {
+    fn list(&mut self, kind: K, parent: &LocalName, size: i32, token: Tok) -> Expect {
         let mut bad = Vec::new();
         let parent_segs = parent_of(kind, parent, &mut bad);
         if !(0..=1000).contains(&size) {
@@ -566,8 +575,8 @@ impl Model {
 mod tests {
     use super::*;
 
-    fn name(segs: &[&str]) -> Target {
-        Target::Name(segs.iter().map(|s| (*s).to_owned()).collect())
+    fn name(segs: &[&str]) -> LocalName {
+        LocalName::Name(segs.iter().map(|s| (*s).to_owned()).collect())
     }
 
     fn create(kind: K, parent: &[&str], id: &str, field: &str) -> Op {

@@ -26,7 +26,7 @@
 use serde_json::{Map, Value};
 
 use super::state::{
-    Effect, Expect, K, Mask, Model, Op, Target, field_valid, invalid, not_found, valid_name,
+    Effect, Expect, K, LocalName, Mask, Model, Op, field_valid, invalid, not_found, valid_name,
 };
 
 /// `Operation.mutation_type`.
@@ -48,7 +48,7 @@ pub struct TxOp {
     /// entity_type; `None` is ENTITY_TYPE_UNSPECIFIED.
     pub kind: Option<K>,
     /// name.
-    pub name: Target,
+    pub name: LocalName,
     /// value: the raw text (JSON for creates and updates, empty for deletes).
     pub value: String,
 }
@@ -102,7 +102,7 @@ impl Txn {
 }
 
 /// The local database id of `database_name`, or a violation on it.
-fn database_of(db: &Target, bad: &mut Vec<String>) -> Option<String> {
+fn database_of(db: &LocalName, bad: &mut Vec<String>) -> Option<String> {
     let id = valid_name(db, 1).map(|segs| segs[0].clone());
     if id.is_none() {
         bad.push("database_name".into());
@@ -111,7 +111,7 @@ fn database_of(db: &Target, bad: &mut Vec<String>) -> Option<String> {
 }
 
 /// The request-level checks of Execute, Commit and Rollback.
-fn request(db: &Target, txn: Tx, bad: &mut Vec<String>) -> Option<String> {
+fn request(db: &LocalName, txn: Tx, bad: &mut Vec<String>) -> Option<String> {
     let id = database_of(db, bad);
     if txn == Tx::Empty {
         bad.push("transaction_id".into());
@@ -180,13 +180,13 @@ impl TxOp {
             bad.push(at("value"));
         }
         let (segs, field) = (segs?.to_vec(), field?);
-        let name = Target::Name(segs.clone());
+        let name = LocalName::Name(segs.clone());
         Some(match verb {
             Verb::Create => {
                 let (id, parent) = segs.split_last().map(|(i, p)| (i.clone(), p.to_vec()))?;
                 Op::Create {
                     kind,
-                    parent: Target::Name(parent),
+                    parent: LocalName::Name(parent),
                     id,
                     body_id: String::new(),
                     field,
@@ -207,7 +207,7 @@ impl TxOp {
 fn effect_of(op: &Op) -> Option<(Vec<String>, Effect)> {
     match op {
         Op::Create {
-            parent: Target::Name(parent),
+            parent: LocalName::Name(parent),
             id,
             ..
         } => Some((
@@ -215,11 +215,11 @@ fn effect_of(op: &Op) -> Option<(Vec<String>, Effect)> {
             Effect::Created,
         )),
         Op::Update {
-            name: Target::Name(segs),
+            name: LocalName::Name(segs),
             ..
         } => Some((segs.clone(), Effect::Updated)),
         Op::Delete {
-            name: Target::Name(segs),
+            name: LocalName::Name(segs),
             ..
         } => Some((segs.clone(), Effect::Deleted)),
         _ => None,
@@ -272,7 +272,7 @@ impl Model {
 
     /// Whether `txn` is one the model knows, and not an orphan named with
     /// its own database.
-    fn usable(&self, db: &Target, txn: Tx) -> bool {
+    fn usable(&self, db: &LocalName, txn: Tx) -> bool {
         let Tx::Recent(_) = txn else {
             return true;
         };
@@ -284,7 +284,7 @@ impl Model {
     /// The database inside which an Execute's operations are judged, where
     /// both readings of the spec agree: `database_name` is the transaction's
     /// own database, or the id is unknown or empty (so there is no other).
-    pub fn home(&self, db: &Target, txn: Tx) -> Option<String> {
+    pub fn home(&self, db: &LocalName, txn: Tx) -> Option<String> {
         let db = valid_name(db, 1)?[0].clone();
         match txn {
             Tx::Unknown | Tx::Empty => Some(db),
@@ -296,7 +296,7 @@ impl Model {
     }
 
     /// Begin: an existing database gets a new open transaction.
-    pub(super) fn begin(&mut self, db: &Target) -> Expect {
+    pub(super) fn begin(&mut self, db: &LocalName) -> Expect {
         let mut bad = Vec::new();
         let Some(db) = database_of(db, &mut bad) else {
             return invalid(bad);
@@ -314,7 +314,7 @@ impl Model {
 
     /// Execute: every operation is checked first; a bad one rejects the
     /// whole request and leaves the transaction as it was (TXN-EXEC-2).
-    pub(super) fn execute(&mut self, db: &Target, txn: &Tx, ops: &[TxOp]) -> Expect {
+    pub(super) fn execute(&mut self, db: &LocalName, txn: &Tx, ops: &[TxOp]) -> Expect {
         let mut bad = Vec::new();
         let db = request(db, *txn, &mut bad);
         // Without a database the operations cannot be judged "inside" it.
@@ -338,7 +338,7 @@ impl Model {
 
     /// Commit: the buffered operations, in order, on a copy of the state;
     /// the copy replaces the state only if every one succeeds.
-    pub(super) fn commit(&mut self, db: &Target, txn: &Tx) -> Expect {
+    pub(super) fn commit(&mut self, db: &LocalName, txn: &Tx) -> Expect {
         let mut bad = Vec::new();
         let Some(db) = request(db, *txn, &mut bad).filter(|_| bad.is_empty()) else {
             return invalid(bad);
@@ -361,7 +361,7 @@ impl Model {
     }
 
     /// Rollback: the buffered operations are dropped.
-    pub(super) fn rollback(&mut self, db: &Target, txn: &Tx) -> Expect {
+    pub(super) fn rollback(&mut self, db: &LocalName, txn: &Tx) -> Expect {
         let mut bad = Vec::new();
         let Some(db) = request(db, *txn, &mut bad).filter(|_| bad.is_empty()) else {
             return invalid(bad);
@@ -380,8 +380,8 @@ mod tests {
 
     use super::*;
 
-    fn name(segs: &[&str]) -> Target {
-        Target::Name(segs.iter().map(|s| (*s).to_owned()).collect())
+    fn name(segs: &[&str]) -> LocalName {
+        LocalName::Name(segs.iter().map(|s| (*s).to_owned()).collect())
     }
 
     fn op(verb: Verb, kind: K, segs: &[&str], value: &str) -> TxOp {
