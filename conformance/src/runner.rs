@@ -32,7 +32,7 @@ use crate::{
     check::Failure,
     ctx::{Ctx, Settings},
     req::Kind,
-    target::Target,
+    target::ServerUnderTest,
     xfail::XFail,
 };
 
@@ -164,7 +164,7 @@ pub fn is_run_prefix(prefix: &str) -> bool {
 
 /// Runs cases against one target.
 pub struct Runner {
-    target: Arc<Target>,
+    target: Arc<ServerUnderTest>,
     prefix: String,
     settings: Arc<Settings>,
     xfail: XFail,
@@ -184,7 +184,7 @@ impl std::fmt::Debug for Runner {
 
 impl Runner {
     /// A runner with a fresh random prefix.
-    pub fn new(target: Arc<Target>, settings: Settings, xfail: XFail) -> Self {
+    pub fn new(target: Arc<ServerUnderTest>, settings: Settings, xfail: XFail) -> Self {
         Runner {
             target,
             prefix: random_prefix(),
@@ -202,7 +202,7 @@ impl Runner {
     }
 
     /// The target.
-    pub fn target(&self) -> &Arc<Target> {
+    pub fn target(&self) -> &Arc<ServerUnderTest> {
         &self.target
     }
 
@@ -416,7 +416,10 @@ pub fn blame(reports: &mut [CaseReport]) {
 }
 
 /// The names of every database whose id starts with `prefix`.
-pub async fn list_prefixed(target: &Target, prefix: &str) -> Result<Vec<String>, tonic::Status> {
+pub async fn list_prefixed(
+    target: &ServerUnderTest,
+    prefix: &str,
+) -> Result<Vec<String>, tonic::Status> {
     let clients = target.clients();
     let mut names = Vec::new();
     let mut token = String::new();
