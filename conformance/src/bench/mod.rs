@@ -26,7 +26,7 @@
 //! Files: [`workload`] (what is asked), [`dataset`] (what it is asked of),
 //! [`churn`] (writes and deletes before measuring),
 //! [`load`] (the closed loop), [`null`] (the ceiling), [`spawn`] (a worker
-//! process), [`target`] (a server to measure), [`procfs`] (its memory and
+//! process), [`measured`] (a server to measure), [`procfs`] (its memory and
 //! CPU time), [`pinning`] (server and client on separate cores),
 //! [`report`] (table and JSON), [`markdown`] (the performance chapter's
 //! tables), [`scaling`] (cost vs data size).
@@ -35,13 +35,13 @@ pub mod churn;
 pub mod dataset;
 pub mod load;
 pub mod markdown;
+pub mod measured;
 pub mod null;
 pub mod pinning;
 pub mod procfs;
 pub mod report;
 pub mod scaling;
 pub mod spawn;
-pub mod target;
 pub mod workload;
 
 use std::{
@@ -61,12 +61,12 @@ use self::{
     churn::Churn,
     dataset::{Dataset, MAX_VALUE_BYTES, MIN_VALUE_BYTES},
     load::LoadPlan,
+    measured::MeasuredServer,
     null::{NullWorker, Running},
     pinning::{CpuList, Pinning},
     procfs::CpuSource,
     report::{BENCH_SCHEMA, BenchReport, Machine, Ratio, RunReport},
     spawn::{SpawnSpec, SpawnedWorker},
-    target::Target,
     workload::{Call, KeyDist, Workload},
 };
 
@@ -383,10 +383,10 @@ async fn single(
     if let Some(null) = &null {
         let cpu = Some(CpuSource::Threads(null::THREAD_NAME));
         let addr = format!("http://{}", null.addr);
-        targets.push(Target::connect("null", &addr, args.connections, cpu).await?);
+        targets.push(MeasuredServer::connect("null", &addr, args.connections, cpu).await?);
     }
     if let Some(addr) = &args.baseline {
-        targets.push(Target::connect("baseline", addr, args.connections, None).await?);
+        targets.push(MeasuredServer::connect("baseline", addr, args.connections, None).await?);
     }
     if let Some(addr) = spawned
         .as_ref()
@@ -394,11 +394,12 @@ async fn single(
         .or(args.addr.clone())
     {
         let cpu = spawned.as_ref().map(SpawnedWorker::cpu);
-        let access = target::Access {
+        let access = measured::Access {
             tls_ca: args.tls_ca.clone(),
             headers: args.headers.clone(),
         };
-        let target = Target::connect_with("target", &addr, args.connections, cpu, &access).await?;
+        let target =
+            MeasuredServer::connect_with("target", &addr, args.connections, cpu, &access).await?;
         targets.push(target);
     }
     let mut datasets = Vec::new();
@@ -497,7 +498,11 @@ async fn single(
 
 /// Preloads the documents of `dataset`, and finds the deep page token if
 /// the workload lists from there.
-async fn fill(target: &Target, args: &BenchArgs, dataset: &mut Dataset) -> anyhow::Result<()> {
+async fn fill(
+    target: &MeasuredServer,
+    args: &BenchArgs,
+    dataset: &mut Dataset,
+) -> anyhow::Result<()> {
     let shared = Arc::new(dataset.clone());
     dataset::preload(
         &target.channels,
@@ -515,7 +520,7 @@ async fn fill(target: &Target, args: &BenchArgs, dataset: &mut Dataset) -> anyho
 
 /// Each round measures every target in turn (null first).
 async fn rounds(
-    targets: &[Target],
+    targets: &[MeasuredServer],
     datasets: &[Dataset],
     args: &BenchArgs,
     seed: u64,
