@@ -13,7 +13,10 @@
 
 use proptest::prelude::*;
 
-use super::{Focus, any_name, collect};
+use super::{
+    Focus,
+    plain::{any_name, collect},
+};
 use crate::model::{
     state::{CHILD_IDS, DB_IDS, K, LocalName, MALFORMED, Model, Op, valid_id},
     txn::{Tx, TxOp, TxState, Txn, Verb},
