@@ -18,7 +18,7 @@ use crate::{
     call::{Call, Reply},
     check::{Check, Exchange, Failure, describe},
     req::{Kind, Page, Res},
-    target::{Clients, Target},
+    target::{Clients, ServerUnderTest},
 };
 
 /// Checks a scenario transcript against its golden copy: `Ok` or a failure
@@ -54,7 +54,7 @@ pub struct Ctx {
 #[derive(Debug)]
 struct Inner {
     case: String,
-    target: Arc<Target>,
+    target: Arc<ServerUnderTest>,
     clients: Mutex<Clients>,
     run_prefix: String,
     ns: String,
@@ -85,7 +85,7 @@ impl Ctx {
     /// `run_prefix`).
     pub fn new(
         case: &str,
-        target: Arc<Target>,
+        target: Arc<ServerUnderTest>,
         run_prefix: &str,
         ns: String,
         settings: Arc<Settings>,
@@ -129,7 +129,7 @@ impl Ctx {
     }
 
     /// The target.
-    pub fn target(&self) -> &Arc<Target> {
+    pub fn target(&self) -> &Arc<ServerUnderTest> {
         &self.inner.target
     }
 

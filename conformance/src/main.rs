@@ -21,7 +21,7 @@ use distgo_conformance::{
     report::{self, Rerun, Summary},
     runner::{self, Runner, Selection},
     scenario, spec,
-    target::{Connection, Target, TxnLimits, parse_header},
+    target::{Connection, ServerUnderTest, TxnLimits, parse_header},
     xfail,
 };
 
@@ -68,7 +68,7 @@ struct TargetArgs {
 }
 
 impl TargetArgs {
-    async fn connect(&self) -> anyhow::Result<Target> {
+    async fn connect(&self) -> anyhow::Result<ServerUnderTest> {
         let headers = self
             .headers
             .iter()
@@ -81,7 +81,7 @@ impl TargetArgs {
             timeout: self.timeout,
             api: self.api,
         };
-        Ok(Target::connect(connection).await?)
+        Ok(ServerUnderTest::connect(connection).await?)
     }
 }
 

@@ -256,8 +256,9 @@ pub struct TxnLimits {
     pub max_open: Option<u32>,
 }
 
-/// A connected target and its capabilities.
-pub struct Target {
+/// The server under test: how to reach it (address, TLS, headers) and its
+/// capabilities.
+pub struct ServerUnderTest {
     connection: std::sync::Mutex<Connection>,
     clients: std::sync::RwLock<Clients>,
     restart: Option<Arc<dyn Restart>>,
@@ -265,9 +266,9 @@ pub struct Target {
     txn_limits: TxnLimits,
 }
 
-impl std::fmt::Debug for Target {
+impl std::fmt::Debug for ServerUnderTest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
+        f.debug_struct("ServerUnderTest")
             .field("addr", &self.addr())
             .field("restart", &self.restart.is_some())
             .field("exclusive", &self.exclusive)
@@ -276,11 +277,11 @@ impl std::fmt::Debug for Target {
     }
 }
 
-impl Target {
+impl ServerUnderTest {
     /// Connects to the worker described by `connection`.
     pub async fn connect(connection: Connection) -> Result<Self, TargetError> {
         let clients = connection.connect().await?;
-        Ok(Target {
+        Ok(ServerUnderTest {
             connection: std::sync::Mutex::new(connection),
             clients: std::sync::RwLock::new(clients),
             restart: None,

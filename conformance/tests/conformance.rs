@@ -18,7 +18,7 @@ use distgo_conformance::{
     cases,
     report::{Rerun, failure_text},
     runner::{Outcome, Runner},
-    target::{Connection, Target},
+    target::{Connection, ServerUnderTest},
     xfail,
 };
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
                     Ok(path) => xfail::load(Path::new(&path), &ids).expect("xfail file"),
                     Err(_) => Default::default(),
                 };
-                let target = Target::connect(Connection::new(addr))
+                let target = ServerUnderTest::connect(Connection::new(addr))
                     .await
                     .expect("connect to DISTGO_ADDR");
                 let settings = support::settings(support::insta_golden());
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             }
             _ => {
                 let reference = Reference::start_durable().await;
-                let target = Target::connect(Connection::new(reference.addr()))
+                let target = ServerUnderTest::connect(Connection::new(reference.addr()))
                     .await
                     .expect("connect to the in-process worker")
                     .with_restart(reference.clone())

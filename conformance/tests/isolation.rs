@@ -13,7 +13,7 @@ use distgo_conformance::{
     report::Summary,
     req::{Kind, create_collection, create_database, create_document},
     runner::list_prefixed,
-    target::{Connection, Target},
+    target::{Connection, ServerUnderTest},
     xfail,
 };
 use support::{
@@ -24,7 +24,7 @@ use support::{
 const XFAIL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/xfail/reference.yaml");
 
 /// Every database of the worker with what it holds, for before/after checks.
-async fn snapshot(target: &Target) -> Vec<String> {
+async fn snapshot(target: &ServerUnderTest) -> Vec<String> {
     let clients = target.clients();
     let mut out = Vec::new();
     let Ok(Reply::Databases(dbs)) = Kind::Database.list("", 1000, "").send(&clients).await else {
@@ -57,7 +57,7 @@ async fn snapshot(target: &Target) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_runs_pass_and_leave_the_worker_as_they_found_it() {
     let reference = Reference::start(config_yaml("")).await;
-    let observer = Target::connect(Connection::new(reference.addr()))
+    let observer = ServerUnderTest::connect(Connection::new(reference.addr()))
         .await
         .unwrap();
     // Someone else's data, with ids a careless suite might reuse.

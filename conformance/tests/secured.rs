@@ -19,7 +19,7 @@ use distgo_conformance::{
     ctx::Settings,
     report::{Rerun, failure_text},
     runner::{Outcome, Runner},
-    target::{Connection, Target, TxnLimits},
+    target::{Connection, ServerUnderTest, TxnLimits},
     xfail,
 };
 use tokio::sync::oneshot;
@@ -110,7 +110,7 @@ async fn the_suite_passes_against_a_worker_with_tls_and_tokens() {
     let all = cases::all();
     let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
     let xfail = xfail::load(Path::new(XFAIL), &ids).unwrap();
-    let target = Target::connect(worker.connection(Some(TOKEN)))
+    let target = ServerUnderTest::connect(worker.connection(Some(TOKEN)))
         .await
         .expect("connect over TLS")
         .with_exclusive(true)
@@ -141,7 +141,7 @@ async fn without_the_token_the_cases_fail_unauthenticated() {
         case_globs: vec!["db-*".to_owned()],
     };
     let chosen = selection.select(cases::all()).unwrap();
-    let target = Target::connect(worker.connection(None))
+    let target = ServerUnderTest::connect(worker.connection(None))
         .await
         .expect("connect over TLS");
     let runner = Arc::new(Runner::new(

@@ -16,7 +16,7 @@ use distgo_conformance::{
     ctx::Ctx,
     runner::{self, Outcome, Selection},
     scenario,
-    target::{Connection, Target},
+    target::{Connection, ServerUnderTest},
 };
 use support::{
     reference::{Reference, config_yaml},
@@ -214,7 +214,7 @@ async fn a_partial_commit_fails_atomicity_and_shrinks_to_a_replayable_script() {
         "no transaction in the script:\n{note}"
     );
     let reference = Reference::start(config_yaml("")).await;
-    let target = Target::connect(Connection::new(reference.addr()))
+    let target = ServerUnderTest::connect(Connection::new(reference.addr()))
         .await
         .unwrap();
     let settings = support::settings(Arc::new(scenario::embedded_golden));

@@ -18,7 +18,7 @@ use distgo_conformance::{
     cases,
     report::{Rerun, failure_text},
     runner::{Outcome, Runner},
-    target::{Connection, Target},
+    target::{Connection, ServerUnderTest},
     xfail,
 };
 use distgo_db::master::{Master, MasterConfig};
@@ -50,7 +50,7 @@ async fn every_case_passes_through_a_master_as_against_its_worker() {
     let (master, _stop) = master_over(&reference.addr()).await;
     let mut connection = Connection::new(master);
     connection.api = Api::Master;
-    let target = Target::connect(connection)
+    let target = ServerUnderTest::connect(connection)
         .await
         .expect("connect to the master")
         .with_txn_limits(TXN_LIMITS);

@@ -14,7 +14,7 @@ use distgo_conformance::{
     case::Tag,
     cases,
     runner::{Outcome, Runner, Selection},
-    target::{Connection, Target},
+    target::{Connection, ServerUnderTest},
 };
 use support::{
     reference::{Reference, config_yaml},
@@ -44,7 +44,7 @@ fn database_cases() -> Vec<distgo_conformance::case::Case> {
 
 /// (passed, failed) of the database cases through `connection`.
 async fn run(connection: Connection) -> (usize, usize) {
-    let target = Target::connect(connection).await.expect("connect");
+    let target = ServerUnderTest::connect(connection).await.expect("connect");
     let golden = Arc::new(distgo_conformance::scenario::embedded_golden);
     let runner = Arc::new(Runner::new(
         Arc::new(target),
@@ -92,7 +92,7 @@ async fn cases_pass_through_tls_with_the_ca_and_the_auth_header() {
     connection.tls_ca = None;
     connection.headers = vec![("authorization".to_owned(), TOKEN.to_owned())];
     assert!(
-        Target::connect(connection).await.is_err(),
+        ServerUnderTest::connect(connection).await.is_err(),
         "an untrusted certificate is refused"
     );
 

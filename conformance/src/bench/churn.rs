@@ -24,7 +24,7 @@ use rand::RngCore;
 
 use super::{
     dataset::{self, Dataset, Write},
-    target::Target,
+    measured::MeasuredServer,
 };
 
 /// Documents per throwaway database: bounds the worker's peak memory
@@ -67,7 +67,7 @@ impl Churn {
     /// Runs the churn against `target` with `in_flight` calls at a time.
     pub async fn run(
         &self,
-        target: &Target,
+        target: &MeasuredServer,
         rng: &mut impl RngCore,
         value_bytes: usize,
         in_flight: usize,

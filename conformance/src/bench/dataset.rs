@@ -25,7 +25,7 @@ use std::{
     time::Instant,
 };
 
-use super::target::Conn;
+use super::measured::Conn;
 use anyhow::{Context, bail};
 use rand::{Rng, RngCore};
 

@@ -33,7 +33,7 @@ use tonic::Status;
 
 use super::{
     dataset::{Dataset, json_value},
-    target::Conn,
+    measured::Conn,
     workload::{Call, KeyDist, KeySampler, Workload},
 };
 use crate::{

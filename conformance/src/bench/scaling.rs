@@ -28,7 +28,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use serde::Serialize;
 
 use super::{
-    BenchArgs, Settings, Target,
+    BenchArgs, MeasuredServer, Settings,
     dataset::{self, Dataset},
     now_rfc3339,
     report::{self, Machine, RunReport},
@@ -152,7 +152,8 @@ async fn measure_size(
     let label = format!("{docs} docs");
     let worker = SpawnedWorker::start(spec)?;
     let target =
-        Target::connect(&label, &worker.url(), args.connections, Some(worker.cpu())).await?;
+        MeasuredServer::connect(&label, &worker.url(), args.connections, Some(worker.cpu()))
+            .await?;
     let rss_empty_bytes = worker.rss_bytes();
     let mut dataset = Dataset::new(rng, docs, args.value_bytes);
     dataset::create(&target.channels[0], &dataset).await?;
@@ -248,7 +249,7 @@ async fn recovery(
             )));
         }
     };
-    let channels = Target::connect("recovery", &worker.url(), args.connections, None)
+    let channels = MeasuredServer::connect("recovery", &worker.url(), args.connections, None)
         .await?
         .channels;
     let dataset = Dataset::new(rng, docs, args.value_bytes);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use distgo_conformance::{
     ctx::{GoldenHook, Settings},
     runner::Runner,
-    target::{Connection, Target},
+    target::{Connection, ServerUnderTest},
     xfail::XFail,
 };
 
@@ -61,7 +61,7 @@ pub fn settings(golden: GoldenHook) -> Settings {
 /// against the golden files without ever writing snapshots; `model_cases`
 /// sets the model's sequences per case (unless `DISTGO_CASES` does).
 pub async fn runner_for(addr: &str, xfail: XFail, model_cases: Option<u32>) -> Arc<Runner> {
-    let target = Target::connect(Connection::new(addr))
+    let target = ServerUnderTest::connect(Connection::new(addr))
         .await
         .expect("connect");
     let mut settings = settings(Arc::new(distgo_conformance::scenario::embedded_golden));

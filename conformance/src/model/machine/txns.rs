@@ -13,9 +13,12 @@
 
 use proptest::prelude::*;
 
-use super::{Focus, collect, target};
+use super::{
+    Focus,
+    plain::{any_name, collect},
+};
 use crate::model::{
-    state::{CHILD_IDS, DB_IDS, K, MALFORMED, Model, Op, Target, valid_id},
+    state::{CHILD_IDS, DB_IDS, K, LocalName, MALFORMED, Model, Op, valid_id},
     txn::{Tx, TxOp, TxState, Txn, Verb},
 };
 
@@ -25,15 +28,15 @@ const MAX_OPEN: usize = 3;
 
 /// Begin: mostly on an existing database.
 fn begin(model: &Model) -> BoxedStrategy<Op> {
-    target(model, 1).prop_map(|db| Op::Begin { db }).boxed()
+    any_name(model, 1).prop_map(|db| Op::Begin { db }).boxed()
 }
 
 /// The `(database_name, transaction)` of an Execute, Commit or Rollback:
 /// mostly an open transaction with its own database (the more operations it
 /// holds, the likelier); sometimes a finished one, one named with another
 /// database, an unknown or an empty id.
-fn txn_ref(model: &Model) -> BoxedStrategy<(Target, Tx)> {
-    let own = |state: fn(TxState) -> bool| -> Vec<(Target, Tx)> {
+fn txn_ref(model: &Model) -> BoxedStrategy<(LocalName, Tx)> {
+    let own = |state: fn(TxState) -> bool| -> Vec<(LocalName, Tx)> {
         model
             .txns
             .iter()
@@ -41,7 +44,7 @@ fn txn_ref(model: &Model) -> BoxedStrategy<(Target, Tx)> {
             .filter(|(_, t)| state(t.state))
             .flat_map(|(k, t)| {
                 let back = model.txns.len() - 1 - k;
-                let entry = (Target::Name(vec![t.db.clone()]), Tx::Recent(back));
+                let entry = (LocalName::Name(vec![t.db.clone()]), Tx::Recent(back));
                 std::iter::repeat_n(entry, 1 + 2 * t.ops.len())
             })
             .collect()
@@ -49,8 +52,8 @@ fn txn_ref(model: &Model) -> BoxedStrategy<(Target, Tx)> {
     let open = own(|s| s == TxState::Open);
     let finished = own(|s| matches!(s, TxState::Committed | TxState::RolledBack));
     let mut choices = vec![
-        (1, (target(model, 1), Just(Tx::Unknown)).boxed()),
-        (1, (target(model, 1), Just(Tx::Empty)).boxed()),
+        (1, (any_name(model, 1), Just(Tx::Unknown)).boxed()),
+        (1, (any_name(model, 1), Just(Tx::Empty)).boxed()),
     ];
     if !open.is_empty() {
         choices.push((16, proptest::sample::select(open).boxed()));
@@ -59,7 +62,7 @@ fn txn_ref(model: &Model) -> BoxedStrategy<(Target, Tx)> {
         choices.push((3, proptest::sample::select(finished).boxed()));
     }
     if !model.txns.is_empty() {
-        let any = (target(model, 1), 0..model.txns.len()).prop_map(|(db, n)| (db, Tx::Recent(n)));
+        let any = (any_name(model, 1), 0..model.txns.len()).prop_map(|(db, n)| (db, Tx::Recent(n)));
         choices.push((2, any.boxed()));
     }
     proptest::strategy::Union::new_weighted(choices).boxed()
@@ -104,10 +107,10 @@ enum Fault {
 impl Fault {
     fn apply(self, op: TxOp, bad_value: String) -> TxOp {
         let segs = match &op.name {
-            Target::Name(segs) => segs.clone(),
-            Target::Malformed(_) => Vec::new(),
+            LocalName::Name(segs) => segs.clone(),
+            LocalName::Malformed(_) => Vec::new(),
         };
-        let name = |segs: Vec<String>| Target::Name(segs);
+        let name = |segs: Vec<String>| LocalName::Name(segs);
         match self {
             Fault::None => op,
             Fault::NoVerb => TxOp { verb: None, ..op },
@@ -129,7 +132,7 @@ impl Fault {
                 ..op
             },
             Fault::Malformed(i) => TxOp {
-                name: Target::Malformed(i),
+                name: LocalName::Malformed(i),
                 ..op
             },
         }
@@ -163,15 +166,16 @@ fn inside(model: &Model, db: &str, depth: usize, buffered: bool) -> Vec<Vec<Stri
 /// parent (or of one that a transaction creates), an update or delete
 /// mostly an existing resource. The rest are buffered or random names,
 /// which collide or miss, so that some commits fail.
-fn op_name(model: &Model, db: &str, depth: usize, verb: Verb) -> BoxedStrategy<Target> {
+fn op_name(model: &Model, db: &str, depth: usize, verb: Verb) -> BoxedStrategy<LocalName> {
     let inside = |depth: usize, buffered: bool| inside(model, db, depth, buffered);
-    let select = |names: Vec<Vec<String>>| proptest::sample::select(names).prop_map(Target::Name);
+    let select =
+        |names: Vec<Vec<String>>| proptest::sample::select(names).prop_map(LocalName::Name);
     let random = (2..=depth)
         .map(|d| proptest::sample::select(valid_ids(d)))
         .collect::<Vec<_>>()
         .prop_map({
             let db = db.to_owned();
-            move |ids| Target::Name([vec![db.clone()], ids].concat())
+            move |ids| LocalName::Name([vec![db.clone()], ids].concat())
         });
     let mut choices = vec![(1, random.boxed())];
     let (existing, buffered) = (inside(depth, false), inside(depth, true));
@@ -192,7 +196,7 @@ fn op_name(model: &Model, db: &str, depth: usize, verb: Verb) -> BoxedStrategy<T
             proptest::sample::select(parents),
             proptest::sample::select(valid_ids(depth)),
         )
-            .prop_map(|(parent, id)| Target::Name([parent, vec![id]].concat()));
+            .prop_map(|(parent, id)| LocalName::Name([parent, vec![id]].concat()));
         choices.push((8, child.boxed()));
     }
     proptest::strategy::Union::new_weighted(choices).boxed()
@@ -392,7 +396,7 @@ mod tests {
                 let expect = model.step(op);
                 let read = match op {
                     Op::Get {
-                        name: Target::Name(segs),
+                        name: LocalName::Name(segs),
                         ..
                     } => Some(segs.clone()),
                     _ => None,

@@ -26,7 +26,7 @@
 use serde_json::{Map, Value};
 
 use super::state::{
-    Effect, Expect, K, Mask, Model, Op, Target, field_valid, invalid, not_found, valid_name,
+    Effect, Expect, K, LocalName, Mask, Model, Op, field_valid, invalid, not_found, valid_name,
 };
 
 /// `Operation.mutation_type`.
@@ -48,7 +48,7 @@ pub struct TxOp {
     /// entity_type; `None` is ENTITY_TYPE_UNSPECIFIED.
     pub kind: Option<K>,
     /// name.
-    pub name: Target,
+    pub name: LocalName,
     /// value: the raw text (JSON for creates and updates, empty for deletes).
     pub value: String,
 }
@@ -102,7 +102,7 @@ impl Txn {
 }
 
 /// The local database id of `database_name`, or a violation on it.
-fn database_of(db: &Target, bad: &mut Vec<String>) -> Option<String> {
+fn database_of(db: &LocalName, bad: &mut Vec<String>) -> Option<String> {
     let id = valid_name(db, 1).map(|segs| segs[0].clone());
     if id.is_none() {
         bad.push("database_name".into());
@@ -111,7 +111,7 @@ fn database_of(db: &Target, bad: &mut Vec<String>) -> Option<String> {
 }
 
 /// The request-level checks of Execute, Commit and Rollback.
-fn request(db: &Target, txn: Tx, bad: &mut Vec<String>) -> Option<String> {
+fn request(db: &LocalName, txn: Tx, bad: &mut Vec<String>) -> Option<String> {
     let id = database_of(db, bad);
     if txn == Tx::Empty {
         bad.push("transaction_id".into());
@@ -180,13 +180,13 @@ impl TxOp {
             bad.push(at("value"));
         }
         let (segs, field) = (segs?.to_vec(), field?);
-        let name = Target::Name(segs.clone());
+        let name = LocalName::Name(segs.clone());
         Some(match verb {
             Verb::Create => {
                 let (id, parent) = segs.split_last().map(|(i, p)| (i.clone(), p.to_vec()))?;
                 Op::Create {
                     kind,
-                    parent: Target::Name(parent),
+                    parent: LocalName::Name(parent),
                     id,
                     body_id: String::new(),
                     field,
@@ -207,7 +207,7 @@ impl TxOp {
 fn effect_of(op: &Op) -> Option<(Vec<String>, Effect)> {
     match op {
         Op::Create {
-            parent: Target::Name(parent),
+            parent: LocalName::Name(parent),
             id,
             ..
         } => Some((
@@ -215,11 +215,11 @@ fn effect_of(op: &Op) -> Option<(Vec<String>, Effect)> {
             Effect::Created,
         )),
         Op::Update {
-            name: Target::Name(segs),
+            name: LocalName::Name(segs),
             ..
         } => Some((segs.clone(), Effect::Updated)),
         Op::Delete {
-            name: Target::Name(segs),
+            name: LocalName::Name(segs),
             ..
         } => Some((segs.clone(), Effect::Deleted)),
         _ => None,
@@ -272,7 +272,7 @@ impl Model {
 
     /// Whether `txn` is one the model knows, and not an orphan named with
     /// its own database.
-    fn usable(&self, db: &Target, txn: Tx) -> bool {
+    fn usable(&self, db: &LocalName, txn: Tx) -> bool {
         let Tx::Recent(_) = txn else {
             return true;
         };
@@ -284,7 +284,7 @@ impl Model {
     /// The database inside which an Execute's operations are judged, where
     /// both readings of the spec agree: `database_name` is the transaction's
     /// own database, or the id is unknown or empty (so there is no other).
-    pub fn home(&self, db: &Target, txn: Tx) -> Option<String> {
+    pub fn home(&self, db: &LocalName, txn: Tx) -> Option<String> {
         let db = valid_name(db, 1)?[0].clone();
         match txn {
             Tx::Unknown | Tx::Empty => Some(db),
@@ -296,7 +296,7 @@ impl Model {
     }
 
     /// Begin: an existing database gets a new open transaction.
-    pub(super) fn begin(&mut self, db: &Target) -> Expect {
+    pub(super) fn begin(&mut self, db: &LocalName) -> Expect {
         let mut bad = Vec::new();
         let Some(db) = database_of(db, &mut bad) else {
             return invalid(bad);
@@ -314,7 +314,7 @@ impl Model {
 
     /// Execute: every operation is checked first; a bad one rejects the
     /// whole request and leaves the transaction as it was (TXN-EXEC-2).
-    pub(super) fn execute(&mut self, db: &Target, txn: &Tx, ops: &[TxOp]) -> Expect {
+    pub(super) fn execute(&mut self, db: &LocalName, txn: &Tx, ops: &[TxOp]) -> Expect {
         let mut bad = Vec::new();
         let db = request(db, *txn, &mut bad);
         // Without a database the operations cannot be judged "inside" it.
@@ -338,7 +338,7 @@ impl Model {
 
     /// Commit: the buffered operations, in order, on a copy of the state;
     /// the copy replaces the state only if every one succeeds.
-    pub(super) fn commit(&mut self, db: &Target, txn: &Tx) -> Expect {
+    pub(super) fn commit(&mut self, db: &LocalName, txn: &Tx) -> Expect {
         let mut bad = Vec::new();
         let Some(db) = request(db, *txn, &mut bad).filter(|_| bad.is_empty()) else {
             return invalid(bad);
@@ -361,7 +361,7 @@ impl Model {
     }
 
     /// Rollback: the buffered operations are dropped.
-    pub(super) fn rollback(&mut self, db: &Target, txn: &Tx) -> Expect {
+    pub(super) fn rollback(&mut self, db: &LocalName, txn: &Tx) -> Expect {
         let mut bad = Vec::new();
         let Some(db) = request(db, *txn, &mut bad).filter(|_| bad.is_empty()) else {
             return invalid(bad);
@@ -375,185 +375,4 @@ impl Model {
 }
 
 #[cfg(test)]
-mod tests {
-    use tonic::Code;
-
-    use super::*;
-
-    fn name(segs: &[&str]) -> Target {
-        Target::Name(segs.iter().map(|s| (*s).to_owned()).collect())
-    }
-
-    fn op(verb: Verb, kind: K, segs: &[&str], value: &str) -> TxOp {
-        TxOp {
-            verb: Some(verb),
-            kind: Some(kind),
-            name: name(segs),
-            value: value.into(),
-        }
-    }
-
-    fn get(kind: K, segs: &[&str]) -> Op {
-        Op::Get {
-            kind,
-            name: name(segs),
-        }
-    }
-
-    /// A database `a` with collection `x` holding document `d`.
-    fn fixture() -> Model {
-        let mut m = Model::default();
-        for op in [
-            Op::Create {
-                kind: K::Db,
-                parent: name(&[]),
-                id: "a".into(),
-                body_id: String::new(),
-                field: "A".into(),
-            },
-            Op::Create {
-                kind: K::Coll,
-                parent: name(&["a"]),
-                id: "x".into(),
-                body_id: String::new(),
-                field: String::new(),
-            },
-            Op::Create {
-                kind: K::Doc,
-                parent: name(&["a", "x"]),
-                id: "d".into(),
-                body_id: String::new(),
-                field: "{}".into(),
-            },
-        ] {
-            m.step(&op);
-        }
-        m
-    }
-
-    #[test]
-    fn a_commit_is_all_or_nothing_and_names_the_failing_operation() {
-        let mut m = fixture();
-        let a = name(&["a"]);
-        assert_eq!(m.step(&Op::Begin { db: a.clone() }), Expect::Begun);
-        let txn = Tx::Recent(0);
-        let ops = vec![
-            op(Verb::Create, K::Coll, &["a", "y"], "{}"),
-            op(Verb::Update, K::Doc, &["a", "x", "d"], "{\"v\":1}"),
-        ];
-        let execute = |ops| Op::Execute {
-            db: a.clone(),
-            txn,
-            ops,
-        };
-        assert_eq!(m.step(&execute(ops)), Expect::Empty);
-        // Nothing is visible before Commit.
-        assert_eq!(
-            m.step(&get(K::Coll, &["a", "y"])),
-            Expect::Error(Code::NotFound, vec![])
-        );
-        // A malformed operation is refused at once; the transaction stays open.
-        let bad = vec![
-            op(Verb::Delete, K::Doc, &["a", "x", "d"], "{}"),
-            op(Verb::Create, K::Doc, &["b", "x", "d"], "{}"),
-        ];
-        assert_eq!(
-            m.step(&execute(bad)),
-            Expect::Error(
-                Code::InvalidArgument,
-                vec!["operations[0].value".into(), "operations[1].name".into()]
-            )
-        );
-        // Operation 2 (across Executes) meets an existing document.
-        let clash = vec![op(Verb::Create, K::Doc, &["a", "x", "d"], "{}")];
-        assert_eq!(m.step(&execute(clash)), Expect::Empty);
-        let before = m.root.clone();
-        assert_eq!(
-            m.step(&Op::Commit { db: a.clone(), txn }),
-            Expect::CommitFailed(2)
-        );
-        assert_eq!(m.root, before);
-        assert_eq!(
-            m.step(&Op::Rollback { db: a, txn }),
-            Expect::Error(Code::NotFound, vec![])
-        );
-    }
-
-    #[test]
-    fn a_commit_applies_in_order_and_reports_what_it_wrote() {
-        let mut m = fixture();
-        let a = name(&["a"]);
-        m.step(&Op::Begin { db: a.clone() });
-        let ops = vec![
-            op(
-                Verb::Create,
-                K::Coll,
-                &["a", "y"],
-                "{\"description\": \"d\"}",
-            ),
-            op(Verb::Create, K::Doc, &["a", "y", "z"], "{\"n\": 1}"),
-            op(Verb::Delete, K::Coll, &["a", "x"], ""),
-            op(Verb::Update, K::Db, &["a"], "{\"display_name\": \"B\"}"),
-        ];
-        let txn = Tx::Recent(0);
-        m.step(&Op::Execute {
-            db: a.clone(),
-            txn,
-            ops,
-        });
-        let Expect::Committed(effects) = m.step(&Op::Commit { db: a, txn }) else {
-            panic!("the commit must succeed")
-        };
-        assert_eq!(effects.len(), 4);
-        assert_eq!(
-            m.step(&get(K::Doc, &["a", "y", "z"])),
-            Expect::Resource(
-                vec!["a".into(), "y".into(), "z".into()],
-                "{\"n\": 1}".into()
-            )
-        );
-        assert_eq!(
-            m.step(&get(K::Db, &["a"])),
-            Expect::Resource(vec!["a".into()], "B".into())
-        );
-        assert!(m.node(&["a".into(), "x".into()]).is_none());
-    }
-
-    #[test]
-    fn values_follow_the_entity_type() {
-        assert_eq!(
-            op_field(K::Db, Verb::Create, "{\"display_name\": \"Zoë\"}"),
-            Some("Zoë".into())
-        );
-        assert_eq!(op_field(K::Db, Verb::Create, "{}"), None);
-        assert_eq!(op_field(K::Coll, Verb::Update, "{}"), Some(String::new()));
-        assert_eq!(
-            op_field(K::Coll, Verb::Create, "{\"description\": \"d\", \"x\": 1}"),
-            None
-        );
-        assert_eq!(op_field(K::Doc, Verb::Create, "[]"), None);
-        assert_eq!(op_field(K::Doc, Verb::Delete, ""), Some(String::new()));
-        assert_eq!(op_field(K::Doc, Verb::Delete, "{}"), None);
-    }
-
-    #[test]
-    fn a_deleted_database_leaves_its_transactions_undefined() {
-        let mut m = fixture();
-        let a = name(&["a"]);
-        m.step(&Op::Begin { db: a.clone() });
-        m.step(&Op::Delete {
-            kind: K::Db,
-            name: a.clone(),
-        });
-        let commit = Op::Commit {
-            db: a,
-            txn: Tx::Recent(0),
-        };
-        assert!(!m.defined(&commit));
-        let elsewhere = Op::Commit {
-            db: name(&["b"]),
-            txn: Tx::Recent(0),
-        };
-        assert!(m.defined(&elsewhere));
-    }
-}
+mod tests;

@@ -33,7 +33,7 @@ use super::{
 
 /// A server under measurement: how to reach it and where its CPU time is read.
 #[derive(Debug)]
-pub struct Target {
+pub struct MeasuredServer {
     /// `null`, `target`, or a scaling step's name.
     pub label: String,
     /// Its URL.
@@ -44,7 +44,7 @@ pub struct Target {
     pub cpu: Option<CpuSource>,
 }
 
-impl Target {
+impl MeasuredServer {
     /// Opens `connections` HTTP/2 connections to `addr`.
     pub async fn connect(
         label: &str,
@@ -55,7 +55,7 @@ impl Target {
         Self::connect_with(label, addr, connections, cpu, &Access::default()).await
     }
 
-    /// [`Target::connect`] with TLS and headers.
+    /// [`MeasuredServer::connect`] with TLS and headers.
     pub async fn connect_with(
         label: &str,
         addr: &str,
@@ -78,7 +78,7 @@ impl Target {
             let channel = channel.with_context(|| format!("cannot connect to {addr}"))?;
             channels.push(InterceptedService::new(channel, headers.clone()));
         }
-        Ok(Target {
+        Ok(MeasuredServer {
             label: label.to_owned(),
             addr: addr.to_owned(),
             channels,

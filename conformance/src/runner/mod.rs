@@ -14,6 +14,10 @@
 //! `cargo test` (libtest-mimic) calls [`Runner::run_case`] once per trial;
 //! the binary calls [`Runner::run_all`]. Cases that restart the target take
 //! an exclusive lock, so no other case is in flight while the worker is down.
+//!
+//! Beside this file: `outcome.rs` (how a case ended, and [`blame`] on a
+//! failed prerequisite), `selection.rs` (which cases run), `prefix.rs`
+//! (the run prefix every database id starts with).
 
 use std::{
     sync::{
@@ -23,148 +27,30 @@ use std::{
     time::{Duration, Instant},
 };
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-use rand::Rng;
 use tokio::sync::{RwLock, Semaphore};
 
 use crate::{
-    case::{Case, Need, Tag},
+    case::{Case, Need},
     check::Failure,
     ctx::{Ctx, Settings},
     req::Kind,
-    target::Target,
+    target::ServerUnderTest,
     xfail::XFail,
 };
 
-/// How a case ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// It passed.
-    Passed,
-    /// It failed.
-    Failed(Failure),
-    /// It did not run, for this reason.
-    Skipped(String),
-    /// It failed, as the expected-failure file said it would.
-    XFailed {
-        /// The file's reason.
-        reason: String,
-        /// The failure.
-        failure: Failure,
-    },
-    /// It passed although the expected-failure file said it would fail;
-    /// this fails the run.
-    XPassed {
-        /// The file's reason.
-        reason: String,
-    },
-    /// It failed, but a clause it relies on failed in the same run: the
-    /// failure is most likely that clause's, so it is reported as `blocked
-    /// by` it, not as a violation of this case's own clause.
-    Blocked {
-        /// The prerequisite clause that failed.
-        by: String,
-        /// What this case saw.
-        failure: Failure,
-    },
-}
+mod outcome;
+mod prefix;
+mod selection;
 
-impl Outcome {
-    /// `passed`, `failed`, `skipped`, `xfailed`, `xpassed`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Outcome::Passed => "passed",
-            Outcome::Failed(_) => "failed",
-            Outcome::Skipped(_) => "skipped",
-            Outcome::XFailed { .. } => "xfailed",
-            Outcome::XPassed { .. } => "xpassed",
-            Outcome::Blocked { .. } => "blocked",
-        }
-    }
-
-    /// Whether the outcome fails the run.
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed(_) | Outcome::XPassed { .. })
-    }
-}
-
-/// What happened to one case.
-#[derive(Clone, Debug)]
-pub struct CaseReport {
-    /// Case id.
-    pub id: String,
-    /// Its clause.
-    pub clause: String,
-    /// Its tags.
-    pub tags: Vec<Tag>,
-    /// The clauses it relies on ([`Case::requires`]).
-    pub requires: Vec<String>,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// How long it ran.
-    pub duration: Duration,
-    /// The requests it sent, with outcomes (kept only when it failed).
-    pub transcript: Vec<String>,
-    /// Databases kept for inspection (it failed).
-    pub kept: Vec<String>,
-}
-
-/// Which cases to run.
-#[derive(Clone, Debug, Default)]
-pub struct Selection {
-    /// Run only cases with one of these tags (empty: all).
-    pub tags: Vec<Tag>,
-    /// Never run cases with one of these tags.
-    pub skip_tags: Vec<Tag>,
-    /// Run only cases whose id matches one of these globs (empty: all).
-    pub case_globs: Vec<String>,
-}
-
-impl Selection {
-    /// The selected cases, in registry order.
-    pub fn select(&self, cases: Vec<Case>) -> Result<Vec<Case>, globset::Error> {
-        let globs = self.glob_set()?;
-        Ok(cases
-            .into_iter()
-            .filter(|c| self.tags.is_empty() || self.tags.iter().any(|t| c.has(*t)))
-            .filter(|c| !self.skip_tags.iter().any(|t| c.has(*t)))
-            .filter(|c| self.case_globs.is_empty() || globs.is_match(&c.id))
-            .collect())
-    }
-
-    fn glob_set(&self) -> Result<GlobSet, globset::Error> {
-        let mut builder = GlobSetBuilder::new();
-        for glob in &self.case_globs {
-            builder.add(Glob::new(glob)?);
-        }
-        builder.build()
-    }
-}
-
-/// A fresh run prefix: `cf-` and six random characters, then `-`.
-pub fn random_prefix() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let tail: String = (0..6)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect();
-    format!("cf-{tail}-")
-}
-
-/// Whether `prefix` has the shape of a run prefix (`cf-xxxxxx-`), so that
-/// `cleanup --prefix` can never be pointed at someone else's data by a typo.
-pub fn is_run_prefix(prefix: &str) -> bool {
-    prefix.len() == 10
-        && prefix.starts_with("cf-")
-        && prefix.ends_with('-')
-        && prefix[3..9]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
+pub use self::{
+    outcome::{CaseReport, Outcome, blame},
+    prefix::{is_run_prefix, list_prefixed, random_prefix},
+    selection::Selection,
+};
 
 /// Runs cases against one target.
 pub struct Runner {
-    target: Arc<Target>,
+    target: Arc<ServerUnderTest>,
     prefix: String,
     settings: Arc<Settings>,
     xfail: XFail,
@@ -184,7 +70,7 @@ impl std::fmt::Debug for Runner {
 
 impl Runner {
     /// A runner with a fresh random prefix.
-    pub fn new(target: Arc<Target>, settings: Settings, xfail: XFail) -> Self {
+    pub fn new(target: Arc<ServerUnderTest>, settings: Settings, xfail: XFail) -> Self {
         Runner {
             target,
             prefix: random_prefix(),
@@ -202,7 +88,7 @@ impl Runner {
     }
 
     /// The target.
-    pub fn target(&self) -> &Arc<Target> {
+    pub fn target(&self) -> &Arc<ServerUnderTest> {
         &self.target
     }
 
@@ -369,83 +255,6 @@ impl Runner {
     }
 }
 
-/// Blames failures on their root cause: a failed case that relies on a
-/// clause that failed in this run becomes [`Outcome::Blocked`] by it.
-///
-/// A clause *failed* when a case failed (or xfailed) blaming it (its own
-/// clause, or the one a model case names) without a failed prerequisite of
-/// its own. The
-/// two passes keep one level of dependency: a case blocked by LIST-2 does
-/// not in turn make its own clause count as failed, so what it relies on
-/// is never itself blamed on a symptom.
-pub fn blame(reports: &mut [CaseReport]) {
-    use std::collections::BTreeSet;
-    let failure = |r: &CaseReport| match &r.outcome {
-        Outcome::Failed(f) | Outcome::XFailed { failure: f, .. } => Some(f.clone()),
-        _ => None,
-    };
-    let blamed = |r: &CaseReport, f: &Failure| f.clause.clone().unwrap_or_else(|| r.clause.clone());
-    let raw: BTreeSet<String> = reports
-        .iter()
-        .filter_map(|r| failure(r).map(|f| blamed(r, &f)))
-        .collect();
-    let mut failed = BTreeSet::new();
-    for r in reports.iter() {
-        let Some(f) = failure(r) else { continue };
-        if r.requires.iter().any(|c| *c != r.clause && raw.contains(c)) {
-            continue;
-        }
-        failed.insert(blamed(r, &f));
-    }
-    for r in reports.iter_mut() {
-        let Outcome::Failed(f) = &r.outcome else {
-            continue;
-        };
-        let own = blamed(r, f);
-        let by = r
-            .requires
-            .iter()
-            .find(|c| **c != own && **c != r.clause && failed.contains(*c));
-        if let Some(by) = by {
-            r.outcome = Outcome::Blocked {
-                by: by.clone(),
-                failure: f.clone(),
-            };
-        }
-    }
-}
-
-/// The names of every database whose id starts with `prefix`.
-pub async fn list_prefixed(target: &Target, prefix: &str) -> Result<Vec<String>, tonic::Status> {
-    let clients = target.clients();
-    let mut names = Vec::new();
-    let mut token = String::new();
-    loop {
-        let reply = Kind::Database.list("", 1000, &token).send(&clients).await?;
-        let crate::call::Reply::Databases(page) = reply else {
-            return Ok(names);
-        };
-        let wanted = format!("databases/{prefix}");
-        names.extend(
-            page.databases
-                .into_iter()
-                .map(|d| d.name)
-                .filter(|n| n.starts_with(&wanted)),
-        );
-        if page.next_page_token.is_empty() {
-            return Ok(names);
-        }
-        if crate::req::token_repeats(&token, &page.next_page_token) {
-            // A worker that hands back the token it was given would keep
-            // this sweep going for ever.
-            return Err(tonic::Status::internal(
-                "ListDatabases answered with the page token it was asked with; the sweep stopped",
-            ));
-        }
-        token = page.next_page_token;
-    }
-}
-
 fn panic_message(join: tokio::task::JoinError) -> String {
     if !join.is_panic() {
         return format!("the case was cancelled: {join}");
@@ -485,30 +294,5 @@ fn txn_max_open_skip(max_open: Option<u32>) -> Option<String> {
             "the target's transactions.max_open of {n} is more than the {MAX_OPEN_OPENED} transactions this case opens"
         )),
         Some(_) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_prefixes_have_their_shape() {
-        for _ in 0..50 {
-            let p = random_prefix();
-            assert!(is_run_prefix(&p), "{p}");
-            assert!(crate::ctx::is_database_id(&p), "{p}");
-        }
-        for bad in [
-            "",
-            "c",
-            "cf-",
-            "cf-abc-",
-            "cf-ABCDEF-",
-            "cf-abcdefg",
-            "xx-abcdef-",
-        ] {
-            assert!(!is_run_prefix(bad), "{bad}");
-        }
     }
 }
