@@ -121,6 +121,33 @@
 //! The cluster tests (`tests/cluster/`, `just cluster-test`) run the same
 //! kind of set with ports the OS chooses and a fault-injecting proxy on
 //! every link between members.
+//!
+//! ## What it costs
+//!
+//! Measured on 2026-12-02 with `distgo-conformance bench --baseline
+//! STANDALONE --addr LEADER` (two targets measured alternately in one run,
+//! median of the per-round ratios, 10^4 documents of 256 B, 4 connections):
+//! the three members of `fixtures/cluster` (`wal.sync: always`) against one
+//! standalone worker with `wal.sync: always`, all four and the load
+//! generator on the same 2 cores, with a low-priority build beside them
+//! (load average 3.5-4.7). JSON in `testdata/bench/replicated-*.json`.
+//!
+//! | workload | concurrency | standalone ops/s | replica set ops/s | set / standalone |
+//! |---|---:|---:|---:|---:|
+//! | CreateDocument | 64 | 21,053 | 7,519 | 0.37 |
+//! | GetDocument, ReadIndex (default) | 16 | 61,470 | 15,017 | 0.26 |
+//! | GetDocument, ReadIndex | 64 | 57,637 | 31,046 | 0.53 |
+//! | GetDocument, ReadIndex | 256 | 70,473 | 46,709 | 0.66 |
+//! | GetDocument, `distgo-read: local` | 16 | 58,582 | 54,577 | 0.93 |
+//!
+//! A replicated write is three fsyncs on one disk and two extra processes
+//! on the same two cores; a linearizable read waits for one heartbeat round
+//! to a majority (about 0.3 ms here: one read alone takes 373 µs), so at
+//! low concurrency the round, not the CPU, bounds it, and the ratio grows
+//! with the reads in flight, which share a round (openraft queues every
+//! read behind the next acknowledged heartbeat). A local read costs what a
+//! standalone read does. A set whose members have their own machines
+//! would see the fsyncs run in parallel and the round at network latency.
 
 mod log_store;
 mod metrics;
