@@ -50,9 +50,17 @@ enum Command {
 /// How to reach the worker.
 #[derive(Debug, Args)]
 struct TargetArgs {
-    /// The worker, e.g. `http://127.0.0.1:55055` (or `https://...`).
-    #[arg(long, env = "DISTGO_ADDR")]
-    addr: String,
+    /// The worker, e.g. `http://127.0.0.1:55055` (or `https://...`); repeat it
+    /// to name the members of one replicated deployment (the first is the
+    /// primary every case uses; the cluster cases use all of them).
+    #[arg(
+        long = "addr",
+        value_name = "ADDR",
+        env = "DISTGO_ADDR",
+        required = true,
+        num_args = 1
+    )]
+    addrs: Vec<String>,
     /// PEM file of the CA that signed the worker's TLS certificate.
     #[arg(long, value_name = "PEM")]
     tls_ca: Option<PathBuf>,
@@ -68,6 +76,17 @@ struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// The primary's address (clap requires at least one).
+    fn primary(&self) -> &str {
+        self.addrs.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// The addresses as they were given: `--addr A --addr B`.
+    fn addr_flags(&self) -> String {
+        let flags: Vec<String> = self.addrs.iter().map(|a| format!("--addr {a}")).collect();
+        flags.join(" ")
+    }
+
     async fn connect(&self) -> anyhow::Result<ServerUnderTest> {
         let headers = self
             .headers
@@ -75,13 +94,16 @@ impl TargetArgs {
             .map(|h| parse_header(h))
             .collect::<Result<Vec<_>, _>>()?;
         let connection = Connection {
-            addr: self.addr.clone(),
+            addr: self.primary().to_owned(),
             tls_ca: self.tls_ca.clone(),
             headers,
             timeout: self.timeout,
             api: self.api,
         };
-        Ok(ServerUnderTest::connect(connection).await?)
+        let others = self.addrs.iter().skip(1).cloned().collect();
+        Ok(ServerUnderTest::connect(connection)
+            .await?
+            .with_members(others))
     }
 }
 
@@ -89,7 +111,7 @@ impl TargetArgs {
 struct RunArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Run only cases with one of these tags (core, transactions, wal, concurrency, restart).
+    /// Run only cases with one of these tags (core, transactions, wal, concurrency, restart, cluster).
     #[arg(long, value_delimiter = ',')]
     tags: Vec<Tag>,
     /// Never run cases with these tags.
@@ -210,7 +232,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     eprintln!(
         "distgo-conformance: {} cases against {}, run prefix {}, seed {seed}",
         selected.len(),
-        args.target.addr,
+        args.target.addrs.join(" "),
         runner.prefix()
     );
     let started = Instant::now();
@@ -219,8 +241,8 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let swept = runner.sweep(&kept).await;
     let wall = started.elapsed();
     let rerun = Rerun(format!(
-        "distgo-conformance run --addr {} --seed {seed} --case {{case}}",
-        args.target.addr
+        "distgo-conformance run {} --seed {seed} --case {{case}}",
+        args.target.addr_flags()
     ));
     print!("{}", report::text(&reports, &rerun, runner.prefix(), wall));
     if !swept.is_empty() {
@@ -230,12 +252,12 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "kept for inspection: {}\nremove with: distgo-conformance cleanup --addr {} --prefix {}",
             kept.join(" "),
-            args.target.addr,
+            args.target.primary(),
             runner.prefix()
         );
     }
     if let Some(path) = &args.json {
-        let json = report::to_json(&reports, &args.target.addr, runner.prefix(), seed, wall);
+        let json = report::to_json(&reports, args.target.primary(), runner.prefix(), seed, wall);
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
