@@ -22,6 +22,7 @@
 //! | [`spec`] | the SPEC's clauses and the catalogue |
 //! | [`xfail`] | expected-failure files |
 //! | [`model`] | the executable spec ([`state`](model::state), [`txn`](model::txn)) and model-based random sequences ([`machine`](model::machine)) |
+//! | [`soak`] | `run --soak DURATION`: the cluster cases round after round until one fails or time is up |
 //! | [`scenario`] | snapshot scenarios: scripts, transcripts, redactions |
 //! | [`bench`](mod@bench) | the load generator; a [`MeasuredServer`](bench::measured::MeasuredServer) is a server it measures |
 //!
@@ -56,6 +57,7 @@ pub mod report;
 pub mod req;
 pub mod runner;
 pub mod scenario;
+pub mod soak;
 pub mod spec;
 pub mod target;
 pub mod xfail;

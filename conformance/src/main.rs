@@ -147,6 +147,10 @@ struct RunArgs {
     /// The target's `transactions.max_operations`: check the bound.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     txn_max_operations: Option<u32>,
+    /// Re-run the cluster cases until this much time has passed, stopping at
+    /// the first failure (printed with its history), e.g. `10m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    soak: Option<Duration>,
     /// The target's `transactions.max_open`: check the bound (needs --exclusive).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     txn_max_open: Option<u32>,
@@ -227,6 +231,21 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_exclusive(args.exclusive)
         .with_txn_limits(limits);
     let settings = settings(args.seed, args.cases);
+    if let Some(duration) = args.soak {
+        let cluster: Vec<_> = selected
+            .into_iter()
+            .filter(|c| c.has(Tag::Cluster))
+            .collect();
+        return soak(
+            &args,
+            Arc::new(target),
+            settings,
+            &xfail,
+            &cluster,
+            duration,
+        )
+        .await;
+    }
     let seed = settings.seed;
     let runner = Arc::new(Runner::new(Arc::new(target), settings, xfail));
     eprintln!(
@@ -270,6 +289,62 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `run --soak`: the selected cluster cases, round after round.
+async fn soak(
+    args: &RunArgs,
+    target: Arc<ServerUnderTest>,
+    settings: Settings,
+    xfail: &xfail::XFail,
+    cases: &[distgo_conformance::case::Case],
+    duration: Duration,
+) -> anyhow::Result<ExitCode> {
+    if cases.is_empty() {
+        bail!("--soak re-runs the cluster cases, and the selection has none");
+    }
+    eprintln!(
+        "distgo-conformance: soaking {} cluster cases against {} for {}, first seed {}",
+        cases.len(),
+        args.target.addrs.join(" "),
+        humantime::format_duration(duration),
+        settings.seed
+    );
+    let progress = |round: u32, wall: Duration| {
+        eprintln!("soak: round {round} passed in {wall:.1?}");
+    };
+    let ended = distgo_conformance::soak::soak(
+        target, &settings, xfail, cases, args.jobs, duration, progress,
+    )
+    .await;
+    let Some(failed) = ended.failed else {
+        println!(
+            "soak: {} rounds of {} cluster cases in {:.1?}, no violation",
+            ended.rounds,
+            cases.len(),
+            ended.elapsed
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let rerun = Rerun(format!(
+        "distgo-conformance run {} --seed {} --case {{case}}",
+        args.target.addr_flags(),
+        failed.seed
+    ));
+    print!(
+        "{}",
+        report::text(&failed.reports, &rerun, &failed.prefix, failed.wall)
+    );
+    println!(
+        "soak: round {} failed after {:.1?} (seed {}; earlier rounds passed)",
+        failed.number, ended.elapsed, failed.seed
+    );
+    eprintln!(
+        "remove its data with: distgo-conformance cleanup --addr {} --prefix {}",
+        args.target.primary(),
+        failed.prefix
+    );
+    Ok(ExitCode::FAILURE)
 }
 
 async fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {

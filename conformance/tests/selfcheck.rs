@@ -505,3 +505,62 @@ async fn a_correct_deployment_passes_the_cluster_clauses() {
     assert!(named_twice.is_empty(), "{named_twice:#?}");
     assert!(under_two_names.is_empty(), "{under_two_names:#?}");
 }
+
+/// `run --soak`: against the lagging deployment the first round fails,
+/// with the history the checker could not order; against one correct
+/// worker it keeps going until the time is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_stops_at_the_first_violation_and_runs_out_its_time_otherwise() {
+    let reference = Reference::start(config_yaml("")).await;
+    let deployment = LaggingDeployment::start(&reference.addr()).await;
+    let selection = Selection {
+        tags: vec![Tag::Cluster],
+        skip_tags: vec![],
+        case_globs: vec![],
+    };
+    let cluster = selection.select(cases::all()).unwrap();
+    let settings = support::settings(Arc::new(scenario::embedded_golden));
+    let xfail = Default::default();
+    let soak = |addrs: Vec<String>, seconds: u64| {
+        let (cluster, settings, xfail) = (cluster.clone(), settings.clone(), &xfail);
+        async move {
+            let (primary, others) = addrs.split_first().unwrap();
+            let target = ServerUnderTest::connect(Connection::new(primary.clone()))
+                .await
+                .unwrap()
+                .with_members(others.to_vec());
+            let duration = std::time::Duration::from_secs(seconds);
+            distgo_conformance::soak::soak(
+                Arc::new(target),
+                &settings,
+                xfail,
+                &cluster,
+                4,
+                duration,
+                |_, _| {},
+            )
+            .await
+        }
+    };
+    let lagging = vec![
+        deployment.leader.addr.clone(),
+        deployment.follower.addr.clone(),
+    ];
+    let ended = soak(lagging, 30).await;
+    let failed = ended.failed.expect("a violation");
+    assert_eq!((ended.rounds, failed.number), (1, 1));
+    let history = failed
+        .reports
+        .iter()
+        .find(|r| r.id == "cluster-concurrent-history-is-linearizable")
+        .and_then(|r| match &r.outcome {
+            Outcome::Failed(f) => f.note.clone(),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(history.contains("the history of"), "{history}");
+    let correct = soak(vec![reference.addr()], 2).await;
+    reference.stop().await;
+    assert!(correct.failed.is_none(), "{:#?}", correct.failed);
+    assert!(correct.rounds >= 1);
+}
