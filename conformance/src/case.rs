@@ -27,16 +27,20 @@ pub enum Tag {
     Concurrency,
     /// Needs a target that can restart.
     Restart,
+    /// Several members of one replicated deployment behave as one copy
+    /// (`--addr` repeated; one address is a deployment of one).
+    Cluster,
 }
 
 impl Tag {
     /// Every tag.
-    pub const ALL: [Tag; 5] = [
+    pub const ALL: [Tag; 6] = [
         Tag::Core,
         Tag::Transactions,
         Tag::Wal,
         Tag::Concurrency,
         Tag::Restart,
+        Tag::Cluster,
     ];
 
     /// The tag's name.
@@ -47,6 +51,7 @@ impl Tag {
             Tag::Wal => "wal",
             Tag::Concurrency => "concurrency",
             Tag::Restart => "restart",
+            Tag::Cluster => "cluster",
         }
     }
 }
@@ -65,7 +70,9 @@ impl FromStr for Tag {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown tag {s:?} (tags: core, transactions, wal, concurrency, restart)")
+                format!(
+                    "unknown tag {s:?} (tags: core, transactions, wal, concurrency, restart, cluster)"
+                )
             })
     }
 }

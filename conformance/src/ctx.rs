@@ -195,6 +195,12 @@ impl Ctx {
         }
     }
 
+    /// Sends `call` through `clients` (one member of a deployment, say),
+    /// recorded with `note` after it (` (at member 2)`).
+    pub async fn send_on(&self, call: Call, clients: &Clients, note: &str) -> Exchange {
+        self.send_via(call, clients.clone(), note.to_owned()).await
+    }
+
     async fn send_via(&self, call: Call, clients: Clients, note: String) -> Exchange {
         if let Some(outside) = self.outside_prefix(&call) {
             // Never send it: the isolation guarantee is absolute.

@@ -10,17 +10,19 @@
 //! | [`proto`] | the wire contract, generated from `proto/` (client and server traits) |
 //! | [`call`] | every RPC as a value: one-line script syntax, sending, replies |
 //! | [`req`] | request builders; the three resource kinds through one lens |
-//! | [`target`] | the [`ServerUnderTest`](target::ServerUnderTest): address, TLS, headers, deadline; capabilities |
+//! | [`target`] | the [`ServerUnderTest`](target::ServerUnderTest): address (and the other members of a deployment), TLS, headers, deadline; capabilities |
 //! | [`api`] | `--api worker\|master`: the same clients under either package |
 //! | [`ctx`] | what a case works with: its namespace, its record of requests |
 //! | [`check`] | failures and the checks that produce them |
 //! | [`case`] | a case: id, clause, tags, body |
-//! | [`cases`] | the registry of cases, one file per topic (transactions and WAL: a directory, one file per sub-clause) |
+//! | [`cases`] | the registry of cases, one file per topic (transactions, WAL and clusters: a directory, one file per sub-clause) |
+//! | [`linearizability`] | the linearizability checker: document histories, judged per document; the cluster cases use it |
 //! | [`runner`] | selection, isolation, expected failures, cleanup; outcomes and blame |
 //! | [`report`] | text, JSON and JUnit reports |
 //! | [`spec`] | the SPEC's clauses and the catalogue |
 //! | [`xfail`] | expected-failure files |
 //! | [`model`] | the executable spec ([`state`](model::state), [`txn`](model::txn)) and model-based random sequences ([`machine`](model::machine)) |
+//! | [`soak`] | `run --soak DURATION`: the cluster cases round after round until one fails or time is up |
 //! | [`scenario`] | snapshot scenarios: scripts, transcripts, redactions |
 //! | [`bench`](mod@bench) | the load generator; a [`MeasuredServer`](bench::measured::MeasuredServer) is a server it measures |
 //!
@@ -55,6 +57,7 @@ pub mod report;
 pub mod req;
 pub mod runner;
 pub mod scenario;
+pub mod soak;
 pub mod spec;
 pub mod target;
 pub mod xfail;

@@ -50,9 +50,17 @@ enum Command {
 /// How to reach the worker.
 #[derive(Debug, Args)]
 struct TargetArgs {
-    /// The worker, e.g. `http://127.0.0.1:55055` (or `https://...`).
-    #[arg(long, env = "DISTGO_ADDR")]
-    addr: String,
+    /// The worker, e.g. `http://127.0.0.1:55055` (or `https://...`); repeat it
+    /// to name the members of one replicated deployment (the first is the
+    /// primary every case uses; the cluster cases use all of them).
+    #[arg(
+        long = "addr",
+        value_name = "ADDR",
+        env = "DISTGO_ADDR",
+        required = true,
+        num_args = 1
+    )]
+    addrs: Vec<String>,
     /// PEM file of the CA that signed the worker's TLS certificate.
     #[arg(long, value_name = "PEM")]
     tls_ca: Option<PathBuf>,
@@ -68,6 +76,17 @@ struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// The primary's address (clap requires at least one).
+    fn primary(&self) -> &str {
+        self.addrs.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// The addresses as they were given: `--addr A --addr B`.
+    fn addr_flags(&self) -> String {
+        let flags: Vec<String> = self.addrs.iter().map(|a| format!("--addr {a}")).collect();
+        flags.join(" ")
+    }
+
     async fn connect(&self) -> anyhow::Result<ServerUnderTest> {
         let headers = self
             .headers
@@ -75,13 +94,16 @@ impl TargetArgs {
             .map(|h| parse_header(h))
             .collect::<Result<Vec<_>, _>>()?;
         let connection = Connection {
-            addr: self.addr.clone(),
+            addr: self.primary().to_owned(),
             tls_ca: self.tls_ca.clone(),
             headers,
             timeout: self.timeout,
             api: self.api,
         };
-        Ok(ServerUnderTest::connect(connection).await?)
+        let others = self.addrs.iter().skip(1).cloned().collect();
+        Ok(ServerUnderTest::connect(connection)
+            .await?
+            .with_members(others))
     }
 }
 
@@ -89,7 +111,7 @@ impl TargetArgs {
 struct RunArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Run only cases with one of these tags (core, transactions, wal, concurrency, restart).
+    /// Run only cases with one of these tags (core, transactions, wal, concurrency, restart, cluster).
     #[arg(long, value_delimiter = ',')]
     tags: Vec<Tag>,
     /// Never run cases with these tags.
@@ -125,6 +147,10 @@ struct RunArgs {
     /// The target's `transactions.max_operations`: check the bound.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     txn_max_operations: Option<u32>,
+    /// Re-run the cluster cases until this much time has passed, stopping at
+    /// the first failure (printed with its history), e.g. `10m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    soak: Option<Duration>,
     /// The target's `transactions.max_open`: check the bound (needs --exclusive).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     txn_max_open: Option<u32>,
@@ -205,12 +231,27 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_exclusive(args.exclusive)
         .with_txn_limits(limits);
     let settings = settings(args.seed, args.cases);
+    if let Some(duration) = args.soak {
+        let cluster: Vec<_> = selected
+            .into_iter()
+            .filter(|c| c.has(Tag::Cluster))
+            .collect();
+        return soak(
+            &args,
+            Arc::new(target),
+            settings,
+            &xfail,
+            &cluster,
+            duration,
+        )
+        .await;
+    }
     let seed = settings.seed;
     let runner = Arc::new(Runner::new(Arc::new(target), settings, xfail));
     eprintln!(
         "distgo-conformance: {} cases against {}, run prefix {}, seed {seed}",
         selected.len(),
-        args.target.addr,
+        args.target.addrs.join(" "),
         runner.prefix()
     );
     let started = Instant::now();
@@ -219,8 +260,8 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let swept = runner.sweep(&kept).await;
     let wall = started.elapsed();
     let rerun = Rerun(format!(
-        "distgo-conformance run --addr {} --seed {seed} --case {{case}}",
-        args.target.addr
+        "distgo-conformance run {} --seed {seed} --case {{case}}",
+        args.target.addr_flags()
     ));
     print!("{}", report::text(&reports, &rerun, runner.prefix(), wall));
     if !swept.is_empty() {
@@ -230,12 +271,12 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "kept for inspection: {}\nremove with: distgo-conformance cleanup --addr {} --prefix {}",
             kept.join(" "),
-            args.target.addr,
+            args.target.primary(),
             runner.prefix()
         );
     }
     if let Some(path) = &args.json {
-        let json = report::to_json(&reports, &args.target.addr, runner.prefix(), seed, wall);
+        let json = report::to_json(&reports, args.target.primary(), runner.prefix(), seed, wall);
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -248,6 +289,62 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `run --soak`: the selected cluster cases, round after round.
+async fn soak(
+    args: &RunArgs,
+    target: Arc<ServerUnderTest>,
+    settings: Settings,
+    xfail: &xfail::XFail,
+    cases: &[distgo_conformance::case::Case],
+    duration: Duration,
+) -> anyhow::Result<ExitCode> {
+    if cases.is_empty() {
+        bail!("--soak re-runs the cluster cases, and the selection has none");
+    }
+    eprintln!(
+        "distgo-conformance: soaking {} cluster cases against {} for {}, first seed {}",
+        cases.len(),
+        args.target.addrs.join(" "),
+        humantime::format_duration(duration),
+        settings.seed
+    );
+    let progress = |round: u32, wall: Duration| {
+        eprintln!("soak: round {round} passed in {wall:.1?}");
+    };
+    let ended = distgo_conformance::soak::soak(
+        target, &settings, xfail, cases, args.jobs, duration, progress,
+    )
+    .await;
+    let Some(failed) = ended.failed else {
+        println!(
+            "soak: {} rounds of {} cluster cases in {:.1?}, no violation",
+            ended.rounds,
+            cases.len(),
+            ended.elapsed
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let rerun = Rerun(format!(
+        "distgo-conformance run {} --seed {} --case {{case}}",
+        args.target.addr_flags(),
+        failed.seed
+    ));
+    print!(
+        "{}",
+        report::text(&failed.reports, &rerun, &failed.prefix, failed.wall)
+    );
+    println!(
+        "soak: round {} failed after {:.1?} (seed {}; earlier rounds passed)",
+        failed.number, ended.elapsed, failed.seed
+    );
+    eprintln!(
+        "remove its data with: distgo-conformance cleanup --addr {} --prefix {}",
+        args.target.primary(),
+        failed.prefix
+    );
+    Ok(ExitCode::FAILURE)
 }
 
 async fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {

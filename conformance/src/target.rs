@@ -12,6 +12,12 @@
 //!   entries, not only the run's). Off by default: the isolation guarantee is
 //!   that a run never touches anything outside its prefix.
 //!
+//! A target may also name the **members** of one replicated deployment
+//! (`--addr A --addr B --addr C`): the first is the primary every case
+//! talks to, and the cluster cases open a client per member
+//! ([`ServerUnderTest::member_clients`]) to check that they behave as one
+//! copy of the data. With one address, that address is the only member.
+//!
 //! And the target's transaction bounds ([`TxnLimits`]), which belong to its
 //! configuration and cannot be read over the wire: told them, the suite
 //! checks expiry and RESOURCE_EXHAUSTED at exactly those bounds.
@@ -261,6 +267,9 @@ pub struct TxnLimits {
 pub struct ServerUnderTest {
     connection: std::sync::Mutex<Connection>,
     clients: std::sync::RwLock<Clients>,
+    /// The addresses of the other members of the deployment, after the
+    /// primary's.
+    others: Vec<String>,
     restart: Option<Arc<dyn Restart>>,
     exclusive: bool,
     txn_limits: TxnLimits,
@@ -270,6 +279,7 @@ impl std::fmt::Debug for ServerUnderTest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerUnderTest")
             .field("addr", &self.addr())
+            .field("others", &self.others)
             .field("restart", &self.restart.is_some())
             .field("exclusive", &self.exclusive)
             .field("txn_limits", &self.txn_limits)
@@ -284,10 +294,41 @@ impl ServerUnderTest {
         Ok(ServerUnderTest {
             connection: std::sync::Mutex::new(connection),
             clients: std::sync::RwLock::new(clients),
+            others: Vec::new(),
             restart: None,
             exclusive: false,
             txn_limits: TxnLimits::default(),
         })
+    }
+
+    /// Names the other members of the deployment the primary belongs to
+    /// (reached with the primary's TLS, headers, deadline and API).
+    pub fn with_members(mut self, others: Vec<String>) -> Self {
+        self.others = others;
+        self
+    }
+
+    /// Every member's address, the primary's first; just the primary's when
+    /// no other member was named.
+    pub fn members(&self) -> Vec<String> {
+        let mut members = vec![self.addr()];
+        members.extend(self.others.iter().cloned());
+        members
+    }
+
+    /// Clients for every member, in the order of [`ServerUnderTest::members`],
+    /// each over a connection of its own.
+    pub async fn member_clients(&self) -> Result<Vec<Clients>, TargetError> {
+        let primary = lock(&self.connection).clone();
+        let mut clients = Vec::new();
+        for addr in self.members() {
+            let connection = Connection {
+                addr,
+                ..primary.clone()
+            };
+            clients.push(connection.connect().await?);
+        }
+        Ok(clients)
     }
 
     /// Adds the restart capability.

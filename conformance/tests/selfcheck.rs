@@ -20,8 +20,8 @@ use distgo_conformance::{
 };
 use support::{
     reference::{Reference, config_yaml},
-    runner_for,
-    wrong::{Flaw, WrongWorker},
+    runner_for, runner_for_members,
+    wrong::{Flaw, WrongWorker, lagging::LaggingDeployment},
 };
 
 /// Runs the core cases matching `globs` against a worker with `flaw`;
@@ -433,4 +433,134 @@ async fn one_listing_bug_is_blamed_on_its_clause_only() {
         "the cases that list are blocked by LIST-2: {blocked:#?}"
     );
     assert!(blocked.values().all(|c| c == "LIST-2"), "{blocked:#?}");
+}
+
+/// The cluster cases against the deployment whose members are `addrs`: the
+/// failed case ids, each with the clause blamed and the failure's text.
+async fn cluster_failures(addrs: &[String]) -> BTreeMap<String, (String, String)> {
+    let selection = Selection {
+        tags: vec![Tag::Cluster],
+        skip_tags: vec![],
+        case_globs: vec![],
+    };
+    let runner = runner_for_members(addrs).await;
+    let selected = selection.select(cases::all()).unwrap();
+    assert!(selected.len() >= 4, "{selected:?}");
+    let reports = runner.run_all(&selected, 4).await;
+    let rerun = distgo_conformance::report::Rerun("{case}".into());
+    let mut failed = BTreeMap::new();
+    for report in &reports {
+        let clause = match &report.outcome {
+            Outcome::Passed => continue,
+            Outcome::Failed(f) => f.clause.clone().unwrap_or(report.clause.clone()),
+            Outcome::Blocked { by, .. } => by.clone(),
+            other => format!("{other:?}"),
+        };
+        let text = distgo_conformance::report::failure_text(report, &rerun);
+        failed.insert(report.id.clone(), (clause, text));
+    }
+    failed
+}
+
+/// Issue 13's cluster Done-when: a follower that serves reads from a copy
+/// that lags fails the visibility clause and the linearizability check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_follower_fails_the_cluster_clauses() {
+    let reference = Reference::start(config_yaml("")).await;
+    let deployment = LaggingDeployment::start(&reference.addr()).await;
+    let addrs = [
+        deployment.leader.addr.clone(),
+        deployment.follower.addr.clone(),
+    ];
+    let failed = cluster_failures(&addrs).await;
+    reference.stop().await;
+    for (id, (clause, text)) in &failed {
+        eprintln!("{id} ({clause}):\n{text}");
+    }
+    for (case, clause) in [
+        ("cluster-write-visible-through-every-member", "CLUSTER-1"),
+        ("cluster-read-your-writes-and-monotonic-reads", "CLUSTER-2"),
+        ("cluster-concurrent-history-is-linearizable", "CLUSTER-3"),
+    ] {
+        let blamed = failed.get(case).map(|(c, _)| c.as_str());
+        assert_eq!(blamed, Some(clause), "{case}: {failed:#?}");
+    }
+    assert!(
+        !failed.contains_key("cluster-retry-through-another-member-applies-once"),
+        "the members share the request window: {failed:#?}"
+    );
+}
+
+/// The same cases pass against correct deployments: one worker named twice,
+/// and one worker under two names (itself and a faithful front).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correct_deployment_passes_the_cluster_clauses() {
+    let reference = Reference::start(config_yaml("")).await;
+    let front = WrongWorker::start(&reference.addr(), Flaw::Nothing).await;
+    let twice = [reference.addr(), reference.addr()];
+    let named_twice = cluster_failures(&twice).await;
+    let two_names = [reference.addr(), front.addr.clone()];
+    let under_two_names = cluster_failures(&two_names).await;
+    reference.stop().await;
+    assert!(named_twice.is_empty(), "{named_twice:#?}");
+    assert!(under_two_names.is_empty(), "{under_two_names:#?}");
+}
+
+/// `run --soak`: against the lagging deployment the first round fails,
+/// with the history the checker could not order; against one correct
+/// worker it keeps going until the time is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_stops_at_the_first_violation_and_runs_out_its_time_otherwise() {
+    let reference = Reference::start(config_yaml("")).await;
+    let deployment = LaggingDeployment::start(&reference.addr()).await;
+    let selection = Selection {
+        tags: vec![Tag::Cluster],
+        skip_tags: vec![],
+        case_globs: vec![],
+    };
+    let cluster = selection.select(cases::all()).unwrap();
+    let settings = support::settings(Arc::new(scenario::embedded_golden));
+    let xfail = Default::default();
+    let soak = |addrs: Vec<String>, seconds: u64| {
+        let (cluster, settings, xfail) = (cluster.clone(), settings.clone(), &xfail);
+        async move {
+            let (primary, others) = addrs.split_first().unwrap();
+            let target = ServerUnderTest::connect(Connection::new(primary.clone()))
+                .await
+                .unwrap()
+                .with_members(others.to_vec());
+            let duration = std::time::Duration::from_secs(seconds);
+            distgo_conformance::soak::soak(
+                Arc::new(target),
+                &settings,
+                xfail,
+                &cluster,
+                4,
+                duration,
+                |_, _| {},
+            )
+            .await
+        }
+    };
+    let lagging = vec![
+        deployment.leader.addr.clone(),
+        deployment.follower.addr.clone(),
+    ];
+    let ended = soak(lagging, 30).await;
+    let failed = ended.failed.expect("a violation");
+    assert_eq!((ended.rounds, failed.number), (1, 1));
+    let history = failed
+        .reports
+        .iter()
+        .find(|r| r.id == "cluster-concurrent-history-is-linearizable")
+        .and_then(|r| match &r.outcome {
+            Outcome::Failed(f) => f.note.clone(),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(history.contains("the history of"), "{history}");
+    let correct = soak(vec![reference.addr()], 2).await;
+    reference.stop().await;
+    assert!(correct.failed.is_none(), "{:#?}", correct.failed);
+    assert!(correct.rounds >= 1);
 }

@@ -6,6 +6,7 @@
 //! `distgo-conformance list > conformance/CATALOGUE.md`.
 
 mod cascade;
+mod cluster;
 mod concurrency;
 mod crud;
 mod database_pages;
@@ -37,6 +38,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(request_ids::cases());
     cases.extend(transactions::cases());
     cases.extend(wal::cases());
+    cases.extend(cluster::cases());
     cases.extend(crate::model::cases());
     cases.extend(crate::scenario::cases());
     cases

@@ -68,3 +68,15 @@ pub async fn runner_for(addr: &str, xfail: XFail, model_cases: Option<u32>) -> A
     settings.cases = settings.cases.or(model_cases);
     Arc::new(Runner::new(Arc::new(target), settings, xfail))
 }
+
+/// A runner against a deployment whose members are `addrs` (the first is
+/// the primary), without capabilities.
+pub async fn runner_for_members(addrs: &[String]) -> Arc<Runner> {
+    let (primary, others) = addrs.split_first().expect("at least one member");
+    let target = ServerUnderTest::connect(Connection::new(primary.clone()))
+        .await
+        .expect("connect")
+        .with_members(others.to_vec());
+    let settings = settings(Arc::new(distgo_conformance::scenario::embedded_golden));
+    Arc::new(Runner::new(Arc::new(target), settings, XFail::default()))
+}

@@ -5,6 +5,7 @@
 //! The services are in [`resources`] (databases, collections, documents)
 //! and [`txn_wal`] (transactions and the log); each flaw is one `if` there.
 
+pub mod lagging;
 mod resources;
 mod txn_wal;
 
@@ -84,6 +85,10 @@ pub enum Flaw {
     /// item, so a deleted item shifts the listing (LIST-5), and a full last
     /// page still carries a token (LIST-8).
     DatabaseOffsetTokens,
+    /// GetDocument answers from a copy of the documents that applies each
+    /// write [`lagging::LAG`] after it was acknowledged: a follower's stale
+    /// reads (CLUSTER-1..3; see [`lagging::LaggingDeployment`]).
+    StaleFollowerReads,
 }
 
 /// How a wrong worker is reached: plain, or like a production gateway with
@@ -113,6 +118,9 @@ struct Wrong {
     graveyard: Graveyard,
     /// For PartialCommit.
     buffers: Buffers,
+    /// The copy of a [`lagging::LaggingDeployment`]'s follower, which every
+    /// member feeds with the document writes it acknowledges.
+    replica: Option<Arc<lagging::Replica>>,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -182,6 +190,14 @@ impl Wrong {
         self.txn().commit(commit).await.map(drop)
     }
 
+    /// Feeds a lagging deployment's copy with an acknowledged document
+    /// write: the document as answered, or `None` for a delete of `name`.
+    fn replicate(&self, name: &str, document: Option<&pb::Document>) {
+        if let Some(replica) = &self.replica {
+            replica.apply_later(name.to_owned(), document.cloned());
+        }
+    }
+
     fn mangle(&self, value: String) -> String {
         if !self.has(Flaw::NotVerbatim) {
             return value;
@@ -212,6 +228,25 @@ impl WrongWorker {
 
     /// A worker with every one of `flaws`, reached through `front`.
     pub async fn start_with(upstream: &str, flaws: &[Flaw], front: Front) -> WrongWorker {
+        Self::start_wrong(upstream, flaws, front, None).await
+    }
+
+    /// A member of a [`lagging::LaggingDeployment`]: it feeds `replica`.
+    pub async fn start_member(
+        upstream: &str,
+        flaws: &[Flaw],
+        front: Front,
+        replica: Arc<lagging::Replica>,
+    ) -> WrongWorker {
+        Self::start_wrong(upstream, flaws, front, Some(replica)).await
+    }
+
+    async fn start_wrong(
+        upstream: &str,
+        flaws: &[Flaw],
+        front: Front,
+        replica: Option<Arc<lagging::Replica>>,
+    ) -> WrongWorker {
         let up = Channel::from_shared(upstream.to_owned())
             .unwrap()
             .connect()
@@ -223,6 +258,7 @@ impl WrongWorker {
             zombies: Arc::default(),
             graveyard: Arc::default(),
             buffers: Arc::default(),
+            replica,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();

@@ -217,6 +217,9 @@ impl DocumentService for Wrong {
         Ok(Response::new(page))
     }
     async fn get_document(&self, r: Request<pb::GetDocumentRequest>) -> R<pb::Document> {
+        if let (true, Some(replica)) = (self.has(Flaw::StaleFollowerReads), &self.replica) {
+            return replica.read(&r.get_ref().name).map(Response::new);
+        }
         self.answer(self.doc().get_document(r.into_inner()).await)
     }
     async fn create_document(&self, r: Request<pb::CreateDocumentRequest>) -> R<pb::Document> {
@@ -224,7 +227,11 @@ impl DocumentService for Wrong {
         if let Some(d) = r.get_mut().document.as_mut() {
             d.value = self.mangle(std::mem::take(&mut d.value));
         }
-        self.answer(self.doc().create_document(r).await)
+        let created = self.answer(self.doc().create_document(r).await);
+        if let Ok(doc) = &created {
+            self.replicate(&doc.get_ref().name, Some(doc.get_ref()));
+        }
+        created
     }
     async fn update_document(&self, r: Request<pb::UpdateDocumentRequest>) -> R<pb::Document> {
         let mut r = self.fwd(r);
@@ -248,9 +255,18 @@ impl DocumentService for Wrong {
             stored.value = doc.value;
             return self.answer(Ok(Response::new(stored)));
         }
-        self.answer(self.doc().update_document(r).await)
+        let updated = self.answer(self.doc().update_document(r).await);
+        if let Ok(doc) = &updated {
+            self.replicate(&doc.get_ref().name, Some(doc.get_ref()));
+        }
+        updated
     }
     async fn delete_document(&self, r: Request<pb::DeleteDocumentRequest>) -> R<()> {
-        self.doc().delete_document(self.fwd(r)).await
+        let name = r.get_ref().name.clone();
+        let deleted = self.doc().delete_document(self.fwd(r)).await;
+        if deleted.is_ok() {
+            self.replicate(&name, None);
+        }
+        deleted
     }
 }
