@@ -28,6 +28,7 @@
 //! | [`snapshot_catch_up`] | a member down for `CLUSTER_SNAPSHOT_WRITES` writes catches up by snapshot |
 //! | [`replace_voter`] | a dead voter replaced by a learner under load |
 //! | [`fixtures`] | `fixtures/cluster/` (what `just cluster` runs) is one valid set |
+//! | [`conformance_cases`] | the suite's cluster cases (CLUSTER-1..4) pass against every member |
 //!
 //! Knobs (environment; CI runs the short defaults, `just cluster-test` the
 //! long ones): `CLUSTER_KILLS` (kill rounds, default 3),
@@ -43,6 +44,7 @@ mod harness;
 mod tcp;
 
 mod cluster_wiring;
+mod conformance_cases;
 mod disk_full;
 mod fixtures;
 mod leader_kills;
