@@ -39,6 +39,26 @@
 //! adds the inputs that reached new coverage to that corpus. A crash is
 //! minimised (`cargo fuzz tmin`), fixed, and its input committed to the
 //! corpus so the replay test pins the fix.
+//!
+//! **Runs.** Every target ran for 10 minutes (`-max_total_time=600`) on
+//! 2026-12-02, built from main at `a9c137d` (`names` a little earlier), two at a time on the 2 cores
+//! beside other work, from the committed seeds. None crashed, timed out
+//! or ran out of memory:
+//!
+//! | target | executions | exec/s | coverage (edges) | features | corpus at the end |
+//! |---|---:|---:|---:|---:|---|
+//! | `names` | 8,682,308 | 14,446 | 248 | 750 | 199 inputs, 8 KiB |
+//! | `page_token` | 4,403,062 | 7,326 | 587 | 2,029 | 175 inputs, 24 KiB |
+//! | `document_json` | 24,716,668 | 41,125 | 510 | 1,780 | 619 inputs, 66 KiB |
+//! | `config_yaml` | 2,278,731 | 3,791 | 6,140 | 16,612 | 2,796 inputs, 532 KiB |
+//! | `wal_entry` | 13,986,751 | 23,272 | 765 | 1,721 | 270 inputs, 27 KiB |
+//! | `segment` | 2,023,426 | 3,366 | 624 | 2,700 | 442 inputs, 306 KiB |
+//! | `snapshot` | 6,053,141 | 10,071 | 1,403 | 3,848 | 316 inputs, 124 KiB |
+//! | `service` | 3,782,897 | 6,294 | 6,863 | 25,508 | 3,241 inputs, 621 KiB |
+//!
+//! The grown corpora were not merged into `testdata/fuzz/` (the replay
+//! test would read 1.7 MiB more on every `cargo test`); run `just
+//! fuzz-merge TARGET` to keep the inputs that add coverage.
 
 mod service;
 
