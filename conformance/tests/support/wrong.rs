@@ -89,6 +89,14 @@ pub enum Flaw {
     /// write [`lagging::LAG`] after it was acknowledged: a follower's stale
     /// reads (CLUSTER-1..3; see [`lagging::LaggingDeployment`]).
     StaleFollowerReads,
+    /// CreateDatabase answers an `updated_at` one nanosecond off its
+    /// `created_at` (FIELD-6 at create, DB-CREATE-1); reads are right.
+    CreatedDatabaseTimesDiffer,
+    /// CreateDatabase of an id that exists answers FAILED_PRECONDITION
+    /// instead of ALREADY_EXISTS (DB-CREATE-2).
+    DuplicateDatabaseWrongCode,
+    /// DeleteDatabase of a missing database answers OK (DB-DELETE-2).
+    DeleteMissingDatabaseOk,
 }
 
 /// How a wrong worker is reached: plain, or like a production gateway with

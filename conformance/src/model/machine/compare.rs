@@ -2,6 +2,8 @@
 //! violated fields of errors, payloads of resources and pages, generated
 //! ids by their shape, transaction ids by being new.
 
+use std::sync::atomic::Ordering;
+
 use tonic::Code;
 
 use super::{
@@ -20,6 +22,9 @@ pub(super) struct Mismatch {
     pub(super) expected: String,
     pub(super) actual: String,
     pub(super) clause: Option<&'static str>,
+    /// Only the timestamps differ: the model's state is still the
+    /// target's (see [`Seq::harmless`]).
+    pub(super) timing: bool,
 }
 
 impl Seq<'_> {
@@ -27,6 +32,7 @@ impl Seq<'_> {
         let handles = self.handles();
         let call = to_call(op, &self.prefix, &handles);
         let script = to_call(op, "", &handles).render();
+        self.harmless.store(false, Ordering::SeqCst);
         let fail = |expected: String, actual: String| {
             Failure::new(expected, actual)
                 .clause(clause)
@@ -51,6 +57,8 @@ impl Seq<'_> {
                 if status.code() != *code
                     || (*code == Code::InvalidArgument && &got_sorted != fields)
                 {
+                    // Both refused the request: neither changed its state.
+                    self.harmless.store(true, Ordering::SeqCst);
                     return Err(fail(
                         expected_error(*code, fields),
                         describe(&exchange.outcome),
@@ -112,6 +120,7 @@ impl Seq<'_> {
                     matches!(op, Op::Create { .. }),
                 )
                 .map_err(|m| {
+                    self.harmless.store(m.timing, Ordering::SeqCst);
                     let clause = m.clause.unwrap_or(clause);
                     fail(m.expected, m.actual).clause(clause)
                 })
@@ -224,6 +233,7 @@ impl Seq<'_> {
                 expected: format!("{name} with {field:?} (and an empty id)"),
                 actual: format!("{} with {:?} (id {:?})", res.name, res.field, res.id),
                 clause: None,
+                timing: false,
             });
         }
         self.check_times(res, update, create)

@@ -16,6 +16,19 @@
 //! script (the scenario syntax, `!` on requests that must fail) that
 //! `distgo-conformance replay` runs again, with the seed that regenerates it.
 //!
+//! **Past a known bug.** One bug a worker hits often would make every case
+//! shrink to it and hide the others, so a case keeps exploring (`run.rs`):
+//! the clause of each failure found joins a set of known clauses, and the
+//! search runs again from the same seed, not counting a comparison that
+//! fails under a known clause. When that failure left the model's state the
+//! target's (both refused the request, or only the timestamps differ) the
+//! sequence goes on and only that resource's times are forgotten;
+//! otherwise the rest of the sequence is not judged. The search stops when
+//! nothing new fails, or after five clauses or 40 s; against a correct
+//! target it runs once. The case fails under the first clause found; its
+//! note lists the others (`also violated: CLAUSE`), each with its failed
+//! request and its own minimal script.
+//!
 //! Page tokens and transaction ids are the target's, so an `Op` names them
 //! by position ([`Tok::Issued`](super::state::Tok::Issued),
 //! [`Tx::Recent`](super::txn::Tx::Recent)) and [`Handles`] holds the
@@ -34,7 +47,7 @@
 //! | `plain.rs` | strategies of the plain requests (names, ids, fields, masks, tokens) |
 //! | `txns.rs` | strategies of Begin, Execute, Commit and Rollback |
 //! | `reference.rs` | the `ReferenceStateMachine`: how a focus weighs the requests, which are defined |
-//! | `run.rs` | proptest's runner: seed, shrinking, the minimal failing script |
+//! | `run.rs` | proptest's runner: seed, shrinking, the minimal failing script, the search past known clauses |
 //! | `translate.rs` | an `Op` in local terms → the real request; the replay script |
 //! | `sequence.rs` | one sequence: its namespace, what the target handed out, cleanup |
 //! | `compare.rs` | the target's answer against the model's [`Expect`](super::state::Expect) |

@@ -31,6 +31,7 @@ impl Seq<'_> {
                     crate::report::time::rfc3339(res.updated_at.as_ref())
                 ),
                 clause: None,
+                timing: true,
             });
         };
         // Written by a commit since last seen: read like an update's answer.
@@ -51,6 +52,7 @@ impl Seq<'_> {
                     times.get(&res.name)
                 ),
                 clause: None,
+                timing: true,
             });
         }
         times.insert(res.name.clone(), (created, updated));
@@ -86,6 +88,7 @@ impl Seq<'_> {
                 ),
                 actual: format!("created_at {created}, updated_at {updated}"),
                 clause: Some("WAL-5"),
+                timing: true,
             });
         }
         Ok(())

@@ -81,7 +81,25 @@ impl DatabaseService for Wrong {
         self.answer(self.db().get_database(r.into_inner()).await)
     }
     async fn create_database(&self, r: Request<pb::CreateDatabaseRequest>) -> R<pb::Database> {
-        let created = self.answer(self.db().create_database(self.fwd(r)).await)?;
+        let mut created = match self.answer(self.db().create_database(self.fwd(r)).await) {
+            Err(s)
+                if self.has(Flaw::DuplicateDatabaseWrongCode)
+                    && s.code() == Code::AlreadyExists =>
+            {
+                return Err(Status::failed_precondition(s.message().to_owned()));
+            }
+            other => other?,
+        };
+        if self.has(Flaw::CreatedDatabaseTimesDiffer) {
+            let db = created.get_mut();
+            if let Some(t) = db.updated_at.as_mut() {
+                t.nanos = if t.nanos < 999_999_999 {
+                    t.nanos + 1
+                } else {
+                    t.nanos - 1
+                };
+            }
+        }
         let ghosts = self
             .graveyard
             .lock()
@@ -126,7 +144,12 @@ impl DatabaseService for Wrong {
                 self.graveyard.lock().unwrap().insert(name, ghosts);
             }
         }
-        self.db().delete_database(self.fwd(r)).await
+        match self.db().delete_database(self.fwd(r)).await {
+            Err(s) if self.has(Flaw::DeleteMissingDatabaseOk) && s.code() == Code::NotFound => {
+                Ok(Response::new(()))
+            }
+            other => other,
+        }
     }
 }
 
