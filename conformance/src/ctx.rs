@@ -70,6 +70,10 @@ struct Inner {
     /// declared prerequisites when its failure is blamed.
     relied: Mutex<BTreeSet<String>>,
     counter: AtomicUsize,
+    /// Clauses the run already expects to fail (the expected-failure file's
+    /// cases cite them): the model-based cases do not count them again, so
+    /// they search past them.
+    known_failures: Arc<BTreeSet<String>>,
 }
 
 /// Whether `id` is a valid database id (1-64 of `[a-z0-9._-]`).
@@ -104,8 +108,24 @@ impl Ctx {
                 begun: Mutex::new(Vec::new()),
                 relied: Mutex::new(BTreeSet::new()),
                 counter: AtomicUsize::new(0),
+                known_failures: Arc::default(),
             }),
         }
+    }
+
+    /// This context with `clauses` known to fail in the run (see
+    /// [`Ctx::known_failures`]).
+    pub fn with_known_failures(mut self, clauses: Arc<BTreeSet<String>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.known_failures = clauses;
+        }
+        self
+    }
+
+    /// Clauses the run already expects to fail, which the model-based
+    /// cases search past instead of reporting again.
+    pub fn known_failures(&self) -> &BTreeSet<String> {
+        &self.inner.known_failures
     }
 
     /// The case being run.

@@ -8,9 +8,11 @@
 //! to the set, and the next search (same seed, same sequences) no longer
 //! counts a comparison failing under a known clause: that sequence is not
 //! judged past it, since the model's state may no longer be the target's.
-//! The run ends when a search passes, finds nothing new, or after
-//! [`MAX_CLAUSES`] clauses or [`SEARCH_TIME`]; against a correct target the
-//! first search passes and nothing more runs.
+//! The set starts with the clauses the expected-failure file's cases cite
+//! ([`Ctx::known_failures`]), so a bug the user already knows of is
+//! searched past from the start. The run ends when a search passes, finds
+//! nothing new, or after [`MAX_CLAUSES`] clauses or [`SEARCH_TIME`];
+//! against a correct target the first search passes and nothing more runs.
 
 use std::{
     collections::BTreeSet,
@@ -118,7 +120,8 @@ pub async fn run<F: Focus>(ctx: Ctx, default_cases: u32, steps: usize) -> Check 
 /// the known set of the next search.
 fn explore<F: Focus>(search: &Search) -> Result<Vec<Found>, String> {
     let started = Instant::now();
-    let mut known = BTreeSet::new();
+    // Clauses the run already expects to fail are known from the start.
+    let mut known = search.ctx.known_failures().clone();
     let mut found = Vec::new();
     while found.len() < MAX_CLAUSES && started.elapsed() < SEARCH_TIME {
         match search_once::<F>(search, &known) {
