@@ -79,7 +79,7 @@ impl WalService for MasterWal {
             },
         };
         let cursor = merge::read_token(&scope, &request.page_token)
-            .map_err(|violation| Status::from(Error::InvalidArgument(vec![violation])))?;
+            .map_err(|violation| Status::from(Error::from(violation)))?;
         let sets = self.router.catalog().sets().all();
         let (entries, next_page_token) = merge::page(&order, sets, &scope, cursor, size).await?;
         Ok(Response::new(ListWalEntriesResponse {

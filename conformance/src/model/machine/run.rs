@@ -104,9 +104,9 @@ pub async fn run<F: Focus>(ctx: Ctx, default_cases: u32, steps: usize) -> Check 
         for other in &others {
             let clause = other.failure.clause.as_deref().unwrap_or("?");
             note.push_str(&format!(
-                "\n\nalso violated: {clause}\n{}{}",
+                "\n\nalso violated: {clause}\n{}\n{}",
                 other.failure.to_string().trim_end(),
-                format_args!("\n{}", script_note(other, seed))
+                script_note(other, seed)
             ));
         }
     }
