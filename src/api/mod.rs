@@ -102,12 +102,15 @@ pub async fn respond_create<T: Named>(
     work: impl Future<Output = Result<T>>,
 ) -> Result<Response<T>, Status> {
     let started = Instant::now();
-    let result = work.await;
-    let resource = match &result {
-        Ok(created) => created.name().to_owned(),
-        Err(_) => requested.to_owned(),
-    };
-    finish(method, &resource, started, result)
+    match work.await {
+        // The created resource names itself: no copy of its name is made
+        // just for a log line that is usually filtered out.
+        Ok(created) => {
+            log_ok(method, created.name(), started);
+            Ok(Response::new(created))
+        }
+        Err(error) => finish(method, requested, started, Err(error)),
+    }
 }
 
 /// The full name a create asks for: `collection` (`databases`,
@@ -155,16 +158,16 @@ fn finish<T>(
     started: Instant,
     result: Result<T>,
 ) -> Result<Response<T>, Status> {
-    let latency_us = started.elapsed().as_micros();
-    // The resource is whatever the client sent: a log line quotes it bounded.
-    let resource = clip(resource);
-    let resource = resource.as_ref();
     match result {
         Ok(reply) => {
-            tracing::debug!(method, resource, status = "OK", latency_us, "request");
+            log_ok(method, resource, started);
             Ok(Response::new(reply))
         }
         Err(error) => {
+            let latency_us = started.elapsed().as_micros();
+            // The resource is whatever the client sent: a log line quotes it bounded.
+            let resource = clip(resource);
+            let resource = resource.as_ref();
             let server_fault = is_server_error(&error);
             let status = Status::from(error);
             let (code, error) = (status.code(), status.message());
@@ -176,6 +179,14 @@ fn finish<T>(
             Err(status)
         }
     }
+}
+
+/// The debug line of a request that succeeded.
+fn log_ok(method: &'static str, resource: &str, started: Instant) {
+    let latency_us = started.elapsed().as_micros();
+    let resource = clip(resource);
+    let resource = resource.as_ref();
+    tracing::debug!(method, resource, status = "OK", latency_us, "request");
 }
 
 /// Whether the worker, not the client, is at fault.

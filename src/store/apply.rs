@@ -108,16 +108,14 @@ fn decide(
 ) -> Result<(Mutation, Vec<Change>)> {
     let decided = match op {
         Op::CreateDatabase { id, display_name } => {
-            let id = pick_id(id.as_deref(), IdKind::Database, rng, |id| {
+            let id = free_id(id.as_deref(), IdKind::Database, rng, |id| {
                 tree.database(&DatabaseName {
                     database: id.into(),
                 })
                 .is_some()
-            });
+            })
+            .map_err(|id| Error::AlreadyExists(DatabaseName { database: id }.to_string()))?;
             let name = DatabaseName { database: id };
-            if tree.database(&name).is_some() {
-                return Err(Error::AlreadyExists(name.to_string()));
-            }
             let row = DatabaseRow {
                 display_name: display_name.clone(),
                 created_at: now,
@@ -154,12 +152,10 @@ fn decide(
             description,
         } => {
             let db = tree.database(parent).ok_or_else(|| not_found(parent))?;
-            let id = pick_id(id.as_deref(), IdKind::Child, rng, |id| {
+            let id = free_id(id.as_deref(), IdKind::Child, rng, |id| {
                 db.collections.contains_key(id)
-            });
-            if db.collections.contains_key(id.as_str()) {
-                return Err(Error::AlreadyExists(parent.collection(id).to_string()));
-            }
+            })
+            .map_err(|id| Error::AlreadyExists(parent.collection(id).to_string()))?;
             let row = CollectionRow {
                 description: description.clone(),
                 created_at: now,
@@ -191,12 +187,10 @@ fn decide(
         }
         Op::CreateDocument { parent, id, value } => {
             let coll = tree.collection(parent).ok_or_else(|| not_found(parent))?;
-            let id = pick_id(id.as_deref(), IdKind::Child, rng, |id| {
+            let id = free_id(id.as_deref(), IdKind::Child, rng, |id| {
                 coll.documents.contains_key(id)
-            });
-            if coll.documents.contains_key(id.as_str()) {
-                return Err(Error::AlreadyExists(parent.document(id).to_string()));
-            }
+            })
+            .map_err(|id| Error::AlreadyExists(parent.document(id).to_string()))?;
             let row = DocumentRow {
                 value: value.clone(),
                 created_at: now,
@@ -233,23 +227,31 @@ fn cascade_documents<'a>(
     );
 }
 
-/// The client's id, or a fresh generated one that is not `taken`.
+/// The client's id when it is free (`Err` with it when it is `taken`), or a
+/// fresh generated one that is not.
 ///
-/// 20 characters from a 38-letter alphabet are ~105 bits: a collision is
-/// astronomically unlikely, but checking costs one lookup, so we check.
-fn pick_id(
+/// Each candidate is looked up once: the lookup that finds a generated id
+/// free is the same one that would find a client's id taken, so a create
+/// searches its parent's map once before inserting. 20 characters from a
+/// 38-letter alphabet are ~105 bits: a collision is astronomically
+/// unlikely, but checking costs that one lookup, so we check.
+fn free_id(
     requested: Option<&str>,
     kind: IdKind,
     rng: &mut impl RngCore,
     taken: impl Fn(&str) -> bool,
-) -> String {
+) -> Result<String, String> {
     if let Some(id) = requested {
-        return id.to_owned();
+        return if taken(id) {
+            Err(id.to_owned())
+        } else {
+            Ok(id.to_owned())
+        };
     }
     loop {
         let id = generate_id(kind, rng);
         if !taken(&id) {
-            return id;
+            return Ok(id);
         }
     }
 }
