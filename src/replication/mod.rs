@@ -26,6 +26,26 @@
 //! memory or on disk. The replica set's Raft log plugs in behind the same
 //! call, so the API, transactions and the store do not know which one they
 //! run on.
+//!
+//! ## What one path costs a standalone worker
+//!
+//! Before this layer the store appended its own records to the log. The
+//! standalone worker after the redesign (main at b578a38) against the last
+//! worker before it (e9ec160), measured in one run with rounds alternating
+//! (`distgo-conformance bench --baseline OLD --addr NEW`, both workers
+//! pinned to CPU 0 and the load generator to CPU 1, 64 calls in flight,
+//! 1 KiB values, 5 rounds of 4 s, median of the per-round ratios,
+//! `testdata/bench/redesign-*.json`, load average 2-4 from builds beside):
+//!
+//! | workload | before ops/s | after ops/s | after/before | p99 after/before |
+//! |---|---:|---:|---:|---:|
+//! | CreateDocument, memory | 27,557 | 25,571 | 0.93 | 0.98 |
+//! | GetDocument, memory | 32,692 | 33,028 | 1.00 | 1.00 |
+//! | CreateDocument, `wal.sync: always` | 15,975 | 15,657 | 0.97 | 0.85 |
+//!
+//! Within the 10% the redesign was allowed, so a standalone worker drives
+//! the same [`Replica::propose`] as a replica set instead of keeping a
+//! second write path. (ops/s columns: the median round of each side.)
 
 mod compaction;
 pub mod raft;
