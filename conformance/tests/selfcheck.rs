@@ -643,6 +643,85 @@ async fn a_clause_the_xfail_file_expects_is_searched_past_from_the_start() {
     assert_eq!(sequences, 2, "one sequence per clause");
 }
 
+/// Issue 13's model that searches past what the example cases found: run
+/// together, the examples fail first and the model case, knowing their
+/// clause, finds nothing beyond it. It is then blocked by that clause,
+/// neither passed (it did not judge past it) nor failed (nothing new).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_case_that_finds_only_what_the_examples_found_is_blocked_by_it() {
+    let reports = db_create_example_and_model(&[Flaw::CreatedDatabaseTimesDiffer]).await;
+    let (ids, clauses, _) = tally(reports.clone());
+    assert_eq!(
+        ids,
+        ["db-create-returns-stored", "model-databases"]
+            .map(str::to_owned)
+            .into()
+    );
+    assert_eq!(clauses, ["DB-CREATE-1".to_owned()].into());
+    let model = reports.iter().find(|r| r.id == "model-databases").unwrap();
+    let Outcome::Blocked { by, failure } = &model.outcome else {
+        panic!("the model case must be blocked: {:?}", model.outcome);
+    };
+    assert_eq!(by, "DB-CREATE-1");
+    assert_eq!(
+        failure.clause.as_deref(),
+        Some("DB-CREATE-1"),
+        "what it met"
+    );
+    let note = failure.note.clone().unwrap_or_default();
+    assert!(
+        note.starts_with("nothing beyond DB-CREATE-1 (failed in example cases):"),
+        "{note}"
+    );
+    let summary = distgo_conformance::report::Summary::of(&reports);
+    assert_eq!((summary.passed, summary.failed, summary.blocked), (0, 1, 1));
+}
+
+/// With a second bug the examples run do not see, the model case searches
+/// past the one they found and reports the other alone, saying what it
+/// searched past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_bug_the_examples_found_the_model_reports_the_other() {
+    let flaws = [
+        Flaw::CreatedDatabaseTimesDiffer,
+        Flaw::DeleteMissingDatabaseOk,
+    ];
+    let reports = db_create_example_and_model(&flaws).await;
+    let example = reports
+        .iter()
+        .find(|r| r.id == "db-create-returns-stored")
+        .unwrap();
+    assert!(
+        matches!(example.outcome, Outcome::Failed(_)),
+        "the example sees DB-CREATE-1 only: {:?}",
+        example.outcome
+    );
+    let model = reports.iter().find(|r| r.id == "model-databases").unwrap();
+    let (clauses, sequences) = model_clauses(model);
+    assert_eq!(clauses, ["DB-DELETE-2".to_owned()].into());
+    assert_eq!(sequences, 1);
+    let Outcome::Failed(failure) = &model.outcome else {
+        unreachable!("model_clauses checked it failed")
+    };
+    let note = failure.note.clone().unwrap_or_default();
+    assert!(
+        note.ends_with("Searched past, not reported again: DB-CREATE-1 (failed in example cases)."),
+        "{note}"
+    );
+}
+
+/// `db-create-returns-stored` (DB-CREATE-1) and `model-databases` in one
+/// run against a worker with `flaws`.
+async fn db_create_example_and_model(flaws: &[Flaw]) -> Vec<CaseReport> {
+    let reference = Reference::start(config_yaml("")).await;
+    let wrong = WrongWorker::start_with(&reference.addr(), flaws, Default::default()).await;
+    let selection = core(&["db-create-returns-stored", "model-databases"]);
+    let reports = run_on(&wrong.addr, selection, None).await;
+    reference.stop().await;
+    assert_eq!(reports.len(), 2);
+    reports
+}
+
 /// The cases `globs` (model cases) against a worker with three independent
 /// bugs: a create answers `updated_at` off `created_at` (DB-CREATE-1), a
 /// duplicate create answers the wrong code (DB-CREATE-2), deleting a

@@ -167,6 +167,10 @@ pub fn text(reports: &[CaseReport], rerun: &Rerun, prefix: &str, wall: Duration)
                     failure.expected, failure.actual
                 ))
             );
+            // A model case says there why it is blocked, not passed.
+            if let Some(why) = failure.note.as_deref().and_then(|n| n.lines().next()) {
+                let _ = writeln!(out, "  {}", elide(why));
+            }
         }
     }
     let skipped: Vec<&CaseReport> = reports
