@@ -85,7 +85,7 @@ impl Runner {
             target,
             prefix: random_prefix(),
             settings: Arc::new(settings),
-            expected: Known::expected(&crate::cases::all(), &xfail),
+            expected: Known::expected(&xfail),
             xfail,
             case_timeout: Duration::from_secs(120),
             counter: AtomicUsize::new(0),
@@ -252,10 +252,8 @@ impl Runner {
         let mut reports = self
             .run_batch(examples, jobs, &self.expected, &progress)
             .await;
-        let example_reports: Vec<CaseReport> = reports.iter().map(|(_, r)| r.clone()).collect();
-        let known = self
-            .expected
-            .and_failed(outcome::failed_clauses(&example_reports));
+        let failed = outcome::failed_clauses(reports.iter().map(|(_, r)| r));
+        let known = self.expected.and_failed(failed);
         reports.extend(self.run_batch(models, jobs, &known, &progress).await);
         reports.sort_by_key(|(i, _)| *i);
         let mut reports: Vec<CaseReport> = reports.into_iter().map(|(_, r)| r).collect();

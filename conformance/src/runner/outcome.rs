@@ -94,7 +94,7 @@ pub struct CaseReport {
 /// not in turn make its own clause count as failed, so what it relies on
 /// is never itself blamed on a symptom.
 pub fn blame(reports: &mut [CaseReport]) {
-    let failed = failed_clauses(reports);
+    let failed = failed_clauses(reports.iter());
     for r in reports.iter_mut() {
         let Outcome::Failed(f) = &r.outcome else {
             continue;
@@ -122,14 +122,15 @@ fn blamed(r: &CaseReport, f: &Failure) -> String {
 /// xfailed) case that has no failed prerequisite of its own (see
 /// [`blame`]). The runner hands those of the example cases to the model
 /// cases as known.
-pub(super) fn failed_clauses(reports: &[CaseReport]) -> BTreeSet<String> {
+pub(super) fn failed_clauses<'a>(
+    reports: impl Iterator<Item = &'a CaseReport> + Clone,
+) -> BTreeSet<String> {
     let failure = |r: &CaseReport| match &r.outcome {
         Outcome::Failed(f) | Outcome::XFailed { failure: f, .. } => Some(blamed(r, f)),
         _ => None,
     };
-    let raw: BTreeSet<String> = reports.iter().filter_map(failure).collect();
+    let raw: BTreeSet<String> = reports.clone().filter_map(failure).collect();
     reports
-        .iter()
         .filter(|r| !r.requires.iter().any(|c| *c != r.clause && raw.contains(c)))
         .filter_map(failure)
         .collect()
