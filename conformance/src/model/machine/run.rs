@@ -13,9 +13,10 @@
 //! and those that failed among the run's example cases, which run first),
 //! so a bug already shown is searched past from the start; each deviation
 //! met under one of them is recorded ([`Ctx::met_known`]), and a case that
-//! finds nothing else is reported blocked by them, not passed. The run ends when a search passes, finds
-//! nothing new, or after [`MAX_CLAUSES`] clauses or [`SEARCH_TIME`];
-//! against a correct target the first search passes and nothing more runs.
+//! finds nothing else is reported blocked by them, not passed. The run
+//! ends when a search passes, finds nothing new, or after [`MAX_CLAUSES`]
+//! clauses or [`SEARCH_TIME`]; against a correct target the first search
+//! passes and nothing more runs.
 
 use std::{
     collections::BTreeSet,
