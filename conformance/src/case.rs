@@ -186,6 +186,14 @@ impl Case {
         self
     }
 
+    /// Whether the case is model-based ([`crate::model::cases`], ids
+    /// `model-*`): it checks a whole area, not one clause, so the runner
+    /// runs it after the example cases and hands it the clauses they
+    /// found failing ([`crate::runner::Runner::run_all`]).
+    pub fn is_model_based(&self) -> bool {
+        self.id.starts_with("model-")
+    }
+
     /// Whether the case has `tag`.
     pub fn has(&self, tag: Tag) -> bool {
         self.tags.contains(&tag)

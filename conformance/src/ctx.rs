@@ -9,7 +9,7 @@
 //! runner deletes them; when it fails they are kept and their names printed.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     future::Future,
     sync::{Arc, Mutex, atomic::AtomicUsize, atomic::Ordering},
 };
@@ -70,10 +70,14 @@ struct Inner {
     /// declared prerequisites when its failure is blamed.
     relied: Mutex<BTreeSet<String>>,
     counter: AtomicUsize,
-    /// Clauses the run already expects to fail (the expected-failure file's
-    /// cases cite them): the model-based cases do not count them again, so
-    /// they search past them.
+    /// Clauses the run already knows to fail (the expected-failure file's
+    /// cases cite them, or they failed among the run's example cases): the
+    /// model-based cases do not count them again, so they search past them.
     known_failures: Arc<BTreeSet<String>>,
+    /// The first deviation the case met under each of `known_failures` and
+    /// did not judge past: what makes a model case that found nothing new
+    /// `blocked` rather than passed.
+    met_known: Mutex<BTreeMap<String, Failure>>,
 }
 
 /// Whether `id` is a valid database id (1-64 of `[a-z0-9._-]`).
@@ -109,6 +113,7 @@ impl Ctx {
                 relied: Mutex::new(BTreeSet::new()),
                 counter: AtomicUsize::new(0),
                 known_failures: Arc::default(),
+                met_known: Mutex::default(),
             }),
         }
     }
@@ -122,10 +127,25 @@ impl Ctx {
         self
     }
 
-    /// Clauses the run already expects to fail, which the model-based
-    /// cases search past instead of reporting again.
+    /// Clauses the run already knows to fail, which the model-based cases
+    /// search past instead of reporting again.
     pub fn known_failures(&self) -> &BTreeSet<String> {
         &self.inner.known_failures
+    }
+
+    /// Records that the case met `failure`, under one of
+    /// [`Ctx::known_failures`], and did not count it; the first per clause
+    /// is kept.
+    pub fn met_known(&self, clause: &str, failure: &Failure) {
+        lock(&self.inner.met_known)
+            .entry(clause.to_owned())
+            .or_insert_with(|| failure.clone());
+    }
+
+    /// The known clauses the case met, each with the first deviation seen
+    /// under it.
+    pub fn known_met(&self) -> BTreeMap<String, Failure> {
+        lock(&self.inner.met_known).clone()
     }
 
     /// The case being run.

@@ -25,27 +25,55 @@ use support::{
     wrong::{Flaw, WrongWorker, lagging::LaggingDeployment},
 };
 
-/// Runs the core cases matching `globs` against a worker with `flaw`;
-/// returns the failed case ids and the clauses they blamed.
-async fn failures(flaw: Flaw, globs: &[&str]) -> (BTreeSet<String>, BTreeSet<String>) {
-    let selection = Selection {
+/// The core cases matching `globs`.
+fn core(globs: &[&str]) -> Selection {
+    Selection {
         tags: vec![Tag::Core],
         skip_tags: vec![Tag::Transactions, Tag::Wal, Tag::Restart],
         case_globs: globs.iter().map(|g| (*g).to_owned()).collect(),
-    };
-    let (ids, clauses, _) = failures_of(flaw, selection).await;
-    (ids, clauses)
+    }
 }
 
-/// As [`failures`], for the transaction cases matching `globs`; also
-/// returns each failure's note (a model failure's replayable script).
-async fn transaction_failures(flaw: Flaw, globs: &[&str]) -> Failures {
-    let selection = Selection {
+/// The transaction cases matching `globs`.
+fn transactions(globs: &[&str]) -> Selection {
+    Selection {
         tags: vec![Tag::Transactions],
         skip_tags: vec![Tag::Wal, Tag::Restart],
         case_globs: globs.iter().map(|g| (*g).to_owned()).collect(),
+    }
+}
+
+/// Runs the example cases of `examples` against a worker with `flaw`, then
+/// the model case `model` alone, in a run of its own: it hears of no
+/// example's failure, so whether it fails is the model's own power. Returns
+/// the examples' failures and the model case's report.
+async fn examples_and_model_alone(
+    flaw: Flaw,
+    examples: Selection,
+    model: &str,
+) -> (Failures, CaseReport) {
+    let reference = Reference::start(config_yaml("")).await;
+    let wrong = WrongWorker::start(&reference.addr(), flaw).await;
+    let failures = tally(run_on(&wrong.addr, examples, None).await);
+    let alone = Selection {
+        case_globs: vec![model.to_owned()],
+        ..Selection::default()
     };
-    failures_of(flaw, selection).await
+    let mut reports = run_on(&wrong.addr, alone, None).await;
+    reference.stop().await;
+    assert_eq!(reports.len(), 1, "{model} alone");
+    (failures, reports.remove(0))
+}
+
+/// The failure of a model case that must have failed on its own.
+fn model_failure(report: &CaseReport) -> &distgo_conformance::check::Failure {
+    let Outcome::Failed(failure) = &report.outcome else {
+        panic!(
+            "{} alone must catch the bug itself: {:?}",
+            report.id, report.outcome
+        );
+    };
+    failure
 }
 
 /// Failed (or blocked) case ids, the clauses they blamed, and their notes
@@ -60,9 +88,22 @@ async fn failures_of(flaw: Flaw, selection: Selection) -> Failures {
 async fn failures_with(flaws: &[Flaw], selection: Selection) -> Failures {
     let reference = Reference::start(config_yaml("")).await;
     let wrong = WrongWorker::start_with(&reference.addr(), flaws, Default::default()).await;
-    let runner = runner_for(&wrong.addr, Default::default(), None).await;
+    let reports = run_on(&wrong.addr, selection, None).await;
+    reference.stop().await;
+    tally(reports)
+}
+
+/// Runs the cases of `selection` against the worker at `addr`, in one run;
+/// `model_cases` sequences per model case (their defaults if `None`).
+async fn run_on(addr: &str, selection: Selection, model_cases: Option<u32>) -> Vec<CaseReport> {
+    let runner = runner_for(addr, Default::default(), model_cases).await;
     let selected = selection.select(cases::all()).unwrap();
-    let reports = runner.run_all(&selected, 6).await;
+    runner.run_all(&selected, 6).await
+}
+
+/// The failed (or blocked) case ids of `reports`, the clauses they blamed,
+/// and their notes.
+fn tally(reports: Vec<CaseReport>) -> Failures {
     let mut ids = BTreeSet::new();
     let mut clauses = BTreeSet::new();
     let mut notes = BTreeMap::new();
@@ -83,7 +124,6 @@ async fn failures_with(flaws: &[Flaw], selection: Selection) -> Failures {
         notes.insert(report.id.clone(), failure.note.clone().unwrap_or_default());
         ids.insert(report.id);
     }
-    reference.stop().await;
     (ids, clauses, notes)
 }
 
@@ -106,7 +146,8 @@ fn assert_caught(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_status_code_fails_the_get_clause() {
-    let (ids, clauses) = failures(Flaw::WrongCode, &["coll-*", "model-collections"]).await;
+    let ((ids, clauses, _), model) =
+        examples_and_model_alone(Flaw::WrongCode, core(&["coll-*"]), "model-collections").await;
     assert_caught(
         Flaw::WrongCode,
         &ids,
@@ -114,15 +155,13 @@ async fn a_wrong_status_code_fails_the_get_clause() {
         "coll-get-missing-not-found",
         "COLL-GET-2",
     );
-    assert!(
-        ids.contains("model-collections"),
-        "the model misses it too: {ids:?}"
-    );
+    model_failure(&model);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_update_fails_the_read_your_writes_clause() {
-    let (ids, clauses) = failures(Flaw::LostUpdate, &["doc-*", "model-documents"]).await;
+    let ((ids, clauses, _), model) =
+        examples_and_model_alone(Flaw::LostUpdate, core(&["doc-*"]), "model-documents").await;
     assert_caught(
         Flaw::LostUpdate,
         &ids,
@@ -130,15 +169,13 @@ async fn a_lost_update_fails_the_read_your_writes_clause() {
         "doc-get-returns-last-stored",
         "DOC-GET-1",
     );
-    assert!(
-        ids.contains("model-documents"),
-        "the model misses it too: {ids:?}"
-    );
+    model_failure(&model);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlapping_pages_fail_the_paging_clauses() {
-    let (ids, clauses) = failures(Flaw::PageOverlap, &["*-list-*", "model-paging"]).await;
+    let ((ids, clauses, _), model) =
+        examples_and_model_alone(Flaw::PageOverlap, core(&["*-list-*"]), "model-paging").await;
     assert_caught(
         Flaw::PageOverlap,
         &ids,
@@ -153,12 +190,12 @@ async fn overlapping_pages_fail_the_paging_clauses() {
         "doc-list-pages-are-full-until-the-end",
         "LIST-3",
     );
-    assert!(ids.contains("model-paging"), "the model misses it: {ids:?}");
+    model_failure(&model);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reserialised_value_fails_the_verbatim_clause() {
-    let (ids, clauses) = failures(Flaw::NotVerbatim, &["doc-*", "scenario-*"]).await;
+    let (ids, clauses, _) = failures_of(Flaw::NotVerbatim, core(&["doc-*", "scenario-*"])).await;
     assert_caught(
         Flaw::NotVerbatim,
         &ids,
@@ -174,7 +211,8 @@ async fn a_reserialised_value_fails_the_verbatim_clause() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_cascade_fails_the_cascade_clause() {
-    let (ids, clauses) = failures(Flaw::PartialCascade, &["db-*", "scenario-cascade"]).await;
+    let (ids, clauses, _) =
+        failures_of(Flaw::PartialCascade, core(&["db-*", "scenario-cascade"])).await;
     assert_caught(
         Flaw::PartialCascade,
         &ids,
@@ -189,13 +227,17 @@ async fn a_partial_cascade_fails_the_cascade_clause() {
 }
 
 /// A commit that keeps the operations before the one that failed: the
-/// example case and the model both see it, and the model's minimal
+/// example case and the model (alone) both see it, and the model's minimal
 /// sequence, printed as a script, replays line for line on a correct
 /// worker (transaction ids `$txnN` included).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_commit_fails_atomicity_and_shrinks_to_a_replayable_script() {
-    let (ids, clauses, notes) =
-        transaction_failures(Flaw::PartialCommit, &["txn-commit-*", "model-transactions"]).await;
+    let ((ids, clauses, _), model) = examples_and_model_alone(
+        Flaw::PartialCommit,
+        transactions(&["txn-commit-*"]),
+        "model-transactions",
+    )
+    .await;
     assert_caught(
         Flaw::PartialCommit,
         &ids,
@@ -203,9 +245,7 @@ async fn a_partial_commit_fails_atomicity_and_shrinks_to_a_replayable_script() {
         "txn-commit-all-or-nothing",
         "TXN-COMMIT-2",
     );
-    let Some(note) = notes.get("model-transactions") else {
-        panic!("the model misses it: {ids:?}");
-    };
+    let note = model_failure(&model).note.clone().unwrap_or_default();
     // The first clause's script; the clauses found past it follow.
     let script = note
         .split_once("replay`:\n")
@@ -233,8 +273,12 @@ async fn a_partial_commit_fails_atomicity_and_shrinks_to_a_replayable_script() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leaky_execute_fails_the_isolation_clause() {
-    let (ids, clauses, _) =
-        transaction_failures(Flaw::LeakyExecute, &["txn-execute-*", "model-transactions"]).await;
+    let ((ids, clauses, _), model) = examples_and_model_alone(
+        Flaw::LeakyExecute,
+        transactions(&["txn-execute-*"]),
+        "model-transactions",
+    )
+    .await;
     assert_caught(
         Flaw::LeakyExecute,
         &ids,
@@ -242,10 +286,7 @@ async fn a_leaky_execute_fails_the_isolation_clause() {
         "txn-execute-invisible-before-commit",
         "TXN-EXEC-1",
     );
-    assert!(
-        ids.contains("model-transactions"),
-        "the model misses it: {ids:?}"
-    );
+    model_failure(&model);
 }
 
 /// The cases matching `globs` (any tag) against a worker with `flaw`: the
@@ -600,6 +641,85 @@ async fn a_clause_the_xfail_file_expects_is_searched_past_from_the_start() {
     let want: BTreeSet<String> = ["DB-CREATE-2", "DB-DELETE-2"].map(str::to_owned).into();
     assert_eq!(clauses, want);
     assert_eq!(sequences, 2, "one sequence per clause");
+}
+
+/// Issue 13's model that searches past what the example cases found: run
+/// together, the examples fail first and the model case, knowing their
+/// clause, finds nothing beyond it. It is then blocked by that clause,
+/// neither passed (it did not judge past it) nor failed (nothing new).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_case_that_finds_only_what_the_examples_found_is_blocked_by_it() {
+    let reports = db_create_example_and_model(&[Flaw::CreatedDatabaseTimesDiffer]).await;
+    let (ids, clauses, _) = tally(reports.clone());
+    assert_eq!(
+        ids,
+        ["db-create-returns-stored", "model-databases"]
+            .map(str::to_owned)
+            .into()
+    );
+    assert_eq!(clauses, ["DB-CREATE-1".to_owned()].into());
+    let model = reports.iter().find(|r| r.id == "model-databases").unwrap();
+    let Outcome::Blocked { by, failure } = &model.outcome else {
+        panic!("the model case must be blocked: {:?}", model.outcome);
+    };
+    assert_eq!(by, "DB-CREATE-1");
+    assert_eq!(
+        failure.clause.as_deref(),
+        Some("DB-CREATE-1"),
+        "what it met"
+    );
+    let note = failure.note.clone().unwrap_or_default();
+    assert!(
+        note.starts_with("nothing beyond DB-CREATE-1 (failed in example cases):"),
+        "{note}"
+    );
+    let summary = distgo_conformance::report::Summary::of(&reports);
+    assert_eq!((summary.passed, summary.failed, summary.blocked), (0, 1, 1));
+}
+
+/// With a second bug the examples run do not see, the model case searches
+/// past the one they found and reports the other alone, saying what it
+/// searched past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_bug_the_examples_found_the_model_reports_the_other() {
+    let flaws = [
+        Flaw::CreatedDatabaseTimesDiffer,
+        Flaw::DeleteMissingDatabaseOk,
+    ];
+    let reports = db_create_example_and_model(&flaws).await;
+    let example = reports
+        .iter()
+        .find(|r| r.id == "db-create-returns-stored")
+        .unwrap();
+    assert!(
+        matches!(example.outcome, Outcome::Failed(_)),
+        "the example sees DB-CREATE-1 only: {:?}",
+        example.outcome
+    );
+    let model = reports.iter().find(|r| r.id == "model-databases").unwrap();
+    let (clauses, sequences) = model_clauses(model);
+    assert_eq!(clauses, ["DB-DELETE-2".to_owned()].into());
+    assert_eq!(sequences, 1);
+    let Outcome::Failed(failure) = &model.outcome else {
+        unreachable!("model_clauses checked it failed")
+    };
+    let note = failure.note.clone().unwrap_or_default();
+    assert!(
+        note.ends_with("Searched past, not reported again: DB-CREATE-1 (failed in example cases)."),
+        "{note}"
+    );
+}
+
+/// `db-create-returns-stored` (DB-CREATE-1) and `model-databases` in one
+/// run against a worker with `flaws`.
+async fn db_create_example_and_model(flaws: &[Flaw]) -> Vec<CaseReport> {
+    let reference = Reference::start(config_yaml("")).await;
+    let wrong = WrongWorker::start_with(&reference.addr(), flaws, Default::default()).await;
+    let selection = core(&["db-create-returns-stored", "model-databases"]);
+    let reports = run_on(&wrong.addr, selection, None).await;
+    reference.stop().await;
+    assert_eq!(reports.len(), 2);
+    reports
 }
 
 /// The cases `globs` (model cases) against a worker with three independent

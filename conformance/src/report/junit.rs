@@ -22,10 +22,16 @@ pub fn to_junit(reports: &[CaseReport], rerun: &Rerun, wall: Duration) -> Result
             Outcome::Blocked { by, failure } => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("blocked by {by}"));
-                s.set_description(format!(
-                    "expected {}\nactual {}",
-                    failure.expected, failure.actual
-                ));
+                s.set_description(
+                    format!(
+                        "expected {}\nactual {}\n{}",
+                        failure.expected,
+                        failure.actual,
+                        failure.note.as_deref().unwrap_or_default()
+                    )
+                    .trim_end()
+                    .to_owned(),
+                );
                 s
             }
             Outcome::XFailed { reason, .. } => {

@@ -167,6 +167,10 @@ pub fn text(reports: &[CaseReport], rerun: &Rerun, prefix: &str, wall: Duration)
                     failure.expected, failure.actual
                 ))
             );
+            // A model case says there why it is blocked, not passed.
+            if let Some(why) = failure.note.as_deref().and_then(|n| n.lines().next()) {
+                let _ = writeln!(out, "  {}", elide(why));
+            }
         }
     }
     let skipped: Vec<&CaseReport> = reports
@@ -195,6 +199,32 @@ pub fn text(reports: &[CaseReport], rerun: &Rerun, prefix: &str, wall: Duration)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blocked_case_shows_why_under_its_line() {
+        let failure = crate::check::Failure::new("e", "a").note("nothing beyond X\nmore");
+        let report = CaseReport {
+            id: "model-databases".into(),
+            clause: "DB-CREATE-1".into(),
+            tags: vec![],
+            requires: vec![],
+            outcome: Outcome::Blocked {
+                by: "X".into(),
+                failure,
+            },
+            duration: Duration::ZERO,
+            transcript: vec![],
+            kept: vec![],
+        };
+        let out = text(&[report], &Rerun(String::new()), "cf-", Duration::ZERO);
+        assert!(
+            out.contains(
+                "blocked model-databases [DB-CREATE-1] by X: expected e, got a\n  nothing beyond X\n"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("more"), "one line of the note: {out}");
+    }
 
     #[test]
     fn long_lines_are_cut_on_a_character_boundary_and_say_how_much_went() {

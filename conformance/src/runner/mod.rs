@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!   cases ──select (--tags, --skip-tags, --case)──► plan
-//!   plan ──► for each case, up to --jobs at once:
+//!   plan ──► the example cases, then the model cases (knowing the clauses
+//!            the examples failed), each batch up to --jobs at once:
 //!              skip?      (needs restart / exclusive the target lacks)
 //!              run        (own namespace `{prefix}{n}-`, deadline, panics caught)
 //!              cleanup    (passed: delete its databases; failed: keep + list them)
@@ -16,11 +17,12 @@
 //! an exclusive lock, so no other case is in flight while the worker is down.
 //!
 //! Beside this file: `outcome.rs` (how a case ended, and [`blame`] on a
-//! failed prerequisite), `selection.rs` (which cases run), `prefix.rs`
-//! (the run prefix every database id starts with).
+//! failed prerequisite), `known.rs` (the clauses the model cases search
+//! past, and the outcome of one that finds nothing beyond them),
+//! `selection.rs` (which cases run), `prefix.rs` (the run prefix every
+//! database id starts with).
 
 use std::{
-    collections::BTreeSet,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -39,9 +41,12 @@ use crate::{
     xfail::XFail,
 };
 
+mod known;
 mod outcome;
 mod prefix;
 mod selection;
+
+use self::known::Known;
 
 pub use self::{
     outcome::{CaseReport, Outcome, blame},
@@ -55,8 +60,10 @@ pub struct Runner {
     prefix: String,
     settings: Arc<Settings>,
     xfail: XFail,
-    /// The clauses the expected-failure file's cases cite.
-    known_failures: Arc<BTreeSet<String>>,
+    /// The clauses the expected-failure file's cases cite: known to every
+    /// case from the start ([`Runner::run_all`] adds the examples' failures
+    /// for the model cases).
+    expected: Known,
     case_timeout: Duration,
     counter: AtomicUsize,
     restart_lock: RwLock<()>,
@@ -78,7 +85,7 @@ impl Runner {
             target,
             prefix: random_prefix(),
             settings: Arc::new(settings),
-            known_failures: Arc::new(expected_clauses(&xfail)),
+            expected: Known::expected(&xfail),
             xfail,
             case_timeout: Duration::from_secs(120),
             counter: AtomicUsize::new(0),
@@ -122,8 +129,14 @@ impl Runner {
         })
     }
 
-    /// Runs one case and cleans up after it.
+    /// Runs one case and cleans up after it; a model case knows the
+    /// clauses the xfail file expects to fail.
     pub async fn run_case(&self, case: &Case) -> CaseReport {
+        self.run_knowing(case, &self.expected).await
+    }
+
+    /// [`Runner::run_case`], with `known` the clauses known to fail.
+    async fn run_knowing(&self, case: &Case, known: &Known) -> CaseReport {
         let started = Instant::now();
         let mut report = CaseReport {
             id: case.id.clone(),
@@ -157,10 +170,16 @@ impl Runner {
             ns,
             self.settings.clone(),
         )
-        .with_known_failures(self.known_failures.clone());
+        .with_known_failures(known.all.clone());
         match self.execute(case, &ctx).await {
-            Ok(()) => ctx.cleanup().await,
+            Ok(()) => {
+                ctx.cleanup().await;
+                if let Some(blocked) = known.blocked(&ctx.known_met()) {
+                    report.outcome = blocked;
+                }
+            }
             Err(mut failure) => {
+                failure = known.searched_past(failure, &ctx.known_met());
                 if failure.request.is_none() {
                     // A payload check: the request is the last one sent.
                     failure.request = ctx.fail("", "").request;
@@ -215,16 +234,50 @@ impl Runner {
 
     /// Runs `cases`, `jobs` at a time, printing progress on stderr; the
     /// reports come back in registry order.
+    ///
+    /// The example cases run first, then the model-based cases, which know
+    /// the clauses the examples failed (and those the xfail file expects):
+    /// they search past those and go on to find other deviations, instead
+    /// of shrinking again to what the examples already showed.
     pub async fn run_all(self: &Arc<Self>, cases: &[Case], jobs: usize) -> Vec<CaseReport> {
-        let total = cases.len();
+        let progress = Progress {
+            total: cases.len(),
+            done: Arc::new(AtomicUsize::new(0)),
+        };
+        let (models, examples): (Vec<_>, Vec<_>) = cases
+            .iter()
+            .cloned()
+            .enumerate()
+            .partition(|(_, case)| case.is_model_based());
+        let mut reports = self
+            .run_batch(examples, jobs, &self.expected, &progress)
+            .await;
+        let failed = outcome::failed_clauses(reports.iter().map(|(_, r)| r));
+        let known = self.expected.and_failed(failed);
+        reports.extend(self.run_batch(models, jobs, &known, &progress).await);
+        reports.sort_by_key(|(i, _)| *i);
+        let mut reports: Vec<CaseReport> = reports.into_iter().map(|(_, r)| r).collect();
+        blame(&mut reports);
+        reports
+    }
+
+    /// Runs `cases` (each with its index in the plan) knowing `known`,
+    /// `jobs` at a time.
+    async fn run_batch(
+        self: &Arc<Self>,
+        cases: Vec<(usize, Case)>,
+        jobs: usize,
+        known: &Known,
+        progress: &Progress,
+    ) -> Vec<(usize, CaseReport)> {
         let semaphore = Arc::new(Semaphore::new(jobs.max(1)));
-        let done = Arc::new(AtomicUsize::new(0));
         let mut set = tokio::task::JoinSet::new();
-        for (index, case) in cases.iter().cloned().enumerate() {
-            let (runner, semaphore, done) = (self.clone(), semaphore.clone(), done.clone());
+        for (index, case) in cases {
+            let (runner, semaphore, known) = (self.clone(), semaphore.clone(), known.clone());
+            let (total, done) = (progress.total, progress.done.clone());
             set.spawn(async move {
                 let _permit = semaphore.acquire_owned().await.ok();
-                let report = runner.run_case(&case).await;
+                let report = runner.run_knowing(&case, &known).await;
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 eprintln!(
                     "[{n:>4}/{total}] {:<8} {} ({} ms)",
@@ -235,11 +288,7 @@ impl Runner {
                 (index, report)
             });
         }
-        let mut reports: Vec<(usize, CaseReport)> = set.join_all().await;
-        reports.sort_by_key(|(i, _)| *i);
-        let mut reports: Vec<CaseReport> = reports.into_iter().map(|(_, r)| r).collect();
-        blame(&mut reports);
-        reports
+        set.join_all().await
     }
 
     /// Deletes every database under the run prefix except `keep`; returns
@@ -258,6 +307,13 @@ impl Runner {
         }
         deleted
     }
+}
+
+/// How many cases a run has, and how many have finished: the `[n/total]`
+/// of the progress lines, across both batches.
+struct Progress {
+    total: usize,
+    done: Arc<AtomicUsize>,
 }
 
 fn panic_message(join: tokio::task::JoinError) -> String {
@@ -300,18 +356,4 @@ fn txn_max_open_skip(max_open: Option<u32>) -> Option<String> {
         )),
         Some(_) => None,
     }
-}
-
-/// The clauses cited by the cases `xfail` expects to fail, except the
-/// model-based cases' (which cite a whole area, not one clause): what the
-/// model cases search past from their first sequence.
-fn expected_clauses(xfail: &XFail) -> BTreeSet<String> {
-    if xfail.is_empty() {
-        return BTreeSet::new();
-    }
-    crate::cases::all()
-        .into_iter()
-        .filter(|case| xfail.contains_key(&case.id) && !case.id.starts_with("model-"))
-        .map(|case| case.clause)
-        .collect()
 }

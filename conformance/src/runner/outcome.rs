@@ -1,8 +1,9 @@
 //! How a case ended ([`Outcome`]), what the report says of it
 //! ([`CaseReport`]), and [`blame`]: a failure that follows from a failed
-//! prerequisite is reported as blocked by it, so the root cause stands out.
+//! prerequisite is reported as blocked by it, so the root cause stands out
+//! ([`failed_clauses`] says which clauses failed).
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use crate::{case::Tag, check::Failure};
 
@@ -30,9 +31,13 @@ pub enum Outcome {
     },
     /// It failed, but a clause it relies on failed in the same run: the
     /// failure is most likely that clause's, so it is reported as `blocked
-    /// by` it, not as a violation of this case's own clause.
+    /// by` it, not as a violation of this case's own clause. A model case
+    /// is blocked when every deviation it met was under a clause already
+    /// known to fail (`known.rs`): it found nothing beyond them, but it did
+    /// not judge the requests past them either, so it has not passed.
     Blocked {
-        /// The prerequisite clause that failed.
+        /// The prerequisite clause that failed (a model case: the known
+        /// clauses it met, `DB-CREATE-1, LIST-2`).
         by: String,
         /// What this case saw.
         failure: Failure,
@@ -89,24 +94,7 @@ pub struct CaseReport {
 /// not in turn make its own clause count as failed, so what it relies on
 /// is never itself blamed on a symptom.
 pub fn blame(reports: &mut [CaseReport]) {
-    use std::collections::BTreeSet;
-    let failure = |r: &CaseReport| match &r.outcome {
-        Outcome::Failed(f) | Outcome::XFailed { failure: f, .. } => Some(f.clone()),
-        _ => None,
-    };
-    let blamed = |r: &CaseReport, f: &Failure| f.clause.clone().unwrap_or_else(|| r.clause.clone());
-    let raw: BTreeSet<String> = reports
-        .iter()
-        .filter_map(|r| failure(r).map(|f| blamed(r, &f)))
-        .collect();
-    let mut failed = BTreeSet::new();
-    for r in reports.iter() {
-        let Some(f) = failure(r) else { continue };
-        if r.requires.iter().any(|c| *c != r.clause && raw.contains(c)) {
-            continue;
-        }
-        failed.insert(blamed(r, &f));
-    }
+    let failed = failed_clauses(reports.iter());
     for r in reports.iter_mut() {
         let Outcome::Failed(f) = &r.outcome else {
             continue;
@@ -123,4 +111,27 @@ pub fn blame(reports: &mut [CaseReport]) {
             };
         }
     }
+}
+
+/// The clause a failure blames: its own, or else the case's.
+fn blamed(r: &CaseReport, f: &Failure) -> String {
+    f.clause.clone().unwrap_or_else(|| r.clause.clone())
+}
+
+/// The clauses that failed among `reports`: blamed by a failed (or
+/// xfailed) case that has no failed prerequisite of its own (see
+/// [`blame`]). The runner hands those of the example cases to the model
+/// cases as known.
+pub(super) fn failed_clauses<'a>(
+    reports: impl Iterator<Item = &'a CaseReport> + Clone,
+) -> BTreeSet<String> {
+    let failure = |r: &CaseReport| match &r.outcome {
+        Outcome::Failed(f) | Outcome::XFailed { failure: f, .. } => Some(blamed(r, f)),
+        _ => None,
+    };
+    let raw: BTreeSet<String> = reports.clone().filter_map(failure).collect();
+    reports
+        .filter(|r| !r.requires.iter().any(|c| *c != r.clause && raw.contains(c)))
+        .filter_map(failure)
+        .collect()
 }

@@ -27,7 +27,9 @@
 //! nothing new fails, or after five clauses or 40 s; against a correct
 //! target it runs once. The case fails under the first clause found; its
 //! note lists the others (`also violated: CLAUSE`), each with its failed
-//! request and its own minimal script.
+//! request and its own minimal script. The set starts with the clauses the
+//! run knows to fail before the case (the xfail file's, the example
+//! cases'); a case that meets only those is reported blocked by them.
 //!
 //! Page tokens and transaction ids are the target's, so an `Op` names them
 //! by position ([`Tok::Issued`](super::state::Tok::Issued),

@@ -8,11 +8,15 @@
 //! to the set, and the next search (same seed, same sequences) no longer
 //! counts a comparison failing under a known clause: that sequence is not
 //! judged past it, since the model's state may no longer be the target's.
-//! The set starts with the clauses the expected-failure file's cases cite
-//! ([`Ctx::known_failures`]), so a bug the user already knows of is
-//! searched past from the start. The run ends when a search passes, finds
-//! nothing new, or after [`MAX_CLAUSES`] clauses or [`SEARCH_TIME`];
-//! against a correct target the first search passes and nothing more runs.
+//! The set starts with the clauses the run already knows to fail
+//! ([`Ctx::known_failures`]: those the expected-failure file's cases cite,
+//! and those that failed among the run's example cases, which run first),
+//! so a bug already shown is searched past from the start; each deviation
+//! met under one of them is recorded ([`Ctx::met_known`]), and a case that
+//! finds nothing else is reported blocked by them, not passed. The run
+//! ends when a search passes, finds nothing new, or after [`MAX_CLAUSES`]
+//! clauses or [`SEARCH_TIME`]; against a correct target the first search
+//! passes and nothing more runs.
 
 use std::{
     collections::BTreeSet,
@@ -120,7 +124,7 @@ pub async fn run<F: Focus>(ctx: Ctx, default_cases: u32, steps: usize) -> Check 
 /// the known set of the next search.
 fn explore<F: Focus>(search: &Search) -> Result<Vec<Found>, String> {
     let started = Instant::now();
-    // Clauses the run already expects to fail are known from the start.
+    // Clauses the run already knows to fail are known from the start.
     let mut known = search.ctx.known_failures().clone();
     let mut found = Vec::new();
     while found.len() < MAX_CLAUSES && started.elapsed() < SEARCH_TIME {

@@ -78,6 +78,13 @@ impl<'a> Seq<'a> {
             match self.check(op, &expect, clause).await {
                 Ok(()) => {}
                 Err(f) if f.clause.as_ref().is_some_and(|c| known.contains(c)) => {
+                    if let Some(c) = f.clause.as_deref()
+                        && self.ctx.known_failures().contains(c)
+                    {
+                        // Known before the case began: the runner reports
+                        // the case blocked by it if nothing else turns up.
+                        self.ctx.met_known(c, &f);
+                    }
                     if !self.harmless.load(Ordering::SeqCst) {
                         // The model's state may no longer be the target's:
                         // the rest of the sequence is not judged.
