@@ -66,6 +66,11 @@
 //! same accept loop and limits, TLS, tokens, deadline edge, health (one
 //! status per master service) and reflection. [`Master::serve`] takes a
 //! bound listener and a shutdown future, like [`crate::Worker::serve`].
+//!
+//! Calling the workers is the other direction: plaintext by default, over
+//! TLS with `master.workers_tls.*`, with the master's own token instead of
+//! the client's with `master.workers_token_file`
+//! ([`crate::server::outbound`], used by [`sets`] and [`forward`]).
 
 pub mod catalog;
 pub mod cluster;

@@ -5,7 +5,7 @@
 //!
 //! 1. `master.sets` in the configuration (never forgotten);
 //! 2. workers that registered (`master.cluster.v1.Register`), until they
-//!    unregister;
+//!    unregister or their registration expires ([`super::cluster`]);
 //! 3. the membership a member reports in `ReplicationService/Status`, read
 //!    by the catalog's refresh ([`super::catalog`]): one configured address
 //!    per set is enough to find the others.
