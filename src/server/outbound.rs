@@ -1,7 +1,7 @@
 //! Calling the other kind of node: a worker calling its masters, a master
 //! calling its workers.
 //!
-//! A node that serves TLS and demands tokens ([`super::security`]) is only
+//! A node that serves TLS and demands tokens ([`super::Security`]) is only
 //! reachable by callers that speak TLS, trust the CA its certificate comes
 //! from, and present a token it knows. [`Outbound`] is that caller's half,
 //! loaded once at start-up from the keys of [`crate::config::OutboundTls`]
