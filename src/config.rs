@@ -97,7 +97,10 @@
 //! | `master.address` | `host:port` or a list of them | none (registers with no master) | the masters this worker registers with, at start and every `master.interval`; it serves on whether they answer or not ([`crate::server::registration`]) |
 //! | `master.set` | name | the node's `name` | the replica set the worker registers as; required on a `cluster` member (all members of a set name the same set) |
 //! | `master.advertise` | `host:port` | its own `cluster.peers` entry, else the bound address | where masters call this worker |
-//! | `master.interval` | duration | `5s` | how often the registration is renewed |
+//! | `master.interval` | duration | `5s` | how often the registration is renewed; a master forgets a registration not renewed within its `master.registration_ttl` (`15s` by default: keep the interval well below it) |
+//! | `master.tls.ca_file` | path | none: plaintext | the masters serve TLS: call them over TLS, trusting the PEM CA certificates in this file (and presenting this worker's own `grpc.tls` certificate, if it has one, for masters that demand client certificates) |
+//! | `master.tls.server_name` | DNS name or IP | the host of each `master.address` | the name the masters' certificates must carry |
+//! | `master.token_file` | path | `cluster.token_file` | a file whose first line is the bearer token Register carries: an `admin` token of the masters' `auth.tokens_file` |
 //!
 //! The files that `grpc.tls.*` and `auth.tokens_file` name are read when the
 //! worker starts ([`crate::server::Security::load`]), before it binds: one
@@ -143,6 +146,7 @@ use serde::Deserialize;
 mod master_link;
 mod metrics;
 mod network;
+mod outbound;
 
 pub use self::metrics::MetricsConfig;
 
@@ -153,6 +157,8 @@ pub use self::network::{
     AuthConfig, ConnectionLimits, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES,
     TlsFiles,
 };
+pub use self::outbound::OutboundTls;
+pub(crate) use self::outbound::{RawOutboundTls, token_file};
 use self::{
     metrics::RawMetrics,
     network::{RawLimits, RawTls},

@@ -462,3 +462,51 @@ async fn a_leader_change_in_a_set_is_retried_by_the_master() {
     );
     assert_eq!(client_errors, 0, "the master let a leader change through");
 }
+
+/// Waits (bounded: 20 s) until the master at `address` lists no worker;
+/// returns how long that took.
+async fn wait_until_no_workers(address: SocketAddr) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some(ch) = channel(address).await {
+            let listed = ClusterServiceClient::new(ch)
+                .list_workers(ListWorkersRequest {})
+                .await
+                .map(|r| r.into_inner().workers.len());
+            if matches!(listed, Ok(0)) {
+                return started.elapsed();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("master {address} still lists a worker killed 20 s ago");
+}
+
+/// A worker killed with SIGKILL never unregisters: its registration
+/// expires one `master.registration_ttl` (1 s here) after its last renewal
+/// (every 200 ms), and it leaves ListWorkers then, not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_leaves_list_workers_after_the_registration_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let master_bin = env!("CARGO_BIN_EXE_distgo-master");
+    let worker_bin = env!("CARGO_BIN_EXE_distgo-worker");
+    let yaml = master_yaml(dir.path(), "m", 0) + "  registration_ttl: 1s\n";
+    let master = Node::start(master_bin, dir.path(), "m", &yaml);
+    let worker = Node::start(
+        worker_bin,
+        dir.path(),
+        "w",
+        &worker_yaml(dir.path(), "w", &[master.address]),
+    );
+    wait_for_workers(master.address, 1).await;
+    worker.kill(); // Child::kill: SIGKILL, no chance to unregister
+    let gone = wait_until_no_workers(master.address).await;
+    println!("killed worker left ListWorkers {gone:?} after SIGKILL (ttl 1s, interval 200ms)");
+    // At least the ttl less one interval (its last renewal came at most
+    // 200 ms before the kill), with slack for a loaded machine's scheduling.
+    assert!(
+        gone >= Duration::from_millis(600),
+        "expired early: {gone:?}"
+    );
+    assert!(gone < Duration::from_secs(5), "expired late: {gone:?}");
+}

@@ -6,6 +6,10 @@
 //!   set: shop_a                # the replica set this worker belongs to
 //!   advertise: 127.0.0.1:56001 # how masters reach this worker
 //!   interval: 5s               # how often the registration is renewed
+//!   tls:                       # optional: the masters serve TLS
+//!     ca_file: /etc/distgo/ca.pem
+//!     server_name: master.internal   # optional; default: the host of each address
+//!   token_file: /etc/distgo/master-token  # optional: the token Register carries
 //! ```
 //!
 //! A master keeps registrations in memory only, so a worker renews its
@@ -13,11 +17,15 @@
 //! again within one interval, and a worker never stops serving while no
 //! master answers ([`crate::server::registration`]).
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
-use super::{ConfigError, parse_duration};
+use super::{
+    ConfigError,
+    outbound::{OutboundTls, RawOutboundTls, token_file},
+    parse_duration,
+};
 
 /// `master.*`: where the worker registers, and as what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +40,11 @@ pub struct MasterLink {
     pub advertise: Option<String>,
     /// `master.interval`: how often the registration is renewed.
     pub interval: Duration,
+    /// `master.tls`: call the masters over TLS, trusting this CA.
+    pub tls: Option<OutboundTls>,
+    /// `master.token_file`: the token Register carries (an `admin` token of
+    /// the masters); `None`: `cluster.token_file`'s, if any.
+    pub token_file: Option<PathBuf>,
 }
 
 /// One address or a list of them.
@@ -51,6 +64,8 @@ pub(super) struct RawMasterLink {
     advertise: Option<String>,
     #[serde(default = "default_interval")]
     interval: String,
+    tls: Option<RawOutboundTls>,
+    token_file: Option<String>,
 }
 
 fn default_interval() -> String {
@@ -87,6 +102,11 @@ impl RawMasterLink {
             set: self.set,
             advertise: self.advertise,
             interval: parse_duration(&self.interval, "master.interval")?,
+            tls: self.tls.map(|tls| tls.validate("master.tls")).transpose()?,
+            token_file: self
+                .token_file
+                .map(|file| token_file(file, "master.token_file"))
+                .transpose()?,
         })
     }
 }

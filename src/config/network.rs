@@ -167,7 +167,7 @@ impl RawAuth {
     }
 }
 
-fn path(text: String, key: &str) -> Result<PathBuf, ConfigError> {
+pub(super) fn path(text: String, key: &str) -> Result<PathBuf, ConfigError> {
     if text.is_empty() {
         return Err(ConfigError::invalid(key, "must not be empty"));
     }

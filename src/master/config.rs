@@ -20,6 +20,11 @@
 //!     b: [127.0.0.1:56011]
 //!   placement: hash       # hash | least_loaded
 //!   refresh: 2s           # how often each set's databases and leader are re-read
+//!   registration_ttl: 15s # a registration not renewed this long expires
+//!   workers_tls:          # the workers serve TLS
+//!     ca_file: /etc/distgo/ca.pem
+//!     server_name: worker.internal   # optional; default: the host of each member address
+//!   workers_token_file: /etc/distgo/master-token   # the token every call to a worker carries
 //! ```
 //!
 //! | key | type | default | meaning |
@@ -28,6 +33,10 @@
 //! | `master.sets` | map name → list of `host:port` | none | replica sets known from the start; names are 1-64 characters of `[a-zA-Z0-9._-]`. Workers that register add sets and members ([`super::cluster`]) |
 //! | `master.placement` | `hash` \| `least_loaded` | `hash` | where CreateDatabase puts a new database ([`super::catalog`]) |
 //! | `master.refresh` | duration | `2s` | how often the catalog re-reads every set's databases and leader |
+//! | `master.registration_ttl` | duration | `15s` (3 × the workers' default `master.interval`) | a registration not renewed within this expires: the worker leaves ListWorkers and its set, as Unregister would ([`super::cluster`]) |
+//! | `master.workers_tls.ca_file` | path | none: plaintext | the workers serve TLS: call them over TLS, trusting the PEM CA certificates in this file (and presenting the master's own `grpc.tls` certificate, if it has one, for workers with `grpc.tls.client_ca`) |
+//! | `master.workers_tls.server_name` | DNS name or IP | the host of each member address | the name every worker's certificate must carry |
+//! | `master.workers_token_file` | path | none: the client's token is passed on | a file whose first line is the token every call to a worker carries, in place of the client's: an `admin` token of the workers' `auth.tokens_file`. Needs `auth.tokens_file`, since the master then is the only check of who may do what |
 //!
 //! Parsing reuses the worker's own pieces (`RawGrpc`, `RawLogging`,
 //! `RawAuth`, the error wording of [`ConfigError`]), so a key that both
@@ -35,14 +44,19 @@
 //! named, exit code 2. `fixtures/master/bad/` holds a broken file per rule,
 //! each with the `# expect:` line it must produce.
 
-use std::{collections::BTreeMap, path::Path, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use serde::Deserialize;
 
 use crate::{
     config::{
-        AuthConfig, ConfigError, GrpcConfig, LoggingConfig, RawAuth, RawGrpc, RawLogging,
-        check_peer_address, parse_duration, parse_yaml, read_file,
+        AuthConfig, ConfigError, GrpcConfig, LoggingConfig, OutboundTls, RawAuth, RawGrpc,
+        RawLogging, RawOutboundTls, check_peer_address, parse_duration, parse_yaml, read_file,
+        token_file,
     },
     names::{IdKind, check_id},
 };
@@ -77,6 +91,12 @@ pub struct MasterSection {
     pub placement: Placement,
     /// `master.refresh`.
     pub refresh: Duration,
+    /// `master.registration_ttl`: how long a registration lasts unrenewed.
+    pub registration_ttl: Duration,
+    /// `master.workers_tls`: call the workers over TLS, trusting this CA.
+    pub workers_tls: Option<OutboundTls>,
+    /// `master.workers_token_file`: the token every call to a worker carries.
+    pub workers_token_file: Option<PathBuf>,
 }
 
 /// Where CreateDatabase places a new database.
@@ -110,6 +130,9 @@ struct RawMaster {
     sets: BTreeMap<String, Vec<String>>,
     placement: Placement,
     refresh: String,
+    registration_ttl: String,
+    workers_tls: Option<RawOutboundTls>,
+    workers_token_file: Option<String>,
 }
 
 impl Default for RawMaster {
@@ -118,6 +141,9 @@ impl Default for RawMaster {
             sets: BTreeMap::new(),
             placement: Placement::Hash,
             refresh: "2s".into(),
+            registration_ttl: "15s".into(),
+            workers_tls: None,
+            workers_token_file: None,
         }
     }
 }
@@ -147,12 +173,21 @@ impl RawMasterConfig {
         let auth = self
             .auth
             .map_or(Ok(AuthConfig::default()), RawAuth::validate)?;
+        let master = self.master.validate()?;
+        if master.workers_token_file.is_some() && auth.tokens_file.is_none() {
+            // The workers see the master's token, not the client's: without
+            // tokens of its own the master would lend its role to anyone.
+            return Err(invalid(
+                "master.workers_token_file",
+                "needs auth.tokens_file: without it every caller of the master would act with this token",
+            ));
+        }
         Ok(MasterConfig {
             name: self.name,
             grpc: self.grpc.validate(DEFAULT_MASTER_PORT)?,
             logging: self.logging.validate()?,
             auth,
-            master: self.master.validate()?,
+            master,
         })
     }
 }
@@ -174,6 +209,15 @@ impl RawMaster {
             sets: self.sets,
             placement: self.placement,
             refresh: parse_duration(&self.refresh, "master.refresh")?,
+            registration_ttl: parse_duration(&self.registration_ttl, "master.registration_ttl")?,
+            workers_tls: self
+                .workers_tls
+                .map(|tls| tls.validate("master.workers_tls"))
+                .transpose()?,
+            workers_token_file: self
+                .workers_token_file
+                .map(|file| token_file(file, "master.workers_token_file"))
+                .transpose()?,
         })
     }
 }
@@ -215,6 +259,26 @@ mod tests {
         assert_eq!(config.master.refresh, Duration::from_millis(500));
     }
 
+    #[test]
+    fn the_registration_ttl_defaults_to_three_worker_intervals() {
+        let config = MasterConfig::from_yaml("name: m\n").unwrap();
+        assert_eq!(config.master.registration_ttl, Duration::from_secs(15));
+        let config = MasterConfig::from_yaml("name: m\nmaster:\n  registration_ttl: 1m\n").unwrap();
+        assert_eq!(config.master.registration_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_workers_tls_and_token_keys_are_read() {
+        let config = MasterConfig::from_yaml(
+            "name: m\nauth:\n  tokens_file: t\nmaster:\n  workers_tls:\n    ca_file: ca.pem\n    server_name: w.internal\n  workers_token_file: tok\n",
+        )
+        .unwrap();
+        let tls = config.master.workers_tls.unwrap();
+        assert_eq!(tls.ca_file, Path::new("ca.pem"));
+        assert_eq!(tls.server_name.as_deref(), Some("w.internal"));
+        assert_eq!(config.master.workers_token_file.unwrap(), Path::new("tok"));
+    }
+
     /// Every file in `fixtures/master/bad/` starts with `# expect: MESSAGE`.
     #[test]
     fn every_bad_master_config_fails_with_its_expected_message() {
@@ -228,7 +292,10 @@ mod tests {
                 .next()
                 .and_then(|line| line.strip_prefix("# expect: "))
                 .unwrap_or_else(|| panic!("{} lacks an `# expect:` line", path.display()));
-            let err = MasterConfig::from_yaml(&text).unwrap_err();
+            // A bad value, or (once the values are fine) a file one names.
+            let err = MasterConfig::from_yaml(&text)
+                .and_then(|config| crate::master::Master::load_security(&config).map(drop))
+                .unwrap_err();
             assert_eq!(err.to_string(), expected, "{}", path.display());
             seen += 1;
         }

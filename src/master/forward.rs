@@ -30,8 +30,15 @@
 //! carries a `distgo-request-id` (the client's own, or one the master makes):
 //! the set remembers it and answers a repeat with the first outcome.
 //!
+//! **TLS**: a member whose TLS handshake fails (its certificate is not
+//! from `master.workers_tls.ca_file`, or does not carry the expected name)
+//! is treated as unreachable, and once every member of the set has failed
+//! so the answer is UNAVAILABLE at once, naming TLS and the key to check:
+//! no wait for an election that cannot mend a certificate.
+//!
 //! **Headers passed on**: `authorization` (the workers check the client's
-//! own token: master and workers share a tokens file), `distgo-request-id`
+//! own token: master and workers share a tokens file; with
+//! `master.workers_token_file` the master's token replaces it), `distgo-request-id`
 //! and `distgo-read`. A worker's answer goes back with its code, message
 //! and details; its `distgo-leader` trailer, which names a member the client
 //! has no business calling, is not passed on.
@@ -49,7 +56,11 @@ use super::sets::{ReplicaSet, Sets};
 use crate::{
     api::{request_id::REQUEST_ID_HEADER, status::LEADER_TRAILER},
     error::Error,
-    server::{deadline::Bound, routing::READ_HEADER},
+    server::{
+        deadline::Bound,
+        outbound::{describe, tls_failure},
+        routing::READ_HEADER,
+    },
 };
 
 /// The most rounds of the members one request makes, whatever the
@@ -151,6 +162,9 @@ where
     // name the leader that just died, and following it again is useless
     // until an election has had time to run.
     let mut unreachable: Vec<String> = Vec::new();
+    // Members whose TLS handshake failed: retrying cannot mend a
+    // certificate, so once every member has failed so, the answer is now.
+    let mut tls_failed: Vec<String> = Vec::new();
     let mut since_pause = 0;
     let mut rounds = 0;
     let mut attempt = 0;
@@ -173,8 +187,19 @@ where
                 }
                 return Ok(response.into_inner());
             }
-            Ok(Err(status)) if status.code() != Code::Unavailable => return Err(pass_on(status)),
             Ok(Err(status)) => status,
+        };
+        let status = match tls_failure(&status) {
+            Some(why) => {
+                if !tls_failed.contains(&target) {
+                    tls_failed.push(target.clone());
+                }
+                Status::from(Error::Unavailable(format!(
+                    "TLS handshake with worker {target} failed: {why} (see master.workers_tls)"
+                )))
+            }
+            None if status.code() != Code::Unavailable => return Err(pass_on(status)),
+            None => status,
         };
         let hint = leader_hint(&status);
         if hint.is_none() && !unreachable.contains(&target) {
@@ -191,6 +216,9 @@ where
             _ => next += 1,
         }
         since_pause += 1;
+        if targets.iter().all(|t| tls_failed.contains(t)) {
+            return Err(status);
+        }
         if since_pause >= targets.len() {
             // Every member refused: an election is probably under way.
             tokio::time::sleep(ALL_REFUSED_PAUSE.min(hop.remaining())).await;
@@ -216,11 +244,15 @@ where
     Req: prost::Message + Send + Sync + 'static,
     Resp: prost::Message + Default + Send + Sync + 'static,
 {
+    let mut request = request;
+    sets.authorize(&mut request);
     let channel = sets.channel(address).map_err(Status::unavailable)?;
     let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|err| Status::unavailable(format!("cannot reach {address}: {err}")))?;
+    grpc.ready().await.map_err(|err| {
+        let mut status = Status::unavailable(format!("cannot reach {address}: {}", describe(&err)));
+        status.set_source(std::sync::Arc::new(err));
+        status
+    })?;
     let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
     grpc.unary(request, PathAndQuery::from_static(path), codec)
         .await

@@ -66,6 +66,11 @@
 //! same accept loop and limits, TLS, tokens, deadline edge, health (one
 //! status per master service) and reflection. [`Master::serve`] takes a
 //! bound listener and a shutdown future, like [`crate::Worker::serve`].
+//!
+//! Calling the workers is the other direction: plaintext by default, over
+//! TLS with `master.workers_tls.*`, with the master's own token instead of
+//! the client's with `master.workers_token_file`
+//! ([`crate::server::outbound`], used by [`sets`] and [`forward`]).
 
 pub mod catalog;
 pub mod cluster;
@@ -105,7 +110,8 @@ use crate::{
         },
     },
     server::{
-        EdgeLayer, Security, ServeError, add_standard_services, auth, draining, limits, tls::Tls,
+        EdgeLayer, Security, ServeError, add_standard_services, auth, draining, limits,
+        outbound::Outbound, tls::Tls,
     },
 };
 
@@ -131,17 +137,26 @@ impl Master {
         }
     }
 
-    /// Reads `grpc.tls.*` and `auth.tokens_file` (exit code 2 material).
+    /// Reads `grpc.tls.*`, `auth.tokens_file`, `master.workers_tls.*` and
+    /// `master.workers_token_file` (exit code 2 material).
     pub fn load_security(config: &MasterConfig) -> Result<Security, crate::config::ConfigError> {
         let tls = config.grpc.tls.as_ref().map(Tls::load).transpose()?;
         let auth = match &config.auth.tokens_file {
             Some(path) => Some(Arc::new(auth::Auth::load(path)?)),
             None => None,
         };
+        let outbound = Outbound::load(
+            config.master.workers_tls.as_ref(),
+            "master.workers_tls",
+            config.master.workers_token_file.as_deref(),
+            "master.workers_token_file",
+            tls.as_ref(),
+        )?;
         Ok(Security {
             tls,
             auth,
             peer_token: None,
+            outbound,
         })
     }
 
@@ -170,8 +185,13 @@ impl Master {
             Some(security) => security,
             None => Self::load_security(&self.config)?,
         };
+        self.sets.use_outbound(security.outbound.clone());
 
         let router = Router::new(self.catalog.clone(), timeout);
+        let cluster = Arc::new(MasterCluster::new(
+            self.sets.clone(),
+            self.config.master.registration_ttl,
+        ));
         let max = self.config.grpc.max_request_bytes;
         let placement = self.config.master.placement;
         let mut routes = Routes::builder();
@@ -198,8 +218,7 @@ impl Master {
                     .max_decoding_message_size(max),
             )
             .add_service(
-                ClusterServiceServer::new(MasterCluster::new(self.sets.clone()))
-                    .max_decoding_message_size(max),
+                ClusterServiceServer::from_arc(cluster.clone()).max_decoding_message_size(max),
             );
         let service = tower::ServiceBuilder::new()
             .layer(auth::AuthLayer::new(security.auth.clone()))
@@ -211,6 +230,7 @@ impl Master {
             self.config.master.refresh,
             timeout,
         ));
+        let expiry = tokio::spawn(cluster.clone().expire_loop());
         let mut settings = limits::Settings::new(self.config.grpc.limits, timeout);
         settings.tls = security.tls.as_ref().map(Tls::server_config);
         let reload = security.reload_on_sighup();
@@ -224,6 +244,7 @@ impl Master {
         let signal = draining(shutdown, health_reporter, served);
         limits::serve(listener, service, settings, signal).await;
         refresh.abort();
+        expiry.abort();
         if let Some(reload) = reload {
             reload.abort();
         }

@@ -5,7 +5,7 @@
 //!
 //! 1. `master.sets` in the configuration (never forgotten);
 //! 2. workers that registered (`master.cluster.v1.Register`), until they
-//!    unregister;
+//!    unregister or their registration expires ([`super::cluster`]);
 //! 3. the membership a member reports in `ReplicationService/Status`, read
 //!    by the catalog's refresh ([`super::catalog`]): one configured address
 //!    per set is enough to find the others.
@@ -15,7 +15,9 @@
 //! so a stale hint costs one hop, never a wrong answer.
 //!
 //! Channels are shared by address across sets and opened lazily: tonic
-//! reconnects a broken channel by itself on the next call.
+//! reconnects a broken channel by itself on the next call. They speak TLS
+//! and carry the master's token when `master.workers_tls` and
+//! `master.workers_token_file` say so ([`crate::server::outbound`]).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -24,7 +26,9 @@ use std::{
 };
 
 use parking_lot::{Mutex, RwLock};
-use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, transport::Channel};
+
+use crate::server::outbound::Outbound;
 
 /// One replica set.
 #[derive(Debug)]
@@ -100,6 +104,7 @@ impl ReplicaSet {
 pub struct Sets {
     sets: RwLock<BTreeMap<String, Arc<ReplicaSet>>>,
     channels: Mutex<HashMap<String, Channel>>,
+    outbound: RwLock<Outbound>,
 }
 
 impl Sets {
@@ -115,7 +120,26 @@ impl Sets {
         Sets {
             sets: RwLock::new(sets),
             channels: Mutex::default(),
+            outbound: RwLock::default(),
         }
+    }
+
+    /// Calls workers with `outbound` from now on (the master sets it when
+    /// it starts serving, its files read); channels opened before are
+    /// dropped so none keeps the old settings.
+    pub fn use_outbound(&self, outbound: Outbound) {
+        *self.outbound.write() = outbound;
+        self.channels.lock().clear();
+    }
+
+    /// Whether calls to workers speak TLS.
+    pub fn is_tls(&self) -> bool {
+        self.outbound.read().is_tls()
+    }
+
+    /// Puts the master's token, if it has one, on a call to a worker.
+    pub fn authorize<T>(&self, request: &mut Request<T>) {
+        self.outbound.read().authorize(request);
     }
 
     /// The set called `name`.
@@ -165,12 +189,10 @@ impl Sets {
         if let Some(channel) = channels.get(address) {
             return Ok(channel.clone());
         }
-        let uri = if address.contains("://") {
-            address.to_owned()
-        } else {
-            format!("http://{address}")
-        };
-        let channel = Endpoint::from_shared(uri)
+        let channel = self
+            .outbound
+            .read()
+            .endpoint(address)
             .map_err(|err| format!("{address:?} is not a usable address: {err}"))?
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true)

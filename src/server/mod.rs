@@ -29,6 +29,7 @@ pub(crate) mod deadline;
 mod edge;
 pub mod limits;
 pub mod methods;
+pub mod outbound;
 pub mod registration;
 pub mod routing;
 mod security;
@@ -262,7 +263,7 @@ impl Worker {
         let reload = security.reload_on_sighup();
         let registering = self.config.master.clone().map(|link| {
             let registration = registration::Registration::of(&self.config, &link, address);
-            registration::spawn(link, registration, security.peer_token.clone())
+            registration::spawn(link, registration, security.outbound.clone())
         });
         tracing::info!(
             node = %self.config.name,

@@ -8,6 +8,11 @@
 //! restarted learns the worker again; the worker id that comes back is the
 //! same every time (it depends on the set and the address only).
 //!
+//! When the masters serve TLS and demand tokens, `master.tls.ca_file` and
+//! `master.token_file` say whom to trust and what to present
+//! ([`super::outbound`]); a failed handshake is logged as such, naming
+//! `master.tls`, since retrying will not mend it.
+//!
 //! Registration never gets in the way of serving: it runs in its own task,
 //! each call bounded by a short timeout, a master that does not answer is
 //! logged (once per outage, at `warn`; its return at `info`) and tried
@@ -15,8 +20,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use tonic::transport::Endpoint;
-
+use super::outbound::{Outbound, describe, tls_cause};
 use crate::{
     config::{Config, MasterLink},
     proto::master::cluster::{RegisterRequest, cluster_service_client::ClusterServiceClient},
@@ -62,13 +66,13 @@ impl Registration {
 pub fn spawn(
     link: MasterLink,
     registration: Registration,
-    token: Option<String>,
+    outbound: Outbound,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut reachable = vec![None::<bool>; link.addresses.len()];
         loop {
             for (master, was) in link.addresses.iter().zip(reachable.iter_mut()) {
-                let outcome = register(master, &registration, token.as_deref()).await;
+                let outcome = register(master, &registration, &outbound).await;
                 match (&outcome, *was) {
                     (Ok(id), Some(true)) => {
                         tracing::trace!(%master, worker = %id, "registration renewed")
@@ -93,28 +97,25 @@ pub fn spawn(
 async fn register(
     master: &str,
     registration: &Registration,
-    token: Option<&str>,
+    outbound: &Outbound,
 ) -> Result<String, String> {
-    let uri = if master.contains("://") {
-        master.to_owned()
-    } else {
-        format!("http://{master}")
-    };
-    let endpoint = Endpoint::from_shared(uri)
+    let endpoint = outbound
+        .endpoint(master)
         .map_err(|err| err.to_string())?
         .connect_timeout(CALL_TIMEOUT)
         .timeout(CALL_TIMEOUT);
-    let channel = endpoint.connect().await.map_err(|err| err.to_string())?;
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|err| match tls_cause(&err) {
+            Some(why) => format!("TLS handshake with {master} failed: {why} (see master.tls)"),
+            None => describe(&err),
+        })?;
     let mut request = tonic::Request::new(RegisterRequest {
         database_name: registration.set.clone(),
         address: registration.address.clone(),
     });
-    if let Some(token) = token {
-        let value = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| "the peer token is not a valid header value".to_owned())?;
-        request.metadata_mut().insert("authorization", value);
-    }
+    outbound.authorize(&mut request);
     ClusterServiceClient::new(channel)
         .register(request)
         .await

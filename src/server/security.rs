@@ -44,7 +44,7 @@
 
 use std::sync::Arc;
 
-use super::{auth::Auth, tls::Tls};
+use super::{auth::Auth, outbound::Outbound, tls::Tls};
 use crate::config::{Config, ConfigError};
 
 /// The worker's TLS identity and tokens, read from the files the
@@ -57,6 +57,10 @@ pub struct Security {
     pub auth: Option<Arc<Auth>>,
     /// The token this member presents to its peers (`cluster.token_file`).
     pub peer_token: Option<String>,
+    /// How this node calls the other kind of node: a worker its masters
+    /// (`master.tls`, `master.token_file`), a master its workers
+    /// (`master.workers_tls`, `master.workers_token_file`).
+    pub outbound: Outbound,
 }
 
 impl Security {
@@ -72,12 +76,27 @@ impl Security {
             .cluster
             .as_ref()
             .and_then(|c| c.token_file.as_deref())
-            .map(read_peer_token)
+            .map(|path| read_token(path, "cluster.token_file"))
             .transpose()?;
+        // Registration carried `cluster.token_file`'s token before
+        // `master.token_file` existed; a member without the new key keeps
+        // doing so.
+        let outbound = match &config.master {
+            Some(link) => Outbound::load(
+                link.tls.as_ref(),
+                "master.tls",
+                link.token_file.as_deref(),
+                "master.token_file",
+                tls.as_ref(),
+            )?
+            .or_token(peer_token.as_deref()),
+            None => Outbound::default(),
+        };
         Ok(Security {
             tls,
             auth,
             peer_token,
+            outbound,
         })
     }
 
@@ -122,10 +141,11 @@ impl Security {
     }
 }
 
-/// The token in `cluster.token_file`: its first line, trimmed.
-fn read_peer_token(path: &std::path::Path) -> Result<String, ConfigError> {
+/// The token in the file that `key` names (`cluster.token_file`,
+/// `master.token_file`, ...): its first line, trimmed.
+pub(crate) fn read_token(path: &std::path::Path, key: &str) -> Result<String, ConfigError> {
     let bad = |problem: String| ConfigError::Invalid {
-        key: "cluster.token_file".into(),
+        key: key.into(),
         problem,
     };
     let text = std::fs::read_to_string(path)

@@ -192,6 +192,12 @@ impl Tls {
         self.mutual
     }
 
+    /// This node's certificate and key, presented as a client certificate
+    /// when it calls a node that demands one ([`super::outbound`]).
+    pub fn identity(&self) -> Identity {
+        Identity::from_pem(&self.cert_pem, &self.key_pem)
+    }
+
     /// The client half, for calls this node makes to other nodes: it
     /// presents this node's certificate and trusts `grpc.tls.client_ca` (the
     /// CA of the cluster), or, without one, the last certificate of this

@@ -181,7 +181,10 @@ use self::{
     state_machine::StateMachine,
     types::{Proposal, TypeConfig},
 };
-pub use self::{network::PeerCredentials, service::ReplicationApi};
+pub use self::{
+    network::{PeerCredentials, uri},
+    service::ReplicationApi,
+};
 use crate::{
     config::{ClusterConfig, ReadMode, WalConfig},
     error::{Error, Result},

@@ -1,0 +1,251 @@
+//! The master and its workers over TLS, with tokens, both ways: the
+//! master calls a TLS worker that demands a token it does not share with
+//! clients; a master that does not trust the worker's CA says so (TLS, at
+//! once); a worker registers with a master that serves TLS and demands an
+//! admin token. Certificates are made by the test (`common::pki`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+
+mod common;
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use common::{
+    TestWorker,
+    pki::{Ca, TlsFiles},
+};
+use distgo_db::{
+    config::Config,
+    master::{Master, MasterConfig},
+    proto::master::{
+        cluster::{ListWorkersRequest, cluster_service_client::ClusterServiceClient},
+        database::{
+            CreateCollectionRequest, CreateDatabaseRequest, CreateDocumentRequest, Database,
+            Document, GetDocumentRequest, collection_service_client::CollectionServiceClient,
+            database_service_client::DatabaseServiceClient,
+            document_service_client::DocumentServiceClient,
+        },
+    },
+};
+use tokio::sync::oneshot;
+use tonic::{
+    Code, Request,
+    transport::{Channel, ClientTlsConfig, Endpoint},
+};
+
+/// The token clients present to the master (in the master's file only).
+const CLIENT_TOKEN: &str = "client-token-0123456789";
+/// The token the master presents to the workers (in theirs only).
+const MASTER_TOKEN: &str = "master-token-9876543210";
+/// The token a worker registers with (an admin token of the master's).
+const WORKER_TOKEN: &str = "worker-token-5555555555";
+
+fn quoted(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    quoted(&path)
+}
+
+/// A worker on 127.0.0.1:0 that serves TLS (`pki`) and demands `MASTER_TOKEN`.
+async fn tls_worker(pki: &TlsFiles) -> TestWorker {
+    let tokens = write(
+        pki.dir.path(),
+        "worker-tokens",
+        &format!("{MASTER_TOKEN} admin\n"),
+    );
+    let yaml = format!(
+        "name: w\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 4s\n{}logging:\n  level: error\nauth:\n  tokens_file: {tokens}\n",
+        pki.yaml(false)
+    );
+    TestWorker::start_with(Config::from_yaml(&yaml).unwrap()).await
+}
+
+/// A master on 127.0.0.1:0 from `rest` (the YAML after `logging:`),
+/// stopped when dropped.
+struct TestMaster {
+    address: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestMaster {
+    async fn start(grpc_extra: &str, rest: &str) -> Self {
+        let yaml = format!(
+            "name: m\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 4s\n{grpc_extra}logging:\n  level: error\n{rest}"
+        );
+        let config = MasterConfig::from_yaml(&yaml).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(Master::new(config).serve(listener, async {
+            let _ = stopped.await;
+        }));
+        TestMaster {
+            address,
+            _stop: stop,
+        }
+    }
+
+    async fn channel(&self, tls: Option<ClientTlsConfig>) -> Channel {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", self.address)).unwrap();
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls).unwrap();
+        }
+        endpoint.connect().await.unwrap()
+    }
+}
+
+/// A master in front of `worker`, trusting the CA in `ca_pem` for it.
+async fn master_for(dir: &Path, worker: &TestWorker, ca_pem: &str) -> TestMaster {
+    let tokens = write(dir, "master-tokens", &format!("{CLIENT_TOKEN} rw\n"));
+    let ca = write(dir, "trusted-ca.pem", ca_pem);
+    let token = write(dir, "master-token", &format!("{MASTER_TOKEN}\n"));
+    TestMaster::start(
+        "",
+        &format!(
+            "auth:\n  tokens_file: {tokens}\nmaster:\n  sets:\n    a: [{}]\n  refresh: 200ms\n  workers_tls:\n    ca_file: {ca}\n  workers_token_file: {token}\n",
+            worker.address
+        ),
+    )
+    .await
+}
+
+fn with_token<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn a_master_routes_to_a_tls_worker_with_its_own_token() {
+    let pki = TlsFiles::new();
+    let worker = tls_worker(&pki).await;
+    let master = master_for(pki.dir.path(), &worker, &pki.ca.pem()).await;
+    let channel = master.channel(None).await;
+    let mut databases = DatabaseServiceClient::new(channel.clone());
+    let mut collections = CollectionServiceClient::new(channel.clone());
+    let mut documents = DocumentServiceClient::new(channel);
+    databases
+        .create_database(with_token(
+            CreateDatabaseRequest {
+                database_id: "secure".into(),
+                database: Some(Database {
+                    display_name: "secure".into(),
+                    ..Database::default()
+                }),
+            },
+            CLIENT_TOKEN,
+        ))
+        .await
+        .unwrap();
+    collections
+        .create_collection(with_token(
+            CreateCollectionRequest {
+                parent: "databases/secure".into(),
+                collection_id: "c".into(),
+                collection: Some(Default::default()),
+            },
+            CLIENT_TOKEN,
+        ))
+        .await
+        .unwrap();
+    documents
+        .create_document(with_token(
+            CreateDocumentRequest {
+                parent: "databases/secure/collections/c".into(),
+                document_id: "d".into(),
+                document: Some(Document {
+                    value: "{\"over\":\"tls\"}".into(),
+                    ..Document::default()
+                }),
+            },
+            CLIENT_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let got = documents
+        .get_document(with_token(
+            GetDocumentRequest {
+                name: "databases/secure/collections/c/documents/d".into(),
+            },
+            CLIENT_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // The client's token is unknown to the worker: only the master's own
+    // could have carried these calls.
+    assert_eq!(got.value, "{\"over\":\"tls\"}");
+}
+
+#[tokio::test]
+async fn a_master_that_does_not_trust_the_workers_ca_answers_unavailable_naming_tls() {
+    let pki = TlsFiles::new();
+    let worker = tls_worker(&pki).await;
+    let stranger = Ca::new("some other CA");
+    let master = master_for(pki.dir.path(), &worker, &stranger.pem()).await;
+    let mut documents = DocumentServiceClient::new(master.channel(None).await);
+    let started = Instant::now();
+    let err = documents
+        .get_document(with_token(
+            GetDocumentRequest {
+                name: "databases/x/collections/c/documents/d".into(),
+            },
+            CLIENT_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    println!("untrusted worker: {:?} after {took:?}", err.message());
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("TLS"), "{err:?}");
+    assert!(err.message().contains("master.workers_tls"), "{err:?}");
+    // At once, not after the 4 s deadline of retries.
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_worker_registers_with_a_tls_master_with_its_token() {
+    let pki = TlsFiles::new();
+    let dir = pki.dir.path();
+    let tokens = write(dir, "master-tokens", &format!("{WORKER_TOKEN} admin\n"));
+    let master = TestMaster::start(
+        &pki.yaml(false),
+        &format!("auth:\n  tokens_file: {tokens}\nmaster:\n  refresh: 200ms\n"),
+    )
+    .await;
+    let ca = write(dir, "ca-for-worker.pem", &pki.ca.pem());
+    let token = write(dir, "worker-token", &format!("{WORKER_TOKEN}\n"));
+    let worker = TestWorker::start_with(common::test_config(&format!(
+        "master:\n  address: {}\n  set: secure\n  interval: 100ms\n  tls:\n    ca_file: {ca}\n  token_file: {token}\n",
+        master.address
+    )))
+    .await;
+    let mut cluster = ClusterServiceClient::new(master.channel(Some(pki.client())).await);
+    let started = Instant::now();
+    let workers = loop {
+        let workers = cluster
+            .list_workers(with_token(ListWorkersRequest {}, WORKER_TOKEN))
+            .await
+            .unwrap()
+            .into_inner()
+            .workers;
+        if !workers.is_empty() || started.elapsed() > Duration::from_secs(10) {
+            break workers;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(workers.len(), 1, "the worker never registered over TLS");
+    assert_eq!(workers[0].database_name, "secure");
+    assert_eq!(workers[0].address, worker.address.to_string());
+}
