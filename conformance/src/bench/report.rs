@@ -32,7 +32,11 @@ pub struct Machine {
 impl Machine {
     /// The machine this process runs on, with the CPU split it ran with.
     pub fn this(pinning: Option<&Pinning>) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        // Once this process has pinned itself to the client's CPUs it may
+        // use only those, so the machine's count is the split's union.
+        let usable = std::thread::available_parallelism().map_or(1, usize::from);
+        let split = pinning.map_or(0, |p| p.server.0.union(&p.client.0).count());
+        let cores = usable.max(split);
         let memory_kib = procfs::read_field("/proc/meminfo", "MemTotal:").unwrap_or(0);
         let cpu = fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -286,6 +290,7 @@ pub fn table(runs: &[RunReport]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::bench::pinning::CpuList;
     use hdrhistogram::Histogram;
 
     use super::*;
@@ -432,6 +437,18 @@ mod tests {
         let mut unknown = r(0.9, 1.0);
         unknown.cpu = None;
         assert_eq!(median_ratio(&[unknown, r(0.5, 3.0)]).unwrap().cpu, None);
+    }
+
+    #[test]
+    fn a_pinned_machine_counts_both_sides_of_the_split() {
+        // This process may already be pinned to the client's half, so the
+        // count must come from the split, not from what it may still use.
+        let list = |cpus: &[usize]| CpuList(cpus.iter().copied().collect());
+        let pinning = Pinning {
+            server: list(&[0, 1]),
+            client: list(&[2, 3, 4]),
+        };
+        assert!(Machine::this(Some(&pinning)).cores >= 5);
     }
 
     #[test]
