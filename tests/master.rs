@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::{collections::BTreeSet, net::SocketAddr, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
-use common::{TestWorker, test_config};
+use common::{TestMaster, TestWorker, test_config};
 use distgo_db::{
-    master::{Master, MasterConfig},
     proto::database as worker_pb,
     proto::master::{
         cluster::{
@@ -30,31 +29,15 @@ use distgo_db::{
         },
     },
 };
-use tokio::sync::oneshot;
 use tonic::{Code, transport::Channel};
 
-/// A master on 127.0.0.1:0 over the sets in `master_yaml`, stopped when dropped.
-struct TestMaster {
-    address: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
 impl TestMaster {
+    /// A master over the sets in `master_yaml` (the YAML under `master:`).
     async fn start(master_yaml: &str) -> Self {
-        let yaml = format!(
+        TestMaster::from_yaml(&format!(
             "name: m\ngrpc:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  level: error\nmaster:\n{master_yaml}"
-        );
-        let config = MasterConfig::from_yaml(&yaml).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(Master::new(config).serve(listener, async {
-            let _ = stopped.await;
-        }));
-        TestMaster {
-            address,
-            _stop: stop,
-        }
+        ))
+        .await
     }
 
     async fn channel(&self) -> Channel {

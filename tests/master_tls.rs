@@ -9,18 +9,16 @@
 mod common;
 
 use std::{
-    net::SocketAddr,
     path::Path,
     time::{Duration, Instant},
 };
 
 use common::{
-    TestWorker,
+    TestMaster, TestWorker,
     pki::{Ca, TlsFiles},
 };
 use distgo_db::{
     config::Config,
-    master::{Master, MasterConfig},
     proto::master::{
         cluster::{ListWorkersRequest, cluster_service_client::ClusterServiceClient},
         database::{
@@ -31,7 +29,6 @@ use distgo_db::{
         },
     },
 };
-use tokio::sync::oneshot;
 use tonic::{
     Code, Request,
     transport::{Channel, ClientTlsConfig, Endpoint},
@@ -68,29 +65,14 @@ async fn tls_worker(pki: &TlsFiles) -> TestWorker {
     TestWorker::start_with(Config::from_yaml(&yaml).unwrap()).await
 }
 
-/// A master on 127.0.0.1:0 from `rest` (the YAML after `logging:`),
-/// stopped when dropped.
-struct TestMaster {
-    address: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
 impl TestMaster {
+    /// A master from `rest` (the YAML after `logging:`), with `grpc_extra`
+    /// added to its `grpc:` section.
     async fn start(grpc_extra: &str, rest: &str) -> Self {
-        let yaml = format!(
+        TestMaster::from_yaml(&format!(
             "name: m\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 4s\n{grpc_extra}logging:\n  level: error\n{rest}"
-        );
-        let config = MasterConfig::from_yaml(&yaml).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(Master::new(config).serve(listener, async {
-            let _ = stopped.await;
-        }));
-        TestMaster {
-            address,
-            _stop: stop,
-        }
+        ))
+        .await
     }
 
     async fn channel(&self, tls: Option<ClientTlsConfig>) -> Channel {

@@ -103,3 +103,29 @@ pub struct Clients {
     pub documents: DocumentServiceClient<Channel>,
     pub transactions: TransactionServiceClient<Channel>,
 }
+
+/// A master on 127.0.0.1:0 from the whole of `yaml` (the listener is bound
+/// here, so its `grpc.port` is not used), stopped when dropped. Each test
+/// file adds the constructor and channels its own configurations need.
+pub struct TestMaster {
+    pub address: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestMaster {
+    pub async fn from_yaml(yaml: &str) -> Self {
+        let config = distgo_db::master::MasterConfig::from_yaml(yaml).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(
+            distgo_db::master::Master::new(config).serve(listener, async {
+                let _ = stopped.await;
+            }),
+        );
+        TestMaster {
+            address,
+            _stop: stop,
+        }
+    }
+}
