@@ -45,7 +45,7 @@
 //!   bootstrap: true       # on ONE member: form the set from `peers` at first start
 //!   heartbeat: 100ms      # how often the leader reminds followers it leads
 //!   election_timeout: 500ms..1s   # a follower that hears nothing this long elects
-//!   snapshot_entries: 10000       # snapshot after this many entries
+//!   snapshot_entries: 1000000     # snapshot after this many entries (or wal.snapshot_bytes)
 //!   read: read_index      # read_index | lease: how a linearizable read is confirmed
 //!   request_window: 10m   # how long a request id is remembered for retries
 //!   token_file: /etc/distgo/peer-token   # with auth on: the admin token shown to peers
@@ -76,7 +76,7 @@
 //! | `wal.path` | directory | none (memory only) | the write-ahead log and snapshots; created if missing; relative to the working directory. Without it nothing survives a restart. An unusable directory stops the worker with exit code 2 |
 //! | `wal.sync` | `always` \| `interval` \| `never` | `always` | when a write is acknowledged: `always` after fsync (concurrent writes share one fsync), `interval` after write(2) with an fsync every `wal.sync_interval`, `never` after write(2), the OS flushes. See [`crate::wal`] |
 //! | `wal.sync_interval` | duration | `100ms` | how often `interval` fsyncs |
-//! | `wal.snapshot_bytes` | bytes | `67108864` (64 MiB) | when the log written since the last snapshot passes this size, a snapshot is written and the log that no kept snapshot needs is deleted (two snapshot generations are kept) |
+//! | `wal.snapshot_bytes` | bytes | `67108864` (64 MiB) | when the log written since the last snapshot passes this size, a snapshot is written and the log that no kept snapshot needs is deleted (two snapshot generations are kept); a replica set member counts its Raft log the same way, beside `cluster.snapshot_entries` |
 //! | `wal.history_bytes` | bytes | `67108864` (64 MiB) | how much recent history ListWALEntries can list: the newest records whose encoded size fits, in memory-only mode too. Every member of a replica set must use the same value |
 //! | `transactions.ttl` | duration | `60s` | an open transaction expires this long after Begin |
 //! | `transactions.max_operations` | integer ≥ 1 | `500` | operations one transaction may hold (RESOURCE_EXHAUSTED past it) |
@@ -89,7 +89,7 @@
 //! | `cluster.bootstrap` | bool | `false` | on exactly one member: form the set from `peers` at its first start (ignored once the member belongs to a set) |
 //! | `cluster.heartbeat` | duration | `100ms` | how often the leader sends heartbeats; shorter than the election timeout |
 //! | `cluster.election_timeout` | `MIN..MAX` | `500ms..1s` | a follower that hears no leader for a random time in this range starts an election |
-//! | `cluster.snapshot_entries` | integer ≥ 1 | `10000` | a snapshot is taken after this many entries since the last one |
+//! | `cluster.snapshot_entries` | integer ≥ 1 | `1000000` | a snapshot is taken after this many entries since the last one, or once `wal.snapshot_bytes` of log were appended since, whichever comes first (a snapshot writes the whole state, so snapshotting often makes a large store's writes slow) |
 //! | `cluster.read` | `read_index` \| `lease` | `read_index` | how a linearizable read is confirmed: a round with a majority, or the leader's lease (faster, trusts clocks) |
 //! | `cluster.request_window` | duration | `10m` | how long a `distgo-request-id` is remembered, so that a retried write is not applied twice |
 //! | `cluster.token_file` | path | none | required with `auth.tokens_file`: a file holding the token this member presents to its peers, which must be an `admin` token in theirs (members' Raft calls need `admin`). With `grpc.tls.*` set, members also call each other over TLS, presenting their own certificate |
@@ -515,7 +515,7 @@ fn default_election_timeout() -> String {
 }
 
 fn default_snapshot_entries() -> u64 {
-    10_000
+    1_000_000
 }
 
 fn default_read() -> ReadMode {

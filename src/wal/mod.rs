@@ -219,16 +219,21 @@ impl Wal {
 
     /// Replaces the small file `name` of the log directory with `bytes`,
     /// in order with the appends queued before it (a consensus engine's
-    /// vote must never overtake the entries written before it): fsynced
-    /// before returning if `durable`, otherwise a hint a crash may lose.
-    pub async fn save_meta(&self, name: &'static str, bytes: Vec<u8>, durable: bool) -> Result<()> {
-        let request = |reply| Request::SaveMeta {
-            name,
-            bytes,
-            durable,
-            reply,
-        };
+    /// vote must never overtake the entries written before it), fsynced
+    /// before returning.
+    pub async fn save_meta(&self, name: &'static str, bytes: Vec<u8>) -> Result<()> {
+        let request = |reply| Request::SaveMeta { name, bytes, reply };
         self.ask_async(request, "save its state").await
+    }
+
+    /// Replaces the small file `name` with `bytes` as a hint a crash may
+    /// lose, without waiting: the writer writes it after the entries
+    /// queued before it, so it never names an entry the log does not
+    /// hold. Returns at once; fails only when the log is closed.
+    pub fn note_meta(&self, name: &'static str, bytes: Vec<u8>) -> Result<()> {
+        self.requests
+            .send(Request::NoteMeta { name, bytes })
+            .map_err(|_| self.unavailable())
     }
 
     /// The small file `name` written by [`Wal::save_meta`], if any.

@@ -554,6 +554,7 @@ fn start_writer(
         stats: Stats::default(),
         synced_entries: 0,
         metrics: metrics.clone(),
+        noted: Vec::new(),
     };
     let (requests, receiver) = mpsc::channel();
     let thread = std::thread::Builder::new()

@@ -84,7 +84,7 @@ pub(crate) enum Request {
         /// Answered when the cut is durable.
         reply: Reply,
     },
-    /// Durably replace the small file `name` (a vote, a commit mark) with
+    /// Durably replace the small file `name` (a vote, a purge mark) with
     /// `bytes`, after everything queued before it: writes to the log and
     /// to these files happen in the order they were asked for.
     SaveMeta {
@@ -92,12 +92,27 @@ pub(crate) enum Request {
         name: &'static str,
         /// Its new content.
         bytes: Vec<u8>,
-        /// Whether it must survive a power loss (fsynced) or is only a
-        /// hint that may be lost (written in place, its checksum catches a
-        /// torn write).
-        durable: bool,
         /// Answered when it is durable.
         reply: Reply,
+    },
+    /// Replace the small file `name` with `bytes` as a *hint* (a commit
+    /// mark): written in place after the batch it arrives in has been
+    /// written (and, with `wal.sync: always`, synced), never fsynced
+    /// itself, and never answered. A crash may lose it or tear it (its
+    /// checksum then says so); it never names an entry the log lost,
+    /// because it is written after every entry queued before it.
+    ///
+    /// Nobody waits for it, and that is the point: the Raft engine saves
+    /// its commit index before applying every committed batch, and an
+    /// answered request would put the engine behind the fsync in flight
+    /// (one whole disk sync on the path of every replicated write). Only
+    /// the newest hint per name is kept, so a burst of commits costs one
+    /// small write per batch.
+    NoteMeta {
+        /// The file's name inside the log directory.
+        name: &'static str,
+        /// Its new content.
+        bytes: Vec<u8>,
     },
     /// Write and sync everything queued so far, then stop.
     Close(Sender<()>),
@@ -152,6 +167,8 @@ pub(crate) struct Writer {
     /// `stats.entries` at the last fsync: the next one makes the rest durable.
     pub(crate) synced_entries: u64,
     pub(crate) metrics: WalMetrics,
+    /// Hints (`NoteMeta`) to write after the current batch, newest per name.
+    pub(crate) noted: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// What the writer has done since it started.
@@ -234,20 +251,17 @@ impl Writer {
                         let cut = self.flush().and_then(|()| self.truncate_from(from));
                         self.answer(reply, cut)?;
                     }
-                    Request::SaveMeta {
-                        name,
-                        bytes,
-                        durable,
-                        reply,
-                    } => {
+                    Request::SaveMeta { name, bytes, reply } => {
                         let saved = self
                             .flush()
-                            .and_then(|()| dir::write_meta(&self.dir, name, &bytes, durable));
+                            .and_then(|()| dir::write_meta(&self.dir, name, &bytes, true));
                         self.answer(reply, saved)?;
                     }
+                    Request::NoteMeta { name, bytes } => self.note(name, bytes),
                     Request::Close(reply) => {
                         self.flush()?;
                         self.sync()?;
+                        self.write_notes();
                         let Stats {
                             entries,
                             writes,
@@ -263,6 +277,26 @@ impl Writer {
                 }
             }
             self.flush()?;
+            self.write_notes();
+        }
+    }
+
+    /// Keeps `bytes` as the newest hint for `name`.
+    fn note(&mut self, name: &'static str, bytes: Vec<u8>) {
+        match self.noted.iter_mut().find(|(noted, _)| *noted == name) {
+            Some(slot) => slot.1 = bytes,
+            None => self.noted.push((name, bytes)),
+        }
+    }
+
+    /// Writes the hints noted during the batch just flushed. A hint that
+    /// cannot be written is only lost (and said so), not a failure of the
+    /// log: its reader treats a missing or torn hint as absent.
+    fn write_notes(&mut self) {
+        for (name, bytes) in self.noted.drain(..) {
+            if let Err(err) = dir::write_meta(&self.dir, name, &bytes, false) {
+                tracing::warn!(file = name, %err, "cannot write a hint file of the log; it is only lost");
+            }
         }
     }
 
@@ -453,6 +487,7 @@ fn refuse(request: Request, why: &Failure) {
         | Request::SaveMeta { reply, .. } => {
             let _ = reply.send(Err(why.to_string()));
         }
+        Request::NoteMeta { .. } => {}
         Request::Close(reply) => {
             let _ = reply.send(());
         }

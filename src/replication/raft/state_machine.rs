@@ -108,6 +108,7 @@ impl StateMachine {
 
     /// Writes the store's state as the newest snapshot file.
     async fn write_snapshot(&self) -> io::Result<Current> {
+        self.log.snapshot_started();
         let (store, wal) = (self.store.clone(), self.wal.clone());
         let (meta, path, oldest_kept) = tokio::task::spawn_blocking(move || {
             let snapshot = store.snapshot();
@@ -204,6 +205,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: SnapshotFile,
     ) -> Result<(), io::Error> {
         let index = meta.last_log_id.map_or(0, |id| id.index);
+        self.log.snapshot_started();
         let (store, wal) = (self.store.clone(), self.wal.clone());
         let received = snapshot.path.clone();
         let (path, oldest_kept) = tokio::task::spawn_blocking(move || {

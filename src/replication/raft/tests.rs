@@ -30,7 +30,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
             Wal::open(&config, Recovery::Strict, 1 << 20).map_err(|e| failed(&e))?;
         let wal = Arc::new(wal);
         let store = Arc::new(Store::new(1 << 20));
-        let log = LogStore::open(wal.clone(), recovered.entries, None)
+        let log = LogStore::open(wal.clone(), recovered.entries, None, u64::MAX)
             .await
             .map_err(|e| failed(&e))?;
         let sm = StateMachine::new(store, wal, log.clone(), None).map_err(|e| failed(&e))?;
