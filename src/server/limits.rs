@@ -92,6 +92,7 @@ use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tonic::{Status, body::Body, transport::server::TcpConnectInfo};
 use tower::Service;
 
+use super::coalesce::Coalesced;
 use crate::config::ConnectionLimits;
 
 /// The most connections the default bound allows, whatever the file limit.
@@ -548,7 +549,7 @@ async fn connection<S>(
             }
         }
     };
-    let io = Preface::new(io, conn.clone());
+    let io = Coalesced::new(Preface::new(io, conn.clone()));
     let counted = Counted {
         inner: service,
         conn: conn.clone(),

@@ -25,6 +25,7 @@
 //! says what an operator must set before a worker is exposed.
 
 pub mod auth;
+mod coalesce;
 pub(crate) mod deadline;
 mod edge;
 pub mod limits;
