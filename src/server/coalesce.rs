@@ -37,6 +37,12 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Writes this large go out at once: they already fill a system call, and
+/// a large response (a page of documents) is paced by HTTP/2 flow control,
+/// where every step aside would add a scheduler trip to each window's
+/// round trip. 16 KiB is HTTP/2's default frame size.
+const FULL_WRITE: usize = 16 * 1024;
+
 /// A connection whose writes wait for one turn of the scheduler first.
 pub(super) struct Coalesced<T> {
     inner: T,
@@ -52,10 +58,10 @@ impl<T> Coalesced<T> {
         }
     }
 
-    /// `Pending` (with the task already woken) the first time a write is
-    /// tried; `None` when the write should go ahead.
-    fn step_aside<R>(&mut self, cx: &mut Context<'_>) -> Option<Poll<R>> {
-        if self.yielded {
+    /// `Pending` (with the task already woken) the first time a write of
+    /// `len` bytes is tried; `None` when the write should go ahead.
+    fn step_aside<R>(&mut self, cx: &mut Context<'_>, len: usize) -> Option<Poll<R>> {
+        if self.yielded || len >= FULL_WRITE {
             return None;
         }
         self.yielded = true;
@@ -89,7 +95,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        if let Some(pending) = this.step_aside(cx) {
+        if let Some(pending) = this.step_aside(cx, buf.len()) {
             return pending;
         }
         let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
@@ -102,7 +108,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        if let Some(pending) = this.step_aside(cx) {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if let Some(pending) = this.step_aside(cx, len) {
             return pending;
         }
         let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
@@ -215,6 +222,22 @@ mod tests {
                     .is_ready()
             );
         });
+        assert_eq!(writes.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_write_of_a_full_frame_or_more_goes_out_at_once() {
+        let writes = Arc::new(AtomicUsize::new(0));
+        let mut io = Coalesced::new(Counting {
+            writes: writes.clone(),
+            bytes: Vec::new(),
+        });
+        let big = vec![7u8; FULL_WRITE];
+        let mut task = tokio_test::task::spawn(());
+        task.enter(|cx, _| {
+            assert!(Pin::new(&mut io).poll_write(cx, &big).is_ready());
+        });
+        assert!(!task.is_woken());
         assert_eq!(writes.load(Ordering::SeqCst), 1);
     }
 
