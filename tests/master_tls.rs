@@ -2,7 +2,9 @@
 //! master calls a TLS worker that demands a token it does not share with
 //! clients; a master that does not trust the worker's CA says so (TLS, at
 //! once); a worker registers with a master that serves TLS and demands an
-//! admin token. Certificates are made by the test (`common::pki`).
+//! admin token; and mutual TLS, a worker that demands a client certificate
+//! from the master, which presents its own `grpc.tls` one. Certificates are
+//! made by the test (`common::pki`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
 
@@ -51,8 +53,9 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     quoted(&path)
 }
 
-/// A worker on 127.0.0.1:0 that serves TLS (`pki`) and demands `MASTER_TOKEN`.
-async fn tls_worker(pki: &TlsFiles) -> TestWorker {
+/// A worker on 127.0.0.1:0 that serves TLS (`pki`) and demands `MASTER_TOKEN`,
+/// and with `mutual` a client certificate signed by `pki`'s CA as well.
+async fn tls_worker(pki: &TlsFiles, mutual: bool) -> TestWorker {
     let tokens = write(
         pki.dir.path(),
         "worker-tokens",
@@ -60,7 +63,7 @@ async fn tls_worker(pki: &TlsFiles) -> TestWorker {
     );
     let yaml = format!(
         "name: w\ngrpc:\n  host: 127.0.0.1\n  port: 0\n  timeout: 4s\n{}logging:\n  level: error\nauth:\n  tokens_file: {tokens}\n",
-        pki.yaml(false)
+        pki.yaml(mutual)
     );
     TestWorker::start_with(Config::from_yaml(&yaml).unwrap()).await
 }
@@ -87,11 +90,21 @@ impl TestMaster {
 
 /// A master in front of `worker`, trusting the CA in `ca_pem` for it.
 async fn master_for(dir: &Path, worker: &TestWorker, ca_pem: &str) -> TestMaster {
+    master_with(dir, worker, ca_pem, "").await
+}
+
+/// [`master_for`] with `grpc_extra` in its `grpc:` section (its own TLS).
+async fn master_with(
+    dir: &Path,
+    worker: &TestWorker,
+    ca_pem: &str,
+    grpc_extra: &str,
+) -> TestMaster {
     let tokens = write(dir, "master-tokens", &format!("{CLIENT_TOKEN} rw\n"));
     let ca = write(dir, "trusted-ca.pem", ca_pem);
     let token = write(dir, "master-token", &format!("{MASTER_TOKEN}\n"));
     TestMaster::start(
-        "",
+        grpc_extra,
         &format!(
             "auth:\n  tokens_file: {tokens}\nmaster:\n  sets:\n    a: [{}]\n  refresh: 200ms\n  workers_tls:\n    ca_file: {ca}\n  workers_token_file: {token}\n",
             worker.address
@@ -111,7 +124,7 @@ fn with_token<T>(message: T, token: &str) -> Request<T> {
 #[tokio::test]
 async fn a_master_routes_to_a_tls_worker_with_its_own_token() {
     let pki = TlsFiles::new();
-    let worker = tls_worker(&pki).await;
+    let worker = tls_worker(&pki, false).await;
     let master = master_for(pki.dir.path(), &worker, &pki.ca.pem()).await;
     let channel = master.channel(None).await;
     let mut databases = DatabaseServiceClient::new(channel.clone());
@@ -173,7 +186,7 @@ async fn a_master_routes_to_a_tls_worker_with_its_own_token() {
 #[tokio::test]
 async fn a_master_that_does_not_trust_the_workers_ca_answers_unavailable_naming_tls() {
     let pki = TlsFiles::new();
-    let worker = tls_worker(&pki).await;
+    let worker = tls_worker(&pki, false).await;
     let stranger = Ca::new("some other CA");
     let master = master_for(pki.dir.path(), &worker, &stranger.pem()).await;
     let mut documents = DocumentServiceClient::new(master.channel(None).await);
@@ -230,4 +243,108 @@ async fn a_worker_registers_with_a_tls_master_with_its_token() {
     assert_eq!(workers.len(), 1, "the worker never registered over TLS");
     assert_eq!(workers[0].database_name, "secure");
     assert_eq!(workers[0].address, worker.address.to_string());
+}
+
+/// Writes a document through `channel` (a master) and reads it back.
+async fn round_trip(channel: Channel) -> Result<String, tonic::Status> {
+    let mut databases = DatabaseServiceClient::new(channel.clone());
+    let mut collections = CollectionServiceClient::new(channel.clone());
+    let mut documents = DocumentServiceClient::new(channel);
+    let database = Database {
+        display_name: "mutual".into(),
+        ..Database::default()
+    };
+    let create = CreateDatabaseRequest {
+        database_id: "mutual".into(),
+        database: Some(database),
+    };
+    databases
+        .create_database(with_token(create, CLIENT_TOKEN))
+        .await?;
+    let collection = CreateCollectionRequest {
+        parent: "databases/mutual".into(),
+        collection_id: "c".into(),
+        collection: Some(Default::default()),
+    };
+    collections
+        .create_collection(with_token(collection, CLIENT_TOKEN))
+        .await?;
+    let document = CreateDocumentRequest {
+        parent: "databases/mutual/collections/c".into(),
+        document_id: "d".into(),
+        document: Some(Document {
+            value: "{\"both\":\"ways\"}".into(),
+            ..Document::default()
+        }),
+    };
+    documents
+        .create_document(with_token(document, CLIENT_TOKEN))
+        .await?;
+    let get = GetDocumentRequest {
+        name: "databases/mutual/collections/c/documents/d".into(),
+    };
+    let got = documents
+        .get_document(with_token(get, CLIENT_TOKEN))
+        .await?;
+    Ok(got.into_inner().value)
+}
+
+#[tokio::test]
+async fn a_master_presents_its_own_certificate_to_a_worker_that_demands_one() {
+    let pki = TlsFiles::new();
+    let worker = tls_worker(&pki, true).await;
+    // The master's grpc.tls certificate (signed by the workers' CA) is
+    // what it presents when a worker asks for a client certificate.
+    let master = master_with(pki.dir.path(), &worker, &pki.ca.pem(), &pki.yaml(false)).await;
+    let value = round_trip(master.channel(Some(pki.client())).await)
+        .await
+        .expect("the master reaches the mutual-TLS worker");
+    assert_eq!(value, "{\"both\":\"ways\"}");
+}
+
+#[tokio::test]
+async fn a_master_without_a_certificate_cannot_reach_a_worker_that_demands_one() {
+    let pki = TlsFiles::new();
+    let worker = tls_worker(&pki, true).await;
+    let master = master_for(pki.dir.path(), &worker, &pki.ca.pem()).await;
+    let started = Instant::now();
+    let err = round_trip(master.channel(None).await)
+        .await
+        .expect_err("a worker demanding a client certificate must refuse the master");
+    println!(
+        "no client certificate: {:?} after {:?}",
+        err.message(),
+        started.elapsed()
+    );
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("TLS"), "{err:?}");
+    assert!(err.message().contains("CertificateRequired"), "{err:?}");
+    // At once: a certificate is not mended by waiting out the deadline.
+    assert!(started.elapsed() < Duration::from_secs(2), "{err:?}");
+    // Nothing was written: the worker itself has no database.
+    let mut direct =
+        distgo_db::proto::database::database_service_client::DatabaseServiceClient::new(
+            worker_channel(&pki, &worker).await,
+        );
+    let listed = direct
+        .list_databases(with_token(
+            distgo_db::proto::database::ListDatabasesRequest::default(),
+            MASTER_TOKEN,
+        ))
+        .await
+        .expect("the worker answers a client that has a certificate")
+        .into_inner();
+    assert!(listed.databases.is_empty(), "{listed:?}");
+}
+
+/// A channel straight to `worker`, with a client certificate from `pki`'s CA.
+async fn worker_channel(pki: &TlsFiles, worker: &TestWorker) -> Channel {
+    let identity = pki.ca.issue(&["a client"]);
+    Endpoint::from_shared(format!("https://{}", worker.address))
+        .unwrap()
+        .tls_config(pki.client_with(&identity))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }

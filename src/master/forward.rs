@@ -31,7 +31,8 @@
 //! the set remembers it and answers a repeat with the first outcome.
 //!
 //! **TLS**: a member whose TLS handshake fails (its certificate is not
-//! from `master.workers_tls.ca_file`, or does not carry the expected name)
+//! from `master.workers_tls.ca_file`, or does not carry the expected name,
+//! or it refuses the master's client certificate, or the lack of one)
 //! is treated as unreachable, and once every member of the set has failed
 //! so the answer is UNAVAILABLE at once, naming TLS and the key to check:
 //! no wait for an election that cannot mend a certificate.
@@ -256,6 +257,27 @@ where
     let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
     grpc.unary(request, PathAndQuery::from_static(path), codec)
         .await
+        .map_err(|status| broken_connection(status, address))
+}
+
+/// A call that failed in the connection rather than in the worker is
+/// UNAVAILABLE, like a connection that could not be opened. tonic makes
+/// such a status itself, as UNKNOWN "transport error" with the cause as its
+/// source; a status the worker sent has no source. (Seen with mutual TLS:
+/// under TLS 1.3 a worker refuses a missing client certificate only after
+/// the master has sent its request, and the call breaks.)
+fn broken_connection(status: Status, address: &str) -> Status {
+    if status.code() != Code::Unknown {
+        return status;
+    }
+    let Some(cause) = std::error::Error::source(&status).map(describe) else {
+        return status;
+    };
+    let mut unavailable =
+        Status::unavailable(format!("the connection to {address} failed: {cause}"));
+    // The original stays the source, so a TLS cause is still found.
+    unavailable.set_source(std::sync::Arc::new(status));
+    unavailable
 }
 
 /// The member a refusal names as the leader.

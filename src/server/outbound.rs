@@ -198,6 +198,9 @@ pub fn tls_failure(status: &Status) -> Option<String> {
     tls_cause(status.source()?)
 }
 
+/// How rustls words an alert from the peer (`Error::AlertReceived`).
+const ALERT: &str = "received fatal alert: ";
+
 /// The rustls error in `err`'s chain of causes (`err` included), if any.
 pub fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
@@ -205,10 +208,19 @@ pub fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return Some(tls.to_string());
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls.to_string());
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // An I/O error carries the TLS error inside, not as its source.
+            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                return Some(tls.to_string());
+            }
+            // An alert from the peer that breaks a call already sent (under
+            // TLS 1.3 a refused client certificate is only reported after
+            // the handshake) reaches hyper as text: tokio-rustls has turned
+            // rustls' AlertReceived into an InvalidData error with its message.
+            let text = io.to_string();
+            if io.kind() == std::io::ErrorKind::InvalidData && text.starts_with(ALERT) {
+                return Some(text);
+            }
         }
         cause = err.source();
     }
