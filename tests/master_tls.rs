@@ -21,6 +21,9 @@ use common::{
 };
 use distgo_db::{
     config::Config,
+    proto::database::{
+        ListDatabasesRequest, database_service_client::DatabaseServiceClient as WorkerDatabases,
+    },
     proto::master::{
         cluster::{ListWorkersRequest, cluster_service_client::ClusterServiceClient},
         database::{
@@ -40,6 +43,8 @@ use tonic::{
 const CLIENT_TOKEN: &str = "client-token-0123456789";
 /// The token the master presents to the workers (in theirs only).
 const MASTER_TOKEN: &str = "master-token-9876543210";
+/// The document the mutual-TLS cases write.
+const BOTH_WAYS: &str = "{\"both\":\"ways\"}";
 /// The token a worker registers with (an admin token of the master's).
 const WORKER_TOKEN: &str = "worker-token-5555555555";
 
@@ -126,61 +131,12 @@ async fn a_master_routes_to_a_tls_worker_with_its_own_token() {
     let pki = TlsFiles::new();
     let worker = tls_worker(&pki, false).await;
     let master = master_for(pki.dir.path(), &worker, &pki.ca.pem()).await;
-    let channel = master.channel(None).await;
-    let mut databases = DatabaseServiceClient::new(channel.clone());
-    let mut collections = CollectionServiceClient::new(channel.clone());
-    let mut documents = DocumentServiceClient::new(channel);
-    databases
-        .create_database(with_token(
-            CreateDatabaseRequest {
-                database_id: "secure".into(),
-                database: Some(Database {
-                    display_name: "secure".into(),
-                    ..Database::default()
-                }),
-            },
-            CLIENT_TOKEN,
-        ))
+    let value = round_trip(master.channel(None).await, "secure", "{\"over\":\"tls\"}")
         .await
         .unwrap();
-    collections
-        .create_collection(with_token(
-            CreateCollectionRequest {
-                parent: "databases/secure".into(),
-                collection_id: "c".into(),
-                collection: Some(Default::default()),
-            },
-            CLIENT_TOKEN,
-        ))
-        .await
-        .unwrap();
-    documents
-        .create_document(with_token(
-            CreateDocumentRequest {
-                parent: "databases/secure/collections/c".into(),
-                document_id: "d".into(),
-                document: Some(Document {
-                    value: "{\"over\":\"tls\"}".into(),
-                    ..Document::default()
-                }),
-            },
-            CLIENT_TOKEN,
-        ))
-        .await
-        .unwrap();
-    let got = documents
-        .get_document(with_token(
-            GetDocumentRequest {
-                name: "databases/secure/collections/c/documents/d".into(),
-            },
-            CLIENT_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
     // The client's token is unknown to the worker: only the master's own
     // could have carried these calls.
-    assert_eq!(got.value, "{\"over\":\"tls\"}");
+    assert_eq!(value, "{\"over\":\"tls\"}");
 }
 
 #[tokio::test]
@@ -245,24 +201,29 @@ async fn a_worker_registers_with_a_tls_master_with_its_token() {
     assert_eq!(workers[0].address, worker.address.to_string());
 }
 
-/// Writes a document through `channel` (a master) and reads it back.
-async fn round_trip(channel: Channel) -> Result<String, tonic::Status> {
+/// Creates database `database` (with collection `c`) and document `d`
+/// holding `value` through `channel` (a master), and reads `d` back.
+async fn round_trip(
+    channel: Channel,
+    database: &str,
+    value: &str,
+) -> Result<String, tonic::Status> {
     let mut databases = DatabaseServiceClient::new(channel.clone());
     let mut collections = CollectionServiceClient::new(channel.clone());
     let mut documents = DocumentServiceClient::new(channel);
-    let database = Database {
-        display_name: "mutual".into(),
-        ..Database::default()
-    };
     let create = CreateDatabaseRequest {
-        database_id: "mutual".into(),
-        database: Some(database),
+        database_id: database.into(),
+        database: Some(Database {
+            display_name: database.into(),
+            ..Database::default()
+        }),
     };
     databases
         .create_database(with_token(create, CLIENT_TOKEN))
         .await?;
+    let parent = format!("databases/{database}/collections/c");
     let collection = CreateCollectionRequest {
-        parent: "databases/mutual".into(),
+        parent: format!("databases/{database}"),
         collection_id: "c".into(),
         collection: Some(Default::default()),
     };
@@ -270,10 +231,10 @@ async fn round_trip(channel: Channel) -> Result<String, tonic::Status> {
         .create_collection(with_token(collection, CLIENT_TOKEN))
         .await?;
     let document = CreateDocumentRequest {
-        parent: "databases/mutual/collections/c".into(),
+        parent: parent.clone(),
         document_id: "d".into(),
         document: Some(Document {
-            value: "{\"both\":\"ways\"}".into(),
+            value: value.into(),
             ..Document::default()
         }),
     };
@@ -281,7 +242,7 @@ async fn round_trip(channel: Channel) -> Result<String, tonic::Status> {
         .create_document(with_token(document, CLIENT_TOKEN))
         .await?;
     let get = GetDocumentRequest {
-        name: "databases/mutual/collections/c/documents/d".into(),
+        name: format!("{parent}/documents/d"),
     };
     let got = documents
         .get_document(with_token(get, CLIENT_TOKEN))
@@ -296,10 +257,14 @@ async fn a_master_presents_its_own_certificate_to_a_worker_that_demands_one() {
     // The master's grpc.tls certificate (signed by the workers' CA) is
     // what it presents when a worker asks for a client certificate.
     let master = master_with(pki.dir.path(), &worker, &pki.ca.pem(), &pki.yaml(false)).await;
-    let value = round_trip(master.channel(Some(pki.client())).await)
-        .await
-        .expect("the master reaches the mutual-TLS worker");
-    assert_eq!(value, "{\"both\":\"ways\"}");
+    let value = round_trip(
+        master.channel(Some(pki.client())).await,
+        "mutual",
+        BOTH_WAYS,
+    )
+    .await
+    .expect("the master reaches the mutual-TLS worker");
+    assert_eq!(value, BOTH_WAYS);
 }
 
 #[tokio::test]
@@ -308,7 +273,7 @@ async fn a_master_without_a_certificate_cannot_reach_a_worker_that_demands_one()
     let worker = tls_worker(&pki, true).await;
     let master = master_for(pki.dir.path(), &worker, &pki.ca.pem()).await;
     let started = Instant::now();
-    let err = round_trip(master.channel(None).await)
+    let err = round_trip(master.channel(None).await, "mutual", BOTH_WAYS)
         .await
         .expect_err("a worker demanding a client certificate must refuse the master");
     println!(
@@ -322,15 +287,9 @@ async fn a_master_without_a_certificate_cannot_reach_a_worker_that_demands_one()
     // At once: a certificate is not mended by waiting out the deadline.
     assert!(started.elapsed() < Duration::from_secs(2), "{err:?}");
     // Nothing was written: the worker itself has no database.
-    let mut direct =
-        distgo_db::proto::database::database_service_client::DatabaseServiceClient::new(
-            worker_channel(&pki, &worker).await,
-        );
+    let mut direct = WorkerDatabases::new(worker_channel(&pki, &worker).await);
     let listed = direct
-        .list_databases(with_token(
-            distgo_db::proto::database::ListDatabasesRequest::default(),
-            MASTER_TOKEN,
-        ))
+        .list_databases(with_token(ListDatabasesRequest::default(), MASTER_TOKEN))
         .await
         .expect("the worker answers a client that has a certificate")
         .into_inner();

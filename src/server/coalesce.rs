@@ -64,20 +64,26 @@ impl<T> Coalesced<T> {
         }
     }
 
-    /// `Pending` (with the task already woken) the first time a write of
-    /// `len` bytes is tried; `None` when the write should go ahead.
-    fn step_aside<R>(&mut self, cx: &mut Context<'_>, len: usize) -> Option<Poll<R>> {
-        if self.yielded || len >= FULL_WRITE {
-            return None;
+    /// Runs `write` on the inner connection, except the first time a write
+    /// of fewer than [`FULL_WRITE`] bytes is tried since bytes last went
+    /// out: that time it wakes the task and answers `Pending` (a yield).
+    fn write_after_a_yield(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+        write: impl FnOnce(Pin<&mut T>, &mut Context<'_>) -> Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>>
+    where
+        T: Unpin,
+    {
+        if !self.yielded && len < FULL_WRITE {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
-        self.yielded = true;
-        cx.waker().wake_by_ref();
-        Some(Poll::Pending)
-    }
-
-    /// Clears the flag once a write has completed, so the next one yields.
-    fn written<R>(&mut self, poll: Poll<R>) -> Poll<R> {
+        let poll = write(Pin::new(&mut self.inner), cx);
         if poll.is_ready() {
+            // Bytes went out (or the write failed): the next one yields.
             self.yielded = false;
         }
         poll
@@ -100,12 +106,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        if let Some(pending) = this.step_aside(cx, buf.len()) {
-            return pending;
-        }
-        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.written(poll)
+        self.get_mut()
+            .write_after_a_yield(cx, buf.len(), |inner, cx| inner.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -113,13 +115,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
         let len = bufs.iter().map(|b| b.len()).sum();
-        if let Some(pending) = this.step_aside(cx, len) {
-            return pending;
-        }
-        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.written(poll)
+        self.get_mut()
+            .write_after_a_yield(cx, len, |inner, cx| inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -137,21 +135,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        sync::{
-            Arc,
-            atomic::{AtomicUsize, Ordering},
-        },
-        time::Duration,
-    };
+    use std::time::Duration;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 
     use super::*;
 
     /// A writer that counts the writes reaching it.
+    #[derive(Default)]
     struct Counting {
-        writes: Arc<AtomicUsize>,
+        writes: usize,
         bytes: Vec<u8>,
     }
 
@@ -162,7 +155,7 @@ mod tests {
             buf: &[u8],
         ) -> Poll<std::io::Result<usize>> {
             let this = self.get_mut();
-            this.writes.fetch_add(1, Ordering::SeqCst);
+            this.writes += 1;
             this.bytes.extend_from_slice(buf);
             Poll::Ready(Ok(buf.len()))
         }
@@ -178,11 +171,7 @@ mod tests {
 
     #[test]
     fn the_first_write_steps_aside_and_wakes_the_task_the_second_goes_out() {
-        let writes = Arc::new(AtomicUsize::new(0));
-        let mut io = Coalesced::new(Counting {
-            writes: writes.clone(),
-            bytes: Vec::new(),
-        });
+        let mut io = Coalesced::new(Counting::default());
         let mut task = tokio_test::task::spawn(());
         task.enter(|cx, _| {
             assert!(Pin::new(&mut io).poll_write(cx, b"ab").is_pending());
@@ -191,12 +180,12 @@ mod tests {
             task.is_woken(),
             "a write that steps aside must wake its task"
         );
-        assert_eq!(writes.load(Ordering::SeqCst), 0);
+        assert_eq!(io.inner.writes, 0);
         task.enter(|cx, _| {
             let poll = Pin::new(&mut io).poll_write(cx, b"ab");
             assert!(matches!(poll, Poll::Ready(Ok(2))));
         });
-        assert_eq!(writes.load(Ordering::SeqCst), 1);
+        assert_eq!(io.inner.writes, 1);
         // Once bytes went out, the next write steps aside again.
         task.enter(|cx, _| {
             assert!(Pin::new(&mut io).poll_write(cx, b"c").is_pending());
@@ -206,11 +195,7 @@ mod tests {
 
     #[test]
     fn vectored_writes_step_aside_the_same_way() {
-        let writes = Arc::new(AtomicUsize::new(0));
-        let mut io = Coalesced::new(Counting {
-            writes: writes.clone(),
-            bytes: Vec::new(),
-        });
+        let mut io = Coalesced::new(Counting::default());
         let slices = [IoSlice::new(b"x"), IoSlice::new(b"y")];
         let mut task = tokio_test::task::spawn(());
         task.enter(|cx, _| {
@@ -228,23 +213,19 @@ mod tests {
                     .is_ready()
             );
         });
-        assert_eq!(writes.load(Ordering::SeqCst), 1);
+        assert_eq!(io.inner.writes, 1);
     }
 
     #[test]
     fn a_write_of_a_full_frame_or_more_goes_out_at_once() {
-        let writes = Arc::new(AtomicUsize::new(0));
-        let mut io = Coalesced::new(Counting {
-            writes: writes.clone(),
-            bytes: Vec::new(),
-        });
+        let mut io = Coalesced::new(Counting::default());
         let big = vec![7u8; FULL_WRITE];
         let mut task = tokio_test::task::spawn(());
         task.enter(|cx, _| {
             assert!(Pin::new(&mut io).poll_write(cx, &big).is_ready());
         });
         assert!(!task.is_woken());
-        assert_eq!(writes.load(Ordering::SeqCst), 1);
+        assert_eq!(io.inner.writes, 1);
     }
 
     #[tokio::test]
