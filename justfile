@@ -71,9 +71,12 @@ bench *ARGS:
 # (null worker and worker alternately, pinned to separate CPUs): Get,
 # Create and Update in memory at concurrency 16 and 64 and List pages of
 # 100, with 1 KiB values, and the same Get/Create rows with 256-byte
-# values; then Get and List again after 4M documents were created and
-# deleted and 2M updated (--churn). Rows go to testdata/bench/null.md,
-# which the performance chapter (src/performance.rs) includes as it is.
+# values. Rows go to testdata/bench/null.md. Then Get and List on a
+# worker that 4M documents were created in and deleted from and 2M
+# updated (--churn), against a fresh worker measured alternately with it
+# (--fresh-baseline, 15 rounds of 2 s: short alternations so the
+# machine's drift falls on both), into testdata/bench/churn.md. The
+# performance chapter (src/performance.rs) includes both files as they are.
 
 # Regenerate the performance chapter's table (about 25 minutes, release build, idle machine).
 bench-tables:
@@ -93,10 +96,12 @@ bench-tables:
         done
     done
     bench --workload list --concurrency 16 --value-bytes 1024 --label "ListDocuments (pages of 100)"
-    churn="--churn 4000000 --churn-updates 2000000"
-    bench --workload get --concurrency 64 --value-bytes 1024 $churn --label "GetDocument after churn"
-    bench --workload list --concurrency 16 --value-bytes 1024 $churn --label "ListDocuments after churn"
-    cat "$out"
+    churned=testdata/bench/churn.md
+    rm -f "$churned"
+    churn() { ./target/release/distgo-conformance bench --fresh-baseline --spawn-worker target/release/distgo-worker --churn 4000000 --churn-updates 2000000 --rounds 15 --duration 2s --warmup 1s --value-bytes 1024 --markdown "$churned" "$@"; }
+    churn --workload get --concurrency 64 --label "GetDocument after churn"
+    churn --workload list --concurrency 16 --label "ListDocuments (pages of 100) after churn"
+    cat "$out" "$churned"
 
 # Measure cost against data size (10^4..10^6 documents); JSON into testdata/bench/.
 bench-scaling *ARGS:

@@ -78,15 +78,16 @@
 //! into the answer and the fresh pages a growing store touches; it is now
 //! paid for by the transport's saving.
 //!
-//! After churn (4M creates and deletes, 2M updates) the worker's Get costs
-//! 30.6 µs per call against 22.4 on a fresh worker, and a List page 163
-//! against 134 µs; but the null worker, which did no churn, moved as much
-//! between those runs (30.4 against 24.8 µs, 149 against 130), and the
-//! worker/null CPU ratios stay where they were (0.95 and 1.06 against 0.90
-//! and 1.03). Something in the load generator's process after churn slows
-//! both; it is not the allocator (it happened with glibc, +26% and +35%,
-//! and happens with mimalloc) and is not yet found, so this table cannot
-//! yet show the worker's own degradation, or its absence, within 5%.
+//! After churn (4M creates and deletes, 2M updates) the worker is not
+//! slower. Comparing with a run of another sitting cannot show that on a
+//! shared machine: the null worker, which never churns, measured 24.8 and
+//! then 30.4 µs per Get minutes apart. So `--fresh-baseline` measures a
+//! churned worker and a fresh one alternately, 15 rounds of 2 s each
+//! (`testdata/bench/churn-get-c64.json`, `churn-list-c16.json`, 1 KiB,
+//! pinned): CPU per call churned/fresh 1.022 for Get at c=64 and 1.038 for
+//! List pages of 100 at c=16 (medians of the rounds; single rounds scatter
+//! 0.8-1.3 on this machine). `just bench-tables` now writes these rows to
+//! `testdata/bench/churn.md`.
 //!
 //! An earlier table (2026-12-01, unpinned, 256-byte values,
 //! `testdata/bench/null-*.json`) showed Create at 0.95-0.97 of the null

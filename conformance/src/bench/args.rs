@@ -30,6 +30,13 @@ pub struct BenchArgs {
     /// target/baseline (instead of --null).
     #[arg(long, value_name = "URL")]
     pub baseline: Option<String>,
+    /// Start a second, fresh copy of --spawn-worker and measure it
+    /// alternately with the target, reporting target/fresh (instead of
+    /// --null). With --churn this compares a churned worker with a fresh
+    /// one in the same rounds, so whatever the machine does meanwhile
+    /// falls on both sides.
+    #[arg(long, requires = "spawn_worker", conflicts_with_all = ["null", "baseline", "scaling"])]
+    pub fresh_baseline: bool,
     /// Metadata sent with every call to the target: `authorization=Bearer TOKEN`.
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
@@ -83,8 +90,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Also append one row (medians over the rounds) to the markdown table
-    /// in this file, writing its header first if the file is new.
-    #[arg(long, value_name = "FILE", requires = "null")]
+    /// in this file, writing its header first if the file is new (with
+    /// --null or --fresh-baseline: the row compares the target with it).
+    #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
     /// The workload's name in the --markdown row (default: --workload).
     #[arg(long, value_name = "NAME")]
@@ -164,6 +172,9 @@ impl BenchArgs {
         if self.addr.is_some() && self.spawn_worker.is_some() {
             return Err("give either --addr or --spawn-worker, not both".into());
         }
+        if self.markdown.is_some() && !self.null && !self.fresh_baseline {
+            return Err("--markdown needs --null or --fresh-baseline to compare with".into());
+        }
         if self.baseline.is_some() && (self.null || self.scaling.is_some()) {
             return Err("--baseline replaces --null, and does not go with --scaling".into());
         }
@@ -240,6 +251,7 @@ pub struct Settings {
     seed: u64,
     churn: u64,
     churn_updates: u64,
+    fresh_baseline: bool,
     /// Where server and client ran (`None`: not pinned).
     pinning: Option<String>,
 }
@@ -266,6 +278,7 @@ impl Settings {
             seed,
             churn: args.churn,
             churn_updates: args.churn_updates,
+            fresh_baseline: args.fresh_baseline,
             pinning: args.pinning.as_ref().map(ToString::to_string),
         }
     }

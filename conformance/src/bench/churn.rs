@@ -6,10 +6,13 @@
 //! should not make every later call dearer. To see that, the bench can
 //! first push the target through N creates (in throwaway databases of at
 //! most [`CHUNK`] documents each, deleted again with one cascade delete
-//! each) and M updates spread over them, and only then measure. Compare
-//! the same workload with and without `--churn`: CPU per call is the
-//! figure that shows degradation (throughput hides it while the client is
-//! the bottleneck).
+//! each) and M updates spread over them, and only then measure. With
+//! `--fresh-baseline` a second, fresh worker is measured alternately with
+//! the churned one: CPU per call churned/fresh is the figure that shows
+//! degradation (throughput hides it while the client is the bottleneck).
+//! Comparing with a run of another sitting does not work on a shared
+//! machine: the null worker, which never churns, measured 25 and then
+//! 30 µs per Get minutes apart, and 51 µs on another day.
 //!
 //! ```text
 //!   repeat until N created:                      then measure as usual

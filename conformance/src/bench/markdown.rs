@@ -21,10 +21,16 @@ use anyhow::Context;
 
 use super::report::{Machine, Ratio, RunReport, median};
 
-/// The table's column header and its alignment row.
-const HEADER: &str = "| workload | value bytes | concurrency | worker ops/s | null ops/s | \
-throughput worker/null | p99 worker/null | CPU µs/call worker | CPU µs/call null | CPU worker/null |\n\
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+/// The table's column header and its alignment row, comparing the worker
+/// with `reference` (`null`, or `fresh` for a fresh worker beside a
+/// churned one).
+fn header(reference: &str) -> String {
+    format!(
+        "| workload | value bytes | concurrency | worker ops/s | {reference} ops/s | \
+throughput worker/{reference} | p99 worker/{reference} | CPU µs/call worker | CPU µs/call {reference} | CPU worker/{reference} |\n\
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+}
 
 /// What a row is made of.
 pub struct Row<'a> {
@@ -34,8 +40,10 @@ pub struct Row<'a> {
     pub value_bytes: usize,
     /// `--concurrency`.
     pub concurrency: usize,
-    /// Every run, null first in each round.
+    /// Every run, the reference first in each round.
     pub runs: &'a [RunReport],
+    /// The label of the runs the worker is compared with (`null`, `fresh`).
+    pub reference: &'a str,
     /// The median ratios.
     pub ratio: Option<&'a Ratio>,
 }
@@ -52,7 +60,7 @@ pub fn preamble(machine: &Machine, started_at: &str, settings: &str) -> String {
 pub fn row(row: &Row<'_>) -> String {
     let side =
         |name: &str| -> Vec<&RunReport> { row.runs.iter().filter(|r| r.target == name).collect() };
-    let (worker, null) = (side("target"), side("null"));
+    let (worker, null) = (side("target"), side(row.reference));
     let ops = |runs: &[&RunReport]| median(runs.iter().map(|r| r.ops_per_s).collect());
     let cpu = |runs: &[&RunReport]| {
         let values: Vec<f64> = runs
@@ -80,8 +88,8 @@ pub fn row(row: &Row<'_>) -> String {
 }
 
 /// Appends `row` to the table in `path`, writing `preamble` and the header
-/// first when the file is new or empty.
-pub fn append(path: &Path, preamble: &str, row: &str) -> anyhow::Result<()> {
+/// (against `reference`) first when the file is new or empty.
+pub fn append(path: &Path, preamble: &str, reference: &str, row: &str) -> anyhow::Result<()> {
     let fresh = fs::metadata(path).map_or(true, |m| m.len() == 0);
     let mut file = fs::OpenOptions::new()
         .create(true)
@@ -90,7 +98,7 @@ pub fn append(path: &Path, preamble: &str, row: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open {}", path.display()))?;
     if fresh {
         file.write_all(preamble.as_bytes())?;
-        file.write_all(HEADER.as_bytes())?;
+        file.write_all(header(reference).as_bytes())?;
     }
     file.write_all(row.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
@@ -153,6 +161,7 @@ mod tests {
             value_bytes: 1024,
             concurrency: 16,
             runs: &runs,
+            reference: "null",
             ratio: Some(&ratio),
         });
         assert_eq!(
@@ -165,11 +174,15 @@ mod tests {
     fn the_header_is_written_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.md");
-        append(&path, "Measured now.\n\n", "| a |\n").unwrap();
-        append(&path, "Measured now.\n\n", "| b |\n").unwrap();
+        append(&path, "Measured now.\n\n", "fresh", "| a |\n").unwrap();
+        append(&path, "Measured now.\n\n", "fresh", "| b |\n").unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches("Measured now.").count(), 1);
         assert_eq!(text.matches("| workload |").count(), 1);
+        assert!(
+            text.contains("| fresh ops/s | throughput worker/fresh |"),
+            "{text}"
+        );
         assert!(text.ends_with("| a |\n| b |\n"), "{text}");
     }
 

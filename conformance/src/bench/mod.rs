@@ -20,8 +20,11 @@
 //! the cost is the worker's own. `--baseline URL` measures a second worker
 //! in the null worker's place, to compare two configurations of the same
 //! binary (metrics, TLS and tokens on against off): the target may carry
-//! `--header` and `--tls-ca`, the baseline is plain. `--scaling` repeats the measurement over
-//! growing data sets ([`scaling`]).
+//! `--header` and `--tls-ca`, the baseline is plain. `--fresh-baseline` spawns a second, fresh
+//! copy of the `--spawn-worker` binary in the null worker's place: with
+//! `--churn` it puts a churned worker beside a fresh one in the same
+//! rounds. `--scaling` repeats the measurement over growing data sets
+//! ([`scaling`]).
 //!
 //! Files: `args.rs` (the command line, [`BenchArgs`]), [`workload`] (what
 //! is asked), [`dataset`] (what it is asked of), [`churn`] (writes and
@@ -68,6 +71,9 @@ use self::{
     spawn::SpawnedWorker,
     workload::{Call, Workload},
 };
+
+/// The label of the `--fresh-baseline` worker in reports and tables.
+const FRESH: &str = "fresh";
 
 /// Runs a benchmark (or a scaling run). Exit code 1 if any call failed.
 pub async fn run(mut args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -121,11 +127,19 @@ async fn single(
         Some(binary) => Some(SpawnedWorker::start(&args.spawn_spec(binary.clone()))?),
         None => None,
     };
+    let fresh = match (&args.spawn_worker, args.fresh_baseline) {
+        (Some(binary), true) => Some(SpawnedWorker::start(&args.spawn_spec(binary.clone()))?),
+        _ => None,
+    };
     let mut targets = Vec::new();
     if let Some(null) = &null {
         let cpu = Some(CpuSource::Threads(null::THREAD_NAME));
         let addr = format!("http://{}", null.addr);
         targets.push(MeasuredServer::connect("null", &addr, args.connections, cpu).await?);
+    }
+    if let Some(fresh) = &fresh {
+        let (addr, cpu) = (fresh.url(), Some(fresh.cpu()));
+        targets.push(MeasuredServer::connect(FRESH, &addr, args.connections, cpu).await?);
     }
     if let Some(addr) = &args.baseline {
         targets.push(MeasuredServer::connect("baseline", addr, args.connections, None).await?);
@@ -184,16 +198,16 @@ async fn single(
         last.worker_rss_bytes = spawned.rss_bytes();
     }
     print!("{}", report::table(&runs));
-    let compared = args.null || args.baseline.is_some();
+    let compared = args.null || args.baseline.is_some() || args.fresh_baseline;
     let ratios = ratios(&runs, compared);
+    let reference = runs.first().map_or("null", |run| run.target.as_str());
     let ratio = report::median_ratio(&ratios);
     if let Some(ratio) = &ratio {
         let cpu = ratio
             .cpu
             .map_or(String::new(), |cpu| format!(", CPU per call {cpu:.3}"));
         println!(
-            "target/{}: throughput {:.3}, p99 {:.3}{cpu}{}",
-            if args.null { "null" } else { "baseline" },
+            "target/{reference}: throughput {:.3}, p99 {:.3}{cpu}{}",
             ratio.throughput,
             ratio.p99,
             if ratios.len() > 1 {
@@ -211,6 +225,7 @@ async fn single(
             value_bytes: args.value_bytes,
             concurrency: args.concurrency,
             runs: &runs,
+            reference,
             ratio: ratio.as_ref(),
         });
         let settings = format!(
@@ -220,6 +235,7 @@ async fn single(
         markdown::append(
             path,
             &markdown::preamble(&machine, &started_at, &settings),
+            reference,
             &row,
         )?;
     }

@@ -154,10 +154,30 @@ fn inconsistent_options_are_refused_with_a_reason() {
         (&["--null", "--no-pin", "--server-cpus", "0"], "--no-pin"),
         (&["--null", "--server-cpus", "a"], "CPU list"),
         (&["--null", "--churn-updates", "5"], "--churn"),
+        (
+            &["--addr", "http://x", "--fresh-baseline"],
+            "--spawn-worker",
+        ),
+        (
+            &["--spawn-worker", "w", "--fresh-baseline", "--null"],
+            "--null",
+        ),
+        (
+            &["--spawn-worker", "w", "--markdown", "t.md"],
+            "--fresh-baseline",
+        ),
     ];
     for (args, expected) in cases {
         let err = parse(args).unwrap_err();
         assert!(err.contains(expected), "{args:?}: {err}");
     }
     assert!(parse(&["--null", "--workload", "create", "--docs", "0"]).is_ok());
+    let fresh = [
+        "--spawn-worker",
+        "w",
+        "--fresh-baseline",
+        "--markdown",
+        "t.md",
+    ];
+    assert!(parse(&fresh).is_ok());
 }
