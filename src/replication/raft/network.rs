@@ -10,6 +10,16 @@
 //! RPC to that peer (votes, appends, snapshots); tonic reconnects it after
 //! a failure. Every RPC carries openraft's deadline as its gRPC deadline.
 //!
+//! Appends and heartbeats to one member travel on one StreamAppend call
+//! that stays open between uses: the leader sends a request on it and reads
+//! the member's answer, in order, one at a time. A heartbeat is then one
+//! message each way on an open HTTP/2 stream, where a unary call would cost
+//! a new stream, its headers and trailers and, on the member, a new task:
+//! a leader confirming its reads (ReadIndex) sends hundreds of heartbeats a
+//! second. A call that fails, times out or is abandoned half-way is dropped
+//! and the next use opens a new one, so an answer is never read for the
+//! wrong request.
+//!
 //! A snapshot travels as a stream: one message with its metadata and size,
 //! then the file in chunks of at most 1 MiB, read as they are sent, so a
 //! snapshot of any size costs a chunk of memory on either side.
@@ -24,15 +34,18 @@ use std::{
 
 use openraft::{
     BasicNode, RaftNetworkFactory,
+    base::{BoxFuture, BoxStream},
     errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable},
     network::{RPCOption, v2::RaftNetworkV2},
     raft::{
-        AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-        TransferLeaderResponse, VoteRequest, VoteResponse,
+        AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+        TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
     },
 };
 use parking_lot::Mutex;
+use tokio::sync::mpsc;
 use tonic::{
+    Streaming,
     metadata::{Ascii, MetadataValue},
     transport::{Channel, Endpoint},
 };
@@ -162,6 +175,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             client: self.client(target, Some(&node.addr)),
             network: self.clone(),
+            appends: None,
         }
     }
 }
@@ -173,6 +187,16 @@ pub struct Connection {
     /// `None` when the member's address is not a usable URI.
     client: Option<ReplicationServiceClient<Channel>>,
     network: Network,
+    /// The open StreamAppend call, when the last exchange on it went well.
+    appends: Option<AppendStream>,
+}
+
+/// A StreamAppend call kept open between uses: requests go in through
+/// `requests`, and the member answers each, in order, on `answers`.
+#[derive(Debug)]
+struct AppendStream {
+    requests: mpsc::Sender<pb::AppendEntriesRequest>,
+    answers: Streaming<pb::StreamAppendResponse>,
 }
 
 type Rpc<T> = Result<T, RPCError<TypeConfig>>;
@@ -197,6 +221,68 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Sends one append (or heartbeat) on the open StreamAppend call,
+    /// opening one first if there is none, and reads the member's answer.
+    ///
+    /// The call is taken out of the connection for the exchange and put
+    /// back only when the member answered and accepted: after an error, a
+    /// timeout, a refusal (the member ends its side then) or a caller that
+    /// gave up half-way, the next exchange starts on a new call.
+    async fn exchange(
+        &mut self,
+        request: &AppendEntriesRequest<TypeConfig>,
+        option: &RPCOption,
+    ) -> Rpc<StreamAppendResult<TypeConfig>> {
+        let message = wire::append_request_to_pb(request);
+        let ttl = option.soft_ttl();
+        let exchanged = tokio::time::timeout(ttl, async {
+            let mut appends = match self.appends.take() {
+                Some(appends) => appends,
+                None => self.open_appends().await?,
+            };
+            if appends.requests.send(message).await.is_err() {
+                return Err(tonic::Status::unavailable("the append stream closed"));
+            }
+            let answer = appends.answers.message().await?.ok_or_else(|| {
+                tonic::Status::unavailable(format!(
+                    "member {} ended the append stream",
+                    self.target
+                ))
+            })?;
+            Ok((appends, answer))
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(tonic::Status::deadline_exceeded(format!(
+                "no answer to an append within {ttl:?}"
+            )))
+        });
+        let (appends, answer) = exchanged.map_err(rpc_error)?;
+        let result = wire::stream_result_from_pb(&answer).map_err(bad_reply)?;
+        if result.is_ok() {
+            self.appends = Some(appends);
+        }
+        Ok(result)
+    }
+
+    /// Opens a StreamAppend call. It has no gRPC deadline, since it lives
+    /// across many exchanges; each exchange is bounded instead.
+    async fn open_appends(&self) -> Result<AppendStream, tonic::Status> {
+        let mut client = self
+            .client()
+            .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
+        let (requests, queued) = mpsc::channel(1);
+        let body = futures_util::stream::unfold(queued, |mut queued| async move {
+            queued.recv().await.map(|message| (message, queued))
+        });
+        let mut call = tonic::Request::new(body);
+        self.network.authorize(&mut call);
+        let answers = client.stream_append(call).await?.into_inner();
+        Ok(AppendStream { requests, answers })
+    }
+}
+
 /// A failed call as openraft expects it: unreachable members are backed off.
 fn rpc_error(status: tonic::Status) -> RPCError<TypeConfig> {
     match status.code() {
@@ -213,6 +299,42 @@ fn bad_reply(err: wire::WireError) -> RPCError<TypeConfig> {
 
 impl RaftNetworkV2<TypeConfig> for Connection {
     type SnapshotData = SnapshotFile;
+
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Rpc<BoxStream<'s, Rpc<StreamAppendResult<TypeConfig>>>>>
+    where
+        S: futures_util::Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
+    {
+        use futures_util::StreamExt;
+        let answers = futures_util::stream::unfold(Some((self, input)), move |state| {
+            let option = option.clone();
+            async move {
+                let (connection, mut input) = state?;
+                let request = input.next().await?;
+                let last = request
+                    .entries
+                    .last()
+                    .map(|entry| entry.log_id)
+                    .or(request.prev_log_id);
+                match connection.exchange(&request, &option).await {
+                    // As openraft's own sequential stream does: a member
+                    // that matched less than the whole request stops it,
+                    // and the leader decides what to send next.
+                    Ok(Ok(matched)) => {
+                        let whole = matched == last;
+                        Some((Ok(Ok(matched)), whole.then_some((connection, input))))
+                    }
+                    Ok(Err(refused)) => Some((Ok(Err(refused)), None)),
+                    Err(err) => Some((Err(err), None)),
+                }
+            }
+        });
+        let answers: BoxStream<'s, _> = Box::pin(answers);
+        Box::pin(std::future::ready(Ok(answers)))
+    }
 
     async fn append_entries(
         &mut self,

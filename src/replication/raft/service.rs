@@ -23,7 +23,7 @@ use std::{
 use futures_util::{Stream, StreamExt};
 use openraft::{
     BasicNode,
-    raft::{StreamAppendError, TransferLeaderRequest},
+    raft::TransferLeaderRequest,
     storage::{Snapshot, SnapshotMeta},
     type_config::async_runtime::watch::WatchReceiver,
 };
@@ -108,19 +108,11 @@ impl ReplicationService for ReplicationApi {
                 item.ok()
                     .and_then(|req| wire::append_request_from_pb(&req).ok())
             });
-        let output = self.node.raft.stream_append(input).map(|item| {
-            use pb::stream_append_response::Result as R;
-            let result = match item.map_err(stopped)? {
-                Ok(matched) => R::Accepted(pb::PartialSuccess {
-                    matched: matched.as_ref().map(wire::log_id_to_pb),
-                }),
-                Err(StreamAppendError::Conflict(id)) => R::Conflict(wire::log_id_to_pb(&id)),
-                Err(StreamAppendError::HigherVote(vote)) => R::HigherVote(wire::vote_to_pb(&vote)),
-            };
-            Ok(pb::StreamAppendResponse {
-                result: Some(result),
-            })
-        });
+        let output = self
+            .node
+            .raft
+            .stream_append(input)
+            .map(|item| Ok(wire::stream_result_to_pb(&item.map_err(stopped)?)));
         Ok(Response::new(Box::pin(output)))
     }
 

@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use openraft::{
     BasicNode, EntryPayload,
-    raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse},
+    raft::{
+        AppendEntriesRequest, AppendEntriesResponse, StreamAppendError, StreamAppendResult,
+        VoteRequest, VoteResponse,
+    },
 };
 
 use crate::{
@@ -245,4 +248,65 @@ pub fn append_response_from_pb(
             R::HigherVote(v) => AppendEntriesResponse::HigherVote(vote_from_pb(&Some(*v))?),
         },
     )
+}
+
+/// One answer of a StreamAppend stream: how far the member's log now
+/// matches the leader's, or why it refused.
+pub fn stream_result_to_pb(result: &StreamAppendResult<TypeConfig>) -> pb::StreamAppendResponse {
+    use pb::stream_append_response::Result as R;
+    let result = match result {
+        Ok(matched) => R::Accepted(pb::PartialSuccess {
+            matched: opt_log_id_to_pb(matched),
+        }),
+        Err(StreamAppendError::Conflict(id)) => R::Conflict(log_id_to_pb(id)),
+        Err(StreamAppendError::HigherVote(vote)) => R::HigherVote(vote_to_pb(vote)),
+    };
+    pb::StreamAppendResponse {
+        result: Some(result),
+    }
+}
+
+/// The answer a member sent on a StreamAppend stream.
+pub fn stream_result_from_pb(
+    resp: &pb::StreamAppendResponse,
+) -> Result<StreamAppendResult<TypeConfig>, WireError> {
+    use pb::stream_append_response::Result as R;
+    Ok(
+        match resp.result.as_ref().ok_or_else(|| missing("result"))? {
+            R::Accepted(p) => Ok(opt_log_id_from_pb(&p.matched)),
+            R::Conflict(id) => Err(StreamAppendError::Conflict(log_id_from_pb(id))),
+            R::HigherVote(v) => Err(StreamAppendError::HigherVote(vote_from_pb(&Some(*v))?)),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(term: u64, node: u64, index: u64) -> RaftLogId {
+        log_id(LogPosition { term, node, index })
+    }
+
+    /// Every answer a member can give on a StreamAppend stream comes back
+    /// as the leader's engine sent it, refusals included.
+    #[test]
+    fn stream_answers_survive_the_wire() {
+        let answers: Vec<StreamAppendResult<TypeConfig>> = vec![
+            Ok(Some(id(3, 1, 42))),
+            Ok(None),
+            Err(StreamAppendError::Conflict(id(2, 2, 7))),
+            Err(StreamAppendError::HigherVote(RaftVote::new(5, 3))),
+        ];
+        for answer in answers {
+            let back = stream_result_from_pb(&stream_result_to_pb(&answer));
+            assert_eq!(back.ok(), Some(answer));
+        }
+    }
+
+    #[test]
+    fn an_answer_without_a_result_is_refused() {
+        let empty = pb::StreamAppendResponse { result: None };
+        assert!(stream_result_from_pb(&empty).is_err());
+    }
 }
