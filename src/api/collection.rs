@@ -12,7 +12,7 @@ use crate::{
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
-        requested_name, respond, respond_create,
+        requested_name, respond, respond_named,
     },
     fields::check_description,
     names::{CollectionName, DatabaseName, IdKind},
@@ -86,16 +86,20 @@ impl CollectionService for CollectionApi {
         request: Request<pb::CreateCollectionRequest>,
     ) -> Result<Response<pb::Collection>, Status> {
         let request_id = request_id(request.metadata());
-        let req = request.into_inner();
-        let requested = requested_name(&req.parent, "collections", &req.collection_id);
-        respond_create("CreateCollection", &requested, async {
+        let pb::CreateCollectionRequest {
+            parent,
+            collection_id,
+            collection,
+        } = request.into_inner();
+        let requested = || requested_name(&parent, "collections", &collection_id);
+        respond_named("CreateCollection", requested, async {
             let request_id = request_id?;
-            let description = required(req.collection, "collection").and_then(|c| {
+            let description = required(collection, "collection").and_then(|c| {
                 check_description(&c.description, "collection.description").map(|()| c.description)
             });
             let (parent, id, description) = (
-                DatabaseName::parse(&req.parent, "parent"),
-                optional_id(&req.collection_id, IdKind::Child, "collection_id"),
+                DatabaseName::parse(&parent, "parent"),
+                optional_id(&collection_id, IdKind::Child, "collection_id"),
                 description,
             )
                 .gather()?;

@@ -11,7 +11,7 @@ use crate::{
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
-        requested_name, respond, respond_create,
+        requested_name, respond, respond_named,
     },
     error::Violation,
     fields::check_display_name,
@@ -107,16 +107,19 @@ impl DatabaseService for DatabaseApi {
         request: Request<pb::CreateDatabaseRequest>,
     ) -> Result<Response<pb::Database>, Status> {
         let request_id = request_id(request.metadata());
-        let req = request.into_inner();
-        let requested = requested_name("", "databases", &req.database_id);
-        respond_create("CreateDatabase", &requested, async {
+        let pb::CreateDatabaseRequest {
+            database,
+            database_id,
+        } = request.into_inner();
+        let requested = || requested_name("", "databases", &database_id);
+        respond_named("CreateDatabase", requested, async {
             let request_id = request_id?;
-            let display_name = required(req.database, "database").and_then(|db| {
+            let display_name = required(database, "database").and_then(|db| {
                 check_display_name(&db.display_name, "database.display_name")
                     .map(|()| db.display_name)
             });
             let (id, display_name) = (
-                optional_id(&req.database_id, IdKind::Database, "database_id"),
+                optional_id(&database_id, IdKind::Database, "database_id"),
                 display_name,
             )
                 .gather()?;

@@ -12,7 +12,7 @@ use crate::{
         mask::check_update_mask,
         paging::{decode_token, next_token, page_size},
         request_id::request_id,
-        requested_name, respond, respond_create,
+        requested_name, respond, respond_named,
     },
     error::{Violation, quote},
     fields::check_value,
@@ -103,26 +103,39 @@ impl DocumentService for DocumentApi {
         request: Request<pb::CreateDocumentRequest>,
     ) -> Result<Response<pb::Document>, Status> {
         let request_id = request_id(request.metadata());
-        let req = request.into_inner();
-        let id = match (&req.document_id, &req.document) {
-            (id, Some(document)) if id.is_empty() => &document.id,
-            (id, _) => id,
+        let pb::CreateDocumentRequest {
+            parent,
+            document_id,
+            mut document,
+        } = request.into_inner();
+        // The id in the body, taken out (not copied) so that the error
+        // path can still name what was asked for.
+        let body_id = document
+            .as_mut()
+            .map(|d| std::mem::take(&mut d.id))
+            .unwrap_or_default();
+        let requested = || {
+            let id = if document_id.is_empty() {
+                &body_id
+            } else {
+                &document_id
+            };
+            requested_name(&parent, "documents", id)
         };
-        let requested = requested_name(&req.parent, "documents", id);
-        respond_create("CreateDocument", &requested, async {
+        respond_named("CreateDocument", requested, async {
             let request_id = request_id?;
-            let Some(document) = req.document else {
+            let Some(document) = document else {
                 return Err(missing(
                     "document",
                     [
-                        CollectionName::parse(&req.parent, "parent").map(drop),
-                        requested_id(&req.document_id, "").map(drop),
+                        CollectionName::parse(&parent, "parent").map(drop),
+                        requested_id(&document_id, "").map(drop),
                     ],
                 ));
             };
             let (parent, id, ()) = (
-                CollectionName::parse(&req.parent, "parent"),
-                requested_id(&req.document_id, &document.id),
+                CollectionName::parse(&parent, "parent"),
+                requested_id(&document_id, &body_id),
                 check_value(&document.value, "document.value"),
             )
                 .gather()?;
@@ -142,22 +155,26 @@ impl DocumentService for DocumentApi {
         request: Request<pb::UpdateDocumentRequest>,
     ) -> Result<Response<pb::Document>, Status> {
         let request_id = request_id(request.metadata());
-        let req = request.into_inner();
-        let resource = req
-            .document
-            .as_ref()
-            .map(|d| d.name.clone())
+        let pb::UpdateDocumentRequest {
+            mut document,
+            update_mask,
+        } = request.into_inner();
+        // The name, taken out (not copied) so that the error path can
+        // still name the document.
+        let sent_name = document
+            .as_mut()
+            .map(|d| std::mem::take(&mut d.name))
             .unwrap_or_default();
-        respond("UpdateDocument", &resource, async {
+        respond_named("UpdateDocument", || sent_name.clone(), async {
             let request_id = request_id?;
-            let Some(document) = req.document else {
-                let mask = check_update_mask(req.update_mask.as_ref(), "value");
+            let Some(document) = document else {
+                let mask = check_update_mask(update_mask.as_ref(), "value");
                 return Err(missing("document", [mask]));
             };
             let (name, (), ()) = (
-                DocumentName::parse(&document.name, "document.name"),
+                DocumentName::parse(&sent_name, "document.name"),
                 check_value(&document.value, "document.value"),
-                check_update_mask(req.update_mask.as_ref(), "value"),
+                check_update_mask(update_mask.as_ref(), "value"),
             )
                 .gather()?;
             let op = Op::UpdateDocument {

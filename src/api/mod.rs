@@ -93,23 +93,24 @@ pub async fn respond<T>(
     finish(method, resource, started, result)
 }
 
-/// [`respond`] for a create: the log line names the resource created, with
-/// the id the server generated if the client sent none, and, when the create
-/// fails, the full name the client asked for (see [`requested_name`]).
-pub async fn respond_create<T: Named>(
+/// [`respond`] for a create or an update: the log line names the resource
+/// written, with the id the server generated if the client sent none, and,
+/// when the write fails, the name the client asked for (for a create, see
+/// [`requested_name`]), which `requested` builds only then.
+pub async fn respond_named<T: Named>(
     method: &'static str,
-    requested: &str,
+    requested: impl FnOnce() -> String,
     work: impl Future<Output = Result<T>>,
 ) -> Result<Response<T>, Status> {
     let started = Instant::now();
     match work.await {
-        // The created resource names itself: no copy of its name is made
+        // The written resource names itself: no copy of its name is made
         // just for a log line that is usually filtered out.
-        Ok(created) => {
-            log_ok(method, created.name(), started);
-            Ok(Response::new(created))
+        Ok(written) => {
+            log_ok(method, written.name(), started);
+            Ok(Response::new(written))
         }
-        Err(error) => finish(method, requested, started, Err(error)),
+        Err(error) => finish(method, &requested(), started, Err(error)),
     }
 }
 
