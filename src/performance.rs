@@ -49,22 +49,24 @@
 //! the load generator to the other, so the client's cost cannot hide the
 //! server's. 1 KiB values are the headline; the 256-byte rows compare with
 //! the earlier, unpinned tables. "CPU µs/call" is the server's user +
-//! system time per call (from `/proc`). The "after churn" rows first
-//! create and delete 4,000,000 documents and update 2,000,000 (`--churn
-//! 4000000 --churn-updates 2000000`). The file, `testdata/bench/null.md`,
-//! is included as the bench wrote it, except that five rows were
-//! re-measured with the same commands, as its first line says. The load
-//! generator and the null worker share one process, which since 2026-12-03
-//! runs on mimalloc like the worker (with glibc the null worker paid more
-//! for its buffers than a worker does):
+//! system time per call (from `/proc`). The file, `testdata/bench/null.md`,
+//! is included as the bench wrote it. The load generator and the null
+//! worker share one process, which since 2026-12-03 runs on mimalloc like
+//! the worker (with glibc the null worker paid more for its buffers than a
+//! worker does):
 //!
 #![doc = include_str!("../testdata/bench/null.md")]
 //!
-//! What it says. Writes now cost about what reads cost: UpdateDocument
-//! 0.93 of the null worker at concurrency 16 and 1.01 at 64, CreateDocument
-//! 0.89 and 0.93 (0.90 and 1.04 with 256-byte values), at 1.00-1.14x the
-//! null worker's CPU per call; p99 within 1.23x in every row. Reads are at
-//! or above the ceiling: GetDocument 1.03-1.15, List pages 1.00.
+//! What it says. Writes cost about what reads cost: CreateDocument 0.91 of
+//! the null worker at concurrency 16 and 0.94 at 64 (0.96 and 0.96 with
+//! 256-byte values), UpdateDocument 0.94 and 0.98, at 1.01-1.17x the null
+//! worker's CPU per call; p99 within 1.15x in every row. Reads are at the
+//! ceiling: GetDocument 1.02-1.13, List pages 0.99. This sitting ran at
+//! half the speed of the one before (the null worker's Get at c=64 cost
+//! 49.8 µs of CPU against 24.8), and its ratios moved by up to 0.08
+//! against that sitting's: Create at c=16 was 0.89 at 1.14x the CPU then,
+//! 0.91 at 1.17x now; Create with 256-byte values at c=64 1.04 then, 0.96
+//! now.
 //!
 //! Above 1.0 is possible because the null worker is stock tonic and the
 //! worker is not: `server::coalesce` makes each connection's task step
@@ -78,16 +80,23 @@
 //! into the answer and the fresh pages a growing store touches; it is now
 //! paid for by the transport's saving.
 //!
-//! After churn (4M creates and deletes, 2M updates) the worker is not
-//! slower. Comparing with a run of another sitting cannot show that on a
-//! shared machine: the null worker, which never churns, measured 24.8 and
-//! then 30.4 µs per Get minutes apart. So `--fresh-baseline` measures a
-//! churned worker and a fresh one alternately, 15 rounds of 2 s each
-//! (`testdata/bench/churn-get-c64.json`, `churn-list-c16.json`, 1 KiB,
-//! pinned): CPU per call churned/fresh 1.022 for Get at c=64 and 1.038 for
-//! List pages of 100 at c=16 (medians of the rounds; single rounds scatter
-//! 0.8-1.3 on this machine). `just bench-tables` now writes these rows to
-//! `testdata/bench/churn.md`.
+//! **After churn.** Comparing with a run of another sitting cannot show
+//! whether heavy writing leaves the worker slower: on a shared machine the
+//! null worker, which never churns, measured 24.8 and then 30.4 µs per Get
+//! minutes apart. So these rows (`testdata/bench/churn.md`, written by the
+//! same `just bench-tables`) measure a worker that 4,000,000 documents were
+//! created in and deleted from and 2,000,000 updated (`--churn 4000000
+//! --churn-updates 2000000`, 288 s of writing) against a fresh worker,
+//! alternately, 15 rounds of 2 s each, 1 KiB values, pinned as above:
+//!
+#![doc = include_str!("../testdata/bench/churn.md")]
+//!
+//! The first sitting with `--fresh-baseline` gave CPU per call
+//! churned/fresh 1.022 for Get at c=64 and 1.038 for List at c=16
+//! (`testdata/bench/churn-get-c64.json`, `churn-list-c16.json`); this one
+//! 1.07 and 1.09. Single rounds scatter 0.8-1.3 on this machine, so the
+//! difference between the sittings is within what one sitting can tell;
+//! whether churn costs 2% or 9% needs a quieter machine or many more rounds.
 //!
 //! An earlier table (2026-12-01, unpinned, 256-byte values,
 //! `testdata/bench/null-*.json`) showed Create at 0.95-0.97 of the null

@@ -395,8 +395,8 @@ impl RaftNode {
 
     /// Waits until this member may serve a linearizable read: it has
     /// applied everything that was committed when the read arrived. The
-    /// confirmation is shared with the reads that arrived with it (see
-    /// [`read_batch`]).
+    /// confirmation is shared with the reads that arrived with it (see the
+    /// module `read_batch`).
     pub async fn linearize(&self) -> Result<()> {
         self.reads.confirm().await
     }
