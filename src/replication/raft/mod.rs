@@ -192,6 +192,21 @@
 //! against 0.16), because every read now waits and is woken rather than
 //! answered in the poll that read it.
 //!
+//! **A yield before each round** (2026-12-04, same command, 1 KiB, 3
+//! rounds, the old and new binaries alternated twice): the task running
+//! the rounds was woken by one read and ran before the reads decoded with
+//! it, so each round started with fewer reads than were waiting. Yielding
+//! once first took c=16 from 0.42 and 0.45 to 0.46 and 0.47; c=64 stayed
+//! within the noise (0.64 and 0.66 before, 0.65 and 0.61 after). That
+//! day's machine was not the day before's: a standalone worker served
+//! 45,000-50,000 Gets/s at c=16 against 17,360, so ratios from different
+//! days do not compare. Tried and not kept: one tokio worker thread per
+//! member (`TOKIO_WORKER_THREADS=1`): 0.49 at c=16 and 0.70 at c=64
+//! against 0.54 and 0.63 with the default, inside the spread of repeated
+//! runs. At c=16 the two cores are not saturated (0.2 of a core idle):
+//! the heartbeat round, on members that must be scheduled to answer it,
+//! bounds these reads more than their CPU does.
+//!
 //! A replicated write is three fsyncs on one disk and two extra processes
 //! on the same two cores; a linearizable read waits for one heartbeat round
 //! to a majority (about 0.3 ms here: one read alone takes 373 µs), so at

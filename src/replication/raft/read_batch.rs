@@ -24,6 +24,12 @@
 //! arrived. With c reads in flight the cost of confirming is shared by up
 //! to c reads, and the latency is at most two rounds.
 //!
+//! Before a round starts, the task running them yields once, so that
+//! every read already runnable (a socket read decodes several requests at
+//! a time) joins it: measured at c=16 on three members sharing 2 cores,
+//! rounds carry more reads and Gets went from 0.42-0.45 to 0.46-0.47 of a
+//! standalone worker's.
+//!
 //! The rounds' outcome (served, or why not) is shared by every read of the
 //! round, errors included: a member that lost its leader answers all of
 //! them UNAVAILABLE at once.
@@ -123,6 +129,13 @@ impl ReadBatches {
     {
         tokio::pin!(stop);
         loop {
+            // The read that woke this task is usually one of several made
+            // runnable together (one socket read decodes many requests), and
+            // the task it wakes runs next (tokio's LIFO slot), before the
+            // others. One yield lets every read already runnable take this
+            // round's number, rather than wait a whole round for the next.
+            // With nothing else runnable it returns at once.
+            tokio::task::yield_now().await;
             let round = {
                 let mut rounds = self.rounds.lock();
                 (rounds.wanted > rounds.started).then(|| {
@@ -207,6 +220,58 @@ mod tests {
             rounds < 200,
             "{rounds} rounds for 200 reads: reads were not batched"
         );
+    }
+
+    /// Reads made runnable together, as the requests of one socket read
+    /// are, share one round: the round does not start with only the read
+    /// that woke it. One worker thread, so the order of the run queue (and
+    /// its LIFO slot) is what the server sees.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn reads_made_runnable_together_share_one_round() {
+        let batches = Arc::new(ReadBatches::default());
+        let rounds = Arc::new(AtomicU64::new(0));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(batches.clone().serve(
+            {
+                let rounds = rounds.clone();
+                move || {
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                    async { Ok(()) }
+                }
+            },
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        // Let the server reach its wait for a read.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // One task on the worker makes four reads runnable at once.
+        let reads = tokio::spawn({
+            let batches = batches.clone();
+            async move {
+                let reads: Vec<_> = (0..4)
+                    .map(|_| {
+                        let batches = batches.clone();
+                        tokio::spawn(async move { batches.confirm().await })
+                    })
+                    .collect();
+                let mut served = 0;
+                for read in reads {
+                    if matches!(read.await, Ok(Ok(()))) {
+                        served += 1;
+                    }
+                }
+                served
+            }
+        });
+        assert_eq!(reads.await.ok(), Some(4));
+        assert_eq!(
+            rounds.load(Ordering::SeqCst),
+            1,
+            "four reads runnable together took more than one round"
+        );
+        let _ = stop_tx.send(());
+        let _ = server.await;
     }
 
     #[tokio::test]
