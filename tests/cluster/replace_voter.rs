@@ -17,17 +17,25 @@
 
 use std::time::Duration;
 
-use distgo_db::proto::replication::{AddLearnerRequest, ChangeMembershipRequest, Node};
+use distgo_db::proto::replication::{
+    AddLearnerRequest, ChangeMembershipRequest, MembershipResponse, Node,
+};
+use tonic::Code;
 
 use crate::harness::{
     Settings,
     client::Clients,
+    cluster::Cluster,
     load::ensure_collection,
     replica_set::{SetConfig, wait_for_equal_states},
     writers::{Control, Writers},
 };
 
 const WAIT: Duration = Duration::from_secs(30);
+/// How many leaders a membership call is tried on.
+const ATTEMPTS: usize = 10;
+/// The pause before trying a membership call again.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_voter_is_replaced_by_a_learner_under_load() {
@@ -49,30 +57,25 @@ async fn a_dead_voter_is_replaced_by_a_learner_under_load() {
     cluster.kill(dead);
     eprintln!("killed voter {dead}; leader is {leader}");
     let change = std::time::Instant::now();
-    let admin = Clients::new(cluster.worker(leader).address(), WAIT);
-    let mut replication = admin.replication.clone();
-    let added = admin
-        .call(replication.add_learner(admin.request(AddLearnerRequest {
-            node_id: 4,
-            node: Some(Node {
-                address: cluster.worker(4).address().to_string(),
-            }),
-            wait_caught_up: true,
-        })))
-        .await
-        .unwrap();
+    let learner = Change::AddLearner(AddLearnerRequest {
+        node_id: 4,
+        node: Some(Node {
+            address: cluster.worker(4).address().to_string(),
+        }),
+        wait_caught_up: true,
+    });
+    let added = on_the_leader(&mut cluster, &learner).await;
     eprintln!("node 4 is a learner, caught up: {:?}", added.log_id);
     let acked = control.acks();
     let new_voters: Vec<u64> = [1, 2, 3, 4].into_iter().filter(|&id| id != dead).collect();
-    let changed = admin
-        .call(
-            replication.change_membership(admin.request(ChangeMembershipRequest {
-                voters: new_voters.clone(),
-                retain_removed: false,
-            })),
-        )
-        .await
-        .unwrap();
+    let changed = on_the_leader(
+        &mut cluster,
+        &Change::Voters(ChangeMembershipRequest {
+            voters: new_voters.clone(),
+            retain_removed: false,
+        }),
+    )
+    .await;
     eprintln!("membership now {:?}", changed.membership);
     assert!(
         control.wait_for_acks(acked + 50, WAIT).await,
@@ -100,4 +103,52 @@ async fn a_dead_voter_is_replaced_by_a_learner_under_load() {
         codes.keys().all(|code| code == "Unavailable"),
         "during the change, the writers saw errors other than UNAVAILABLE: {codes:?}"
     );
+}
+
+/// The two membership calls of the swap.
+enum Change {
+    AddLearner(AddLearnerRequest),
+    Voters(ChangeMembershipRequest),
+}
+
+/// Sends `change` to the set's leader, and again to the next leader when
+/// the member asked no longer leads (UNAVAILABLE): a loaded machine may
+/// hold an election while the set runs on a bare majority, and the test is
+/// about the swap, not about which member the admin reached first. Both
+/// calls may be repeated: openraft adds a learner already there again, and
+/// a change that a lost leader left half done (joint) is completed by the
+/// same call. Bounded by ATTEMPTS leaders, each waited for at most WAIT.
+async fn on_the_leader(cluster: &mut Cluster, change: &Change) -> MembershipResponse {
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        let leader = cluster.wait_for_leader(WAIT).await.unwrap();
+        let admin = Clients::new(cluster.worker(leader).address(), WAIT);
+        let mut replication = admin.replication.clone();
+        let answer = match change {
+            Change::AddLearner(request) => {
+                admin
+                    .call(replication.add_learner(admin.request(request.clone())))
+                    .await
+            }
+            Change::Voters(request) => {
+                admin
+                    .call(replication.change_membership(admin.request(request.clone())))
+                    .await
+            }
+        };
+        match answer {
+            Ok(reply) => return reply,
+            Err(status) if status.code() == Code::Unavailable => {
+                last = format!("node {leader}: {}", status.message());
+                eprintln!("membership call, attempt {attempt}: {last}");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(status) => panic!(
+                "membership call on node {leader}: {:?}: {}",
+                status.code(),
+                status.message()
+            ),
+        }
+    }
+    panic!("no leader took the membership call in {ATTEMPTS} attempts (last: {last})");
 }
