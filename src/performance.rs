@@ -98,6 +98,27 @@
 //! difference between the sittings is within what one sitting can tell;
 //! whether churn costs 2% or 9% needs a quieter machine or many more rounds.
 //!
+//! **What a growing store pays the kernel.** `just bench-tables` re-run on
+//! 2026-12-04 on a freshly booted machine
+//! (`testdata/bench/null-2026-12-04.md`, `churn-2026-12-04.md`) gave reads
+//! at the ceiling again (Get 1.04-1.12) but CreateDocument with 1 KiB
+//! values at 0.86 (c=16) and 0.81 (c=64), 1.24x the null worker's CPU per
+//! call, and List 0.94. Create's per-round figures fall from the first
+//! round (10^4 documents, ahead of the null worker) to the later ones (near 10^6
+//! documents), and a profile of the worker at c=64 puts 24% of its CPU in
+//! one kernel function, `clear_page_erms`: zeroing the fresh memory each
+//! new document lands in. A null worker reuses its buffers; a store that
+//! keeps every document must take new pages from the kernel, and on this
+//! virtual machine the first touch of a page is slow (18 GiB took 59 s to
+//! touch the first time, 26 s the second: the host backs guest memory
+//! lazily and takes freed memory back). After touching 18 GiB twice, the
+//! same Create c=64 row measured 0.90 at 1.14x the CPU. So how much of a
+//! machine's memory was touched before decides Create's ratio here by up
+//! to 0.1, which is why the committed table, from the sitting before, and
+//! this one differ. mimalloc's purge delay made no difference (never: 0.86
+//! at 1.16x; default: 0.88 at 1.21x). The churn rows of that run: Get
+//! 1.09, List 1.03 CPU per call, churned against fresh.
+//!
 //! An earlier table (2026-12-01, unpinned, 256-byte values,
 //! `testdata/bench/null-*.json`) showed Create at 0.95-0.97 of the null
 //! worker: with the load generator on the same two cores, the client's own
