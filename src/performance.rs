@@ -119,6 +119,21 @@
 //! at 1.16x; default: 0.88 at 1.21x). The churn rows of that run: Get
 //! 1.09, List 1.03 CPU per call, churned against fresh.
 //!
+//! Where churn's cost for Get may sit, from two workers started by hand on
+//! CPU 0 (churned and fresh, measured alternately, Get c=64, 15 rounds):
+//! with the default 64 MiB of history (`wal.history_bytes`) the churned
+//! one served 0.936 of the fresh one's Gets; with 1 MiB, 0.965. After the
+//! churn the history is full of records whose rows belong to documents
+//! since deleted; the Gets never read them, but they may crowd the caches
+//! and page tables the Gets use. One run of each, so the 0.03 between them
+//! is a lead to follow, not a finding. The churned worker's
+//! resident memory afterwards (111 MiB with 1 MiB of history, 182 MiB with
+//! 64 MiB, against 43-47 MiB fresh) is mostly memory mimalloc has freed
+//! but not handed back yet: after 10^6 creates and deletes with 1 MiB of
+//! history it held 108 MiB, and 24 MiB with `MIMALLOC_PURGE_DELAY=0`. That
+//! setting did not change Get after the full churn (0.935 with 64 MiB of
+//! history), so unreturned memory is not what Gets pay for.
+//!
 //! An earlier table (2026-12-01, unpinned, 256-byte values,
 //! `testdata/bench/null-*.json`) showed Create at 0.95-0.97 of the null
 //! worker: with the load generator on the same two cores, the client's own
