@@ -55,9 +55,9 @@
 //!    page tokens), reporting every bad field at once ([`gather`]). No
 //!    optional message is assumed present; no request can panic the worker.
 //! 2. **Call the store** with a validated [`Op`](crate::store::Op) or lookup.
-//! 3. **Respond** through [`respond`] (or [`respond_named`] for creates and updates), which logs one
-//!    line per request and turns errors into statuses in the one `From` impl
-//!    of [`status`].
+//! 3. **Respond** through [`respond`] (or [`respond_named`] for creates and
+//!    updates), which logs one line per request and turns errors into
+//!    statuses in the one `From` impl of [`status`].
 
 pub mod cluster;
 pub mod collection;
