@@ -209,6 +209,7 @@ mod tests {
             committed_index: 9,
             applied_index: 8,
             snapshot_index: 0,
+            purged_index: 0,
         }
     }
 

@@ -73,6 +73,14 @@ async fn a_member_far_behind_catches_up_by_snapshot() {
         status.snapshot_index > before + set.snapshot_entries,
         "the log the follower misses was compacted away"
     );
+    // openraft purges the compacted log lazily, and not while an append
+    // to the dead member still uses it: until it has, the follower would
+    // catch up from the log and no snapshot would be sent.
+    let purged = cluster
+        .wait_for_status(leader, WAIT, |s| s.purged_index > before)
+        .await
+        .unwrap();
+    eprintln!("leader {leader}: log purged up to {}", purged.purged_index);
 
     cluster.restart(follower, Port::Same).await.unwrap();
     let caught_up = cluster

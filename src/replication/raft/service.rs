@@ -380,5 +380,6 @@ pub(super) fn status(node: &RaftNode) -> pb::StatusResponse {
         committed_index: metrics.local_committed.map_or(0, |c| c.index),
         applied_index: metrics.last_applied.map_or(0, |a| a.index),
         snapshot_index: metrics.snapshot.map_or(0, |s| s.index),
+        purged_index: metrics.purged.map_or(0, |p| p.index),
     }
 }
