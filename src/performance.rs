@@ -104,10 +104,10 @@
 //! at the ceiling again (Get 1.04-1.12) but CreateDocument with 1 KiB
 //! values at 0.86 (c=16) and 0.81 (c=64), 1.24x the null worker's CPU per
 //! call, and List 0.94. Create's per-round figures fall from the first
-//! round (10^4 documents, ahead of the null worker) to the later ones (near 10^6
-//! documents), and a profile of the worker at c=64 puts 24% of its CPU in
-//! one kernel function, `clear_page_erms`: zeroing the fresh memory each
-//! new document lands in. A null worker reuses its buffers; a store that
+//! round (10^4 documents, ahead of the null worker) to the later ones
+//! (near 10^6 documents), and a profile of the worker at c=64 puts 24% of
+//! its CPU in one kernel function, `clear_page_erms`: zeroing the fresh
+//! memory each new document lands in. A null worker reuses its buffers; a store that
 //! keeps every document must take new pages from the kernel, and on this
 //! virtual machine the first touch of a page is slow (18 GiB took 59 s to
 //! touch the first time, 26 s the second: the host backs guest memory
