@@ -8,7 +8,7 @@ mod common;
 
 use std::{collections::BTreeSet, time::Duration};
 
-use common::{TestMaster, TestWorker, test_config};
+use common::{TestMaster, TestWorker, test_config, two_sets};
 use distgo_db::{
     proto::database as worker_pb,
     proto::master::{
@@ -30,35 +30,6 @@ use distgo_db::{
     },
 };
 use tonic::{Code, transport::Channel};
-
-impl TestMaster {
-    /// A master over the sets in `master_yaml` (the YAML under `master:`).
-    async fn start(master_yaml: &str) -> Self {
-        TestMaster::from_yaml(&format!(
-            "name: m\ngrpc:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  level: error\nmaster:\n{master_yaml}"
-        ))
-        .await
-    }
-
-    async fn channel(&self) -> Channel {
-        tonic::transport::Endpoint::from_shared(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-}
-
-async fn two_sets() -> (TestWorker, TestWorker, TestMaster) {
-    let a = TestWorker::start().await;
-    let b = TestWorker::start().await;
-    let master = TestMaster::start(&format!(
-        "  sets:\n    a: [{}]\n    b: [{}]\n  refresh: 200ms\n",
-        a.address, b.address
-    ))
-    .await;
-    (a, b, master)
-}
 
 async fn create_db(databases: &mut DatabaseServiceClient<Channel>, id: &str) -> Database {
     databases
@@ -91,7 +62,7 @@ async fn worker_databases(worker: &TestWorker) -> BTreeSet<String> {
 #[tokio::test]
 async fn databases_created_through_the_master_spread_over_both_sets_and_are_reachable() {
     let (a, b, master) = two_sets().await;
-    let channel = master.channel().await;
+    let channel = master.plain_channel().await;
     let mut databases = DatabaseServiceClient::new(channel.clone());
     let mut documents = DocumentServiceClient::new(channel.clone());
     let mut collections = CollectionServiceClient::new(channel);
@@ -139,12 +110,12 @@ async fn databases_created_through_the_master_spread_over_both_sets_and_are_reac
         assert_eq!(got.value, format!("{{\"i\":{i}}}"));
     }
     // A fresh master (empty cache) finds them too.
-    let fresh = TestMaster::start(&format!(
+    let fresh = TestMaster::with_sets(&format!(
         "  sets:\n    a: [{}]\n    b: [{}]\n",
         a.address, b.address
     ))
     .await;
-    let mut fresh_docs = DocumentServiceClient::new(fresh.channel().await);
+    let mut fresh_docs = DocumentServiceClient::new(fresh.plain_channel().await);
     let got = fresh_docs
         .get_document(GetDocumentRequest {
             name: "databases/db042/collections/c/documents/d".into(),
@@ -158,7 +129,7 @@ async fn databases_created_through_the_master_spread_over_both_sets_and_are_reac
 #[tokio::test]
 async fn errors_are_the_workers_own() {
     let (_a, _b, master) = two_sets().await;
-    let channel = master.channel().await;
+    let channel = master.plain_channel().await;
     let mut databases = DatabaseServiceClient::new(channel.clone());
     let mut documents = DocumentServiceClient::new(channel);
     let bad = documents
@@ -209,7 +180,7 @@ async fn errors_are_the_workers_own() {
 #[tokio::test]
 async fn list_databases_pages_across_sets_in_order_exactly_once_under_change() {
     let (a, b, master) = two_sets().await;
-    let mut databases = DatabaseServiceClient::new(master.channel().await);
+    let mut databases = DatabaseServiceClient::new(master.plain_channel().await);
     for i in 0..40 {
         create_db(&mut databases, &format!("k{i:02}")).await;
     }
@@ -255,7 +226,7 @@ async fn list_databases_pages_across_sets_in_order_exactly_once_under_change() {
 #[tokio::test]
 async fn deleting_a_database_removes_it_from_its_set_and_the_master() {
     let (a, b, master) = two_sets().await;
-    let mut databases = DatabaseServiceClient::new(master.channel().await);
+    let mut databases = DatabaseServiceClient::new(master.plain_channel().await);
     create_db(&mut databases, "gone").await;
     databases
         .delete_database(DeleteDatabaseRequest {
@@ -277,7 +248,7 @@ async fn deleting_a_database_removes_it_from_its_set_and_the_master() {
 #[tokio::test]
 async fn a_transaction_runs_on_the_set_of_its_database() {
     let (_a, _b, master) = two_sets().await;
-    let channel = master.channel().await;
+    let channel = master.plain_channel().await;
     let mut databases = DatabaseServiceClient::new(channel.clone());
     let mut collections = CollectionServiceClient::new(channel.clone());
     let mut transactions = TransactionServiceClient::new(channel.clone());
@@ -334,7 +305,7 @@ async fn a_transaction_runs_on_the_set_of_its_database() {
 #[tokio::test]
 async fn the_wal_of_both_sets_is_one_listing_in_commit_time_order() {
     let (_a, _b, master) = two_sets().await;
-    let channel = master.channel().await;
+    let channel = master.plain_channel().await;
     let mut databases = DatabaseServiceClient::new(channel.clone());
     let mut wal = WalServiceClient::new(channel);
     for i in 0..12 {
@@ -378,14 +349,14 @@ async fn the_wal_of_both_sets_is_one_listing_in_commit_time_order() {
 
 #[tokio::test]
 async fn workers_register_and_are_listed_and_unregistered() {
-    let master = TestMaster::start("  refresh: 200ms\n").await;
+    let master = TestMaster::with_sets("  refresh: 200ms\n").await;
     // A worker that registers by itself, from its configuration.
     let worker = TestWorker::start_with(test_config(&format!(
         "master:\n  address: {}\n  set: solo\n  interval: 100ms\n",
         master.address
     )))
     .await;
-    let mut cluster = ClusterServiceClient::new(master.channel().await);
+    let mut cluster = ClusterServiceClient::new(master.plain_channel().await);
     let mut workers = Vec::new();
     for _ in 0..100 {
         workers = cluster
@@ -403,7 +374,7 @@ async fn workers_register_and_are_listed_and_unregistered() {
     assert_eq!(workers[0].database_name, "solo");
     assert_eq!(workers[0].address, worker.address.to_string());
     // Registered workers serve data through the master.
-    let mut databases = DatabaseServiceClient::new(master.channel().await);
+    let mut databases = DatabaseServiceClient::new(master.plain_channel().await);
     create_db(&mut databases, "via-registration").await;
     assert!(
         worker_databases(&worker)
@@ -453,8 +424,8 @@ async fn workers_register_and_are_listed_and_unregistered() {
 
 #[tokio::test]
 async fn a_master_without_sets_says_unavailable() {
-    let master = TestMaster::start("  refresh: 1s\n").await;
-    let mut databases = DatabaseServiceClient::new(master.channel().await);
+    let master = TestMaster::with_sets("  refresh: 1s\n").await;
+    let mut databases = DatabaseServiceClient::new(master.plain_channel().await);
     let err = databases
         .get_database(GetDatabaseRequest {
             name: "databases/x".into(),

@@ -129,3 +129,33 @@ impl TestMaster {
         }
     }
 }
+
+impl TestMaster {
+    /// A master over the sets in `master_yaml` (the YAML under `master:`).
+    pub async fn with_sets(master_yaml: &str) -> Self {
+        TestMaster::from_yaml(&format!(
+            "name: m\ngrpc:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  level: error\nmaster:\n{master_yaml}"
+        ))
+        .await
+    }
+
+    pub async fn plain_channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.address))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+}
+
+/// Two in-process workers (sets `a` and `b`) behind one master.
+pub async fn two_sets() -> (TestWorker, TestWorker, TestMaster) {
+    let a = TestWorker::start().await;
+    let b = TestWorker::start().await;
+    let master = TestMaster::with_sets(&format!(
+        "  sets:\n    a: [{}]\n    b: [{}]\n  refresh: 200ms\n",
+        a.address, b.address
+    ))
+    .await;
+    (a, b, master)
+}

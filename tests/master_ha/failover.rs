@@ -1,23 +1,20 @@
-//! Two masters, real processes: kill one under load, the other serves.
+//! Masters and set leaders killed under load: a client of the master
+//! sees at most one retry, and nothing acknowledged is lost.
 //!
-//! Two standalone `distgo-worker` processes (sets `a` and `b`) register
-//! with two `distgo-master` processes, which know no set from their
-//! configuration: everything they route to, they learned from
+//! In the first test two standalone `distgo-worker` processes (sets `a`
+//! and `b`) register with two `distgo-master` processes, which know no set
+//! from their configuration: everything they route to, they learned from
 //! registrations. A client writes documents, always to the master it last
 //! reached and to the other one when that fails. Ten times, the master in
 //! use is SIGKILLed and restarted on its port: the client's first
 //! acknowledged write after each kill measures the failover. At the end
 //! both masters are killed and restarted: every acknowledged write and
-//! every placement must still be there (the masters keep none; the sets
-//! do, and the workers register again).
-
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
+//! every placement must still be there (these masters have no catalog
+//! group: each keeps its catalog in memory and finds again, by asking the
+//! sets, what it forgot; the workers register again).
 
 use std::{
-    fs,
     net::SocketAddr,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -30,123 +27,11 @@ use distgo_db::proto::master::{
         document_service_client::DocumentServiceClient,
     },
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
-/// One child process, killed when dropped.
-struct Node {
-    child: Child,
-    log: PathBuf,
-    address: SocketAddr,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Node {
-    /// Starts `binary` on `yaml` and waits (at most 20 s) for its
-    /// "listening" line.
-    fn start(binary: &str, dir: &Path, name: &str, yaml: &str) -> Node {
-        let config = dir.join(format!("{name}.yaml"));
-        let log = dir.join(format!("{name}.log"));
-        let _ = fs::remove_file(&log);
-        fs::write(&config, yaml).unwrap();
-        let child = Command::new(binary)
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Owned by a Node from here on, so a failed start still kills it.
-        let mut node = Node {
-            child,
-            log,
-            address: SocketAddr::from(([0, 0, 0, 0], 0)),
-        };
-        let started = Instant::now();
-        loop {
-            let text = fs::read_to_string(&node.log).unwrap_or_default();
-            if let Some(address) = text.lines().find_map(listening_address) {
-                node.address = address;
-                return node;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "{name} did not start; log:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `address` of a "distgo ... listening" JSON log line.
-fn listening_address(line: &str) -> Option<SocketAddr> {
-    let value: serde_json::Value = serde_json::from_str(line).ok()?;
-    let fields = value.get("fields")?;
-    let message = fields.get("message")?.as_str()?;
-    if !message.ends_with("listening") {
-        return None;
-    }
-    fields.get("address")?.as_str()?.parse().ok()
-}
-
-fn master_yaml(dir: &Path, name: &str, port: u16) -> String {
-    format!(
-        "name: {name}\ngrpc:\n  host: 127.0.0.1\n  port: {port}\n  timeout: 2s\n\
-         logging:\n  level: info\n  format: json\n  output: {}\nmaster:\n  refresh: 500ms\n",
-        dir.join(format!("{name}.log")).display()
-    )
-}
-
-fn worker_yaml(dir: &Path, name: &str, masters: &[SocketAddr]) -> String {
-    let list: Vec<String> = masters.iter().map(ToString::to_string).collect();
-    format!(
-        "name: {name}\ngrpc:\n  host: 127.0.0.1\n  port: 0\n\
-         logging:\n  level: info\n  format: json\n  output: {}\n\
-         master:\n  address: [{}]\n  set: {name}\n  interval: 200ms\n",
-        dir.join(format!("{name}.log")).display(),
-        list.join(", ")
-    )
-}
-
-async fn channel(address: SocketAddr) -> Option<Channel> {
-    Endpoint::from_shared(format!("http://{address}"))
-        .ok()?
-        .connect_timeout(Duration::from_millis(300))
-        .timeout(Duration::from_secs(1))
-        .connect()
-        .await
-        .ok()
-}
-
-/// Waits (bounded) until the master at `address` lists `count` workers.
-async fn wait_for_workers(address: SocketAddr, count: usize) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Some(ch) = channel(address).await {
-            let listed = ClusterServiceClient::new(ch)
-                .list_workers(ListWorkersRequest {})
-                .await
-                .map(|r| r.into_inner().workers.len())
-                .unwrap_or(0);
-            if listed >= count {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("master {address} never listed {count} workers");
-}
+use crate::nodes::{
+    Node, channel, free_port, leader, master_yaml, member_yaml, wait_for_workers, worker_yaml,
+};
 
 /// Writes document `id` through whichever master answers, starting with
 /// `masters[*current]`; returns when acknowledged (bounded: 20 s).
@@ -305,52 +190,6 @@ async fn killing_a_master_under_load_costs_one_retry_and_loses_nothing() {
         found += listed.documents.len();
     }
     assert_eq!(found, acked, "acknowledged writes lost (or duplicated)");
-}
-
-/// A free loopback port (the OS's pick; released for the process to bind).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn member_yaml(dir: &Path, id: u64, ports: &[u16; 3]) -> String {
-    let wal = dir.join(format!("wal-{id}"));
-    format!(
-        "name: r{id}\ngrpc:\n  host: 127.0.0.1\n  port: {}\n  timeout: 4s\n\
-         logging:\n  level: info\n  format: json\n  output: {}\n\
-         wal:\n  path: {}\n\
-         cluster:\n  node_id: {id}\n  bootstrap: {}\n  heartbeat: 50ms\n  election_timeout: 300ms..600ms\n\
-         \x20 peers:\n    1: 127.0.0.1:{}\n    2: 127.0.0.1:{}\n    3: 127.0.0.1:{}\n",
-        ports[id as usize - 1],
-        dir.join(format!("r{id}.log")).display(),
-        wal.display(),
-        id == 1,
-        ports[0],
-        ports[1],
-        ports[2]
-    )
-}
-
-/// The member that says it leads, if one does.
-async fn leader(ports: &[u16; 3]) -> Option<usize> {
-    use distgo_db::proto::replication::{
-        StatusRequest, replication_service_client::ReplicationServiceClient,
-    };
-    for (index, port) in ports.iter().enumerate() {
-        let Some(ch) = channel(SocketAddr::from(([127, 0, 0, 1], *port))).await else {
-            continue;
-        };
-        if let Ok(status) = ReplicationServiceClient::new(ch)
-            .status(StatusRequest {})
-            .await
-            && status.into_inner().state == "leader"
-        {
-            return Some(index);
-        }
-    }
-    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
