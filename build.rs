@@ -23,6 +23,7 @@ const PROTOS: &[&str] = &[
     "master/database/v1/transaction.proto",
     "master/database/v1/wal.proto",
     "master/cluster/v1/cluster.proto",
+    "master/admin/v1/admin.proto",
     "worker/replication/v1/replication.proto",
 ];
 

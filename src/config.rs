@@ -447,7 +447,7 @@ impl Default for RawLogging {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawWal {
+pub(crate) struct RawWal {
     path: Option<String>,
     sync: SyncPolicy,
     sync_interval: String,
@@ -488,7 +488,7 @@ impl Default for RawTransactions {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCluster {
+pub(crate) struct RawCluster {
     node_id: u64,
     peers: std::collections::BTreeMap<u64, String>,
     #[serde(default)]
@@ -614,23 +614,10 @@ impl RawConfig {
         if self.name.trim().is_empty() {
             return Err(ConfigError::invalid("name", "must not be empty"));
         }
-        let wal = self.wal.validate()?;
-        let cluster = self.cluster.map(RawCluster::validate).transpose()?;
-        if cluster.is_some() && wal.path.is_none() {
-            return Err(ConfigError::invalid(
-                "cluster",
-                "a replica set member needs wal.path: its vote and log must survive a restart",
-            ));
-        }
         let auth = self
             .auth
             .map_or(Ok(AuthConfig::default()), RawAuth::validate)?;
-        if auth.tokens_file.is_some() && cluster.as_ref().is_some_and(|c| c.token_file.is_none()) {
-            return Err(ConfigError::invalid(
-                "cluster.token_file",
-                "is required with auth.tokens_file: members call each other with an admin token",
-            ));
-        }
+        let (wal, cluster) = validate_log(self.wal, self.cluster, &auth)?;
         let grpc = self.grpc.validate(DEFAULT_WORKER_PORT)?;
         let metrics = match self.metrics {
             Some(raw) => raw.validate(grpc.host)?,
@@ -665,6 +652,31 @@ impl RawConfig {
             master,
         })
     }
+}
+
+/// Checks `wal.*` and `cluster.*` together: a replica set member (a
+/// worker, or a master in the catalog's group) keeps its vote and log on
+/// disk, and with tokens it needs one to present to its peers.
+pub(crate) fn validate_log(
+    wal: RawWal,
+    cluster: Option<RawCluster>,
+    auth: &AuthConfig,
+) -> Result<(WalConfig, Option<ClusterConfig>), ConfigError> {
+    let wal = wal.validate()?;
+    let cluster = cluster.map(RawCluster::validate).transpose()?;
+    if cluster.is_some() && wal.path.is_none() {
+        return Err(ConfigError::invalid(
+            "cluster",
+            "a replica set member needs wal.path: its vote and log must survive a restart",
+        ));
+    }
+    if auth.tokens_file.is_some() && cluster.as_ref().is_some_and(|c| c.token_file.is_none()) {
+        return Err(ConfigError::invalid(
+            "cluster.token_file",
+            "is required with auth.tokens_file: members call each other with an admin token",
+        ));
+    }
+    Ok((wal, cluster))
 }
 
 /// The worker's port when `grpc.port` is absent.

@@ -39,6 +39,12 @@ pub mod master {
     pub mod cluster {
         tonic::include_proto!("master.cluster.v1");
     }
+
+    /// Package `master.admin.v1`: distgo-db's own administration of the
+    /// masters (moving a database between sets); not part of the contract.
+    pub mod admin {
+        tonic::include_proto!("master.admin.v1");
+    }
 }
 
 /// The encoded `FileDescriptorSet` of every `.proto` file, for gRPC reflection.

@@ -1071,6 +1071,45 @@ fn a_master_is_recognised_and_spoken_to_under_its_own_package() {
 }
 
 #[test]
+fn db_move_moves_a_database_to_the_other_set_of_a_master() {
+    let a = Worker::start();
+    let b = Worker::start();
+    let master = Worker::start_master_over(&[&a, &b]);
+    master.run(&["db", "create", "shop"]).ok();
+    master.run(&["collection", "create", "shop/users"]).ok();
+    master
+        .run(&["doc", "create", "shop/users/ada", r#"{"name":"Ada"}"#])
+        .ok();
+    let (from, to, target) = if a.run(&["db", "get", "shop"]).code == 0 {
+        ("a", "b", &b)
+    } else {
+        ("b", "a", &a)
+    };
+    let moved = master
+        .run(&["db", "move", "shop", "--to", to])
+        .ok()
+        .to_owned();
+    assert!(
+        moved.starts_with(&format!("moved from {from} to {to}: 1 documents copied")),
+        "{moved}"
+    );
+    assert_eq!(
+        target.run(&["doc", "get", "shop/users/ada"]).ok().trim(),
+        r#"{"name":"Ada"}"#
+    );
+    assert_eq!(
+        master.run(&["doc", "get", "shop/users/ada"]).ok().trim(),
+        r#"{"name":"Ada"}"#
+    );
+    // A worker has no such service: the CLI says so (exit 1).
+    let refused = a
+        .run(&["db", "move", "shop", "--to", "b"])
+        .fails(1)
+        .to_owned();
+    assert!(refused.contains("UNIMPLEMENTED"), "{refused}");
+}
+
+#[test]
 fn the_wrong_api_for_the_address_exits_1_with_unimplemented() {
     let set = Worker::start();
     let master = Worker::start_master(&set);

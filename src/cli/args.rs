@@ -73,7 +73,7 @@ pub enum Format {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Databases: list, get, create, update, delete, export, import.
+    /// Databases: list, get, create, update, delete, export, import, move.
     #[command(subcommand, visible_alias = "database")]
     Db(DbCommand),
     /// Collections of a database.
@@ -156,6 +156,15 @@ pub enum DbCommand {
         /// How documents are sent.
         #[command(flatten)]
         load: LoadArgs,
+    },
+    /// Move a database to another replica set, online (a master only; needs
+    /// the admin role with auth).
+    Move {
+        /// The database.
+        database: String,
+        /// The replica set to move it to.
+        #[arg(long, value_name = "SET")]
+        to: String,
     },
 }
 

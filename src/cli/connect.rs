@@ -19,7 +19,10 @@ use tonic::{
 };
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::proto::replication::replication_service_client::ReplicationServiceClient;
+use crate::proto::{
+    master::admin::admin_service_client::AdminServiceClient,
+    replication::replication_service_client::ReplicationServiceClient,
+};
 
 use super::{
     api::{self, Api, Routed},
@@ -109,6 +112,10 @@ impl Clients {
     client!(
         /// `worker.replication.v1.ReplicationService` (replica set members).
         replication -> ReplicationServiceClient
+    );
+    client!(
+        /// `master.admin.v1.AdminService` (masters).
+        admin -> AdminServiceClient
     );
 }
 

@@ -1,4 +1,4 @@
-//! `distgo db list|get|create|update|delete`: one request each.
+//! `distgo db list|get|create|update|delete|move`: one request each.
 
 use prost_types::FieldMask;
 
@@ -8,11 +8,14 @@ use super::{
     error::CliError,
     paging::page_through,
     path::{Kind, last_id, resolve},
-    view::Deleted,
+    view::{Deleted, Moved},
 };
-use crate::proto::database::{
-    CreateDatabaseRequest, Database, DeleteDatabaseRequest, GetDatabaseRequest,
-    ListDatabasesRequest, UpdateDatabaseRequest,
+use crate::proto::{
+    database::{
+        CreateDatabaseRequest, Database, DeleteDatabaseRequest, GetDatabaseRequest,
+        ListDatabasesRequest, UpdateDatabaseRequest,
+    },
+    master::admin::MoveDatabaseRequest,
 };
 
 /// Runs a `db` subcommand (export and import live in [`super::dump`]).
@@ -88,6 +91,14 @@ pub async fn run(cx: &mut Context, command: DbCommand) -> Result<(), CliError> {
         }
         DbCommand::Import { file, rename, load } => {
             super::dump::import(cx, &file, rename.as_deref(), load).await?;
+        }
+        DbCommand::Move { database, to } => {
+            let request = MoveDatabaseRequest {
+                name: resolve(&database, Kind::Database)?,
+                to_set: to,
+            };
+            let moved = cx.clients.admin().move_database(request).await?;
+            cx.printer.one(&Moved::from(moved.into_inner()))?;
         }
     }
     Ok(())

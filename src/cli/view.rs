@@ -236,6 +236,65 @@ impl Show for Entry {
     }
 }
 
+/// The result of a move (`--output json`: these fields).
+#[derive(Debug, Serialize)]
+pub struct Moved {
+    /// The set it was on.
+    pub from_set: String,
+    /// The set it is on now.
+    pub to_set: String,
+    /// Documents copied before the replay.
+    pub copied_documents: i64,
+    /// Write-ahead log entries replayed onto the target.
+    pub replayed_entries: i64,
+    /// How long writes waited at most, in milliseconds.
+    pub write_pause_ms: f64,
+}
+
+impl From<crate::proto::master::admin::MoveDatabaseResponse> for Moved {
+    fn from(moved: crate::proto::master::admin::MoveDatabaseResponse) -> Self {
+        let pause = moved.write_pause.unwrap_or_default();
+        #[allow(clippy::cast_precision_loss)] // milliseconds, for people
+        let write_pause_ms = pause.seconds as f64 * 1e3 + f64::from(pause.nanos) / 1e6;
+        Moved {
+            from_set: moved.from_set,
+            to_set: moved.to_set,
+            copied_documents: moved.copied_documents,
+            replayed_entries: moved.replayed_entries,
+            write_pause_ms,
+        }
+    }
+}
+
+impl Show for Moved {
+    const COLUMNS: &'static [&'static str] = &["FROM", "TO", "COPIED", "REPLAYED", "PAUSE"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.from_set.clone(),
+            self.to_set.clone(),
+            self.copied_documents.to_string(),
+            self.replayed_entries.to_string(),
+            format!("{:.1}ms", self.write_pause_ms),
+        ]
+    }
+
+    fn alone(&self) -> Option<String> {
+        Some(format!(
+            "moved from {} to {}: {} documents copied, {} log entries replayed, writes paused {:.1} ms",
+            self.from_set,
+            self.to_set,
+            self.copied_documents,
+            self.replayed_entries,
+            self.write_pause_ms
+        ))
+    }
+
+    fn view<S: Serializer>(&self, _raw: bool, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialize(serializer)
+    }
+}
+
 /// The result of a delete.
 #[derive(Debug, Serialize)]
 pub struct Deleted {

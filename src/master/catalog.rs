@@ -1,53 +1,59 @@
 //! # The catalog: which replica set holds which database
 //!
-//! The master keeps **no catalog of its own on disk**. The truth is in the
-//! sets: a database exists on the set whose `ListDatabases` shows it, and
-//! nowhere else. The master holds a *cache* of that truth (database →
-//! set), rebuilt from every set's listing each `master.refresh`, and
-//! checked whenever it could be wrong:
+//! Where each database lives is written down in the **placements**
+//! ([`super::placements`]): documents of a replica set whose members are
+//! the masters themselves, replicated by the same Raft code as a worker's
+//! data. Each master keeps a *cache* of them (database → set), filled as it
+//! routes and rebuilt each `master.refresh` from the placements and every
+//! set's listing, and checked whenever it could be wrong:
 //!
 //! ```text
-//!   route(db) ── cached? ──yes──▶ that set ──answer──▶ "databases/db not found"? ──▶ locate, retry once
+//!   route(db) ── cached? ──yes──▶ that set ──answer──▶ "databases/db not found"? ──▶ find again, retry once
 //!                  │ no
 //!                  ▼
-//!               locate: GetDatabase on every set at once
-//!                  ├─ found on S ──▶ S (cached)
-//!                  ├─ nowhere, some set unreachable ──▶ UNAVAILABLE (it may be there)
-//!                  └─ nowhere ──▶ place(db): that set answers NOT_FOUND itself
+//!               find: the placement of db (one linearizable read)
+//!                  ├─ placed on S ──▶ S (cached)
+//!                  └─ no placement: GetDatabase on every set at once
+//!                       ├─ found on S ──▶ S (placed, cached)
+//!                       ├─ nowhere, some set unreachable ──▶ UNAVAILABLE (it may be there)
+//!                       └─ nowhere ──▶ place(db): that set answers NOT_FOUND itself
 //! ```
 //!
-//! ## Why no catalog of its own
+//! ## Why the placements are replicated
 //!
-//! A catalog the master owns must survive its restart and be shared by its
-//! HA peers: a replicated log of its own (a Raft group of masters). A
-//! catalog *derived from the sets* needs neither: the sets are already
-//! replicated and durable, so a restarted master knows every placement as
-//! soon as it has listed them, and any number of masters are
-//! interchangeable: none leads, none needs the others. The price:
+//! The sets alone could say where a database *is* (ask each one), and
+//! masters that only cached their listings would need no log of their own.
+//! But a cache miss would cost a round of lookups on every set, two masters
+//! could not agree on `least_loaded` placement, and a database could never
+//! be *moved*: during a move it is on two sets, and only a record that all
+//! masters share can say which one serves it. So the placements are a
+//! replicated log the masters agree on, and a master that dies takes
+//! nothing with it. Databases that have no placement (made on a set
+//! directly, or through a master whose catalog is in memory and was
+//! restarted) are still found by asking the sets, and placed then.
 //!
-//! - a cache miss costs one round of GetDatabase to every set (once per
-//!   database per master, then cached);
-//! - the cache may be stale (a database deleted through *another* master);
-//!   a stale entry answers "not found" from the old set, which makes this
-//!   master locate again and retry once, so the client never sees it;
-//! - two masters must place a new database on the *same* set, or a
-//!   concurrent create of the same id through both could make two. That is
-//!   what [`Placement::Hash`] guarantees with no coordination.
+//! The cache may be stale (a database deleted through *another* master); a
+//! stale entry answers "not found" from the old set, which makes this
+//! master find it again and retry once, so the client never sees it.
 //!
 //! ## Placement
 //!
 //! - **`hash`** (default): rendezvous hashing. Every set gets the score
 //!   `SHA-256(set name, 0, database id)`; the highest score wins. Every
 //!   master computes the same set for the same id, the split is even in
-//!   expectation, and adding a set moves only new placements (existing
-//!   databases stay where they are and are found by locating).
-//! - **`least_loaded`**: the set with the fewest databases in this master's
-//!   cache (ties: the first name). Even splits exactly, but two masters can
-//!   disagree: safe with one master, or when creates go through one.
+//!   expectation, and adding a set moves only new placements.
+//! - **`least_loaded`**: the set with the fewest placed databases (ties:
+//!   the first name). Before choosing, the master reads every placement,
+//!   so creates through different masters of one catalog group still split
+//!   exactly (100 creates round-robin through three masters: 50/50); two
+//!   creates at the very same moment through two masters may pick the
+//!   same set.
 //!
 //! A CreateDatabase is first sent to the set that already holds the id, if
-//! any (which answers ALREADY_EXISTS in its own words), and otherwise to
-//! the placed set.
+//! any (which answers ALREADY_EXISTS in its own words); otherwise the
+//! placement is recorded first (the first master to place an id wins, so
+//! two masters creating the same id at once send both creates to one set,
+//! which makes one) and the create goes to that set.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -58,6 +64,8 @@ use tonic::{Code, Status, metadata::MetadataMap};
 use super::{
     config::Placement,
     forward::{self, Hop},
+    moving::SWITCH_POLL,
+    placements::Placements,
     sets::{ReplicaSet, Sets},
 };
 use crate::{
@@ -74,22 +82,30 @@ const GET_DATABASE: &str = "/worker.database.v1.DatabaseService/GetDatabase";
 const LIST_DATABASES: &str = "/worker.database.v1.DatabaseService/ListDatabases";
 const STATUS: &str = "/worker.replication.v1.ReplicationService/Status";
 
-/// database id → the set holding it, as last seen.
+/// database id → the set holding it: replicated in [`Placements`], cached
+/// here.
 #[derive(Debug)]
 pub struct Catalog {
     sets: Arc<Sets>,
     placement: Placement,
+    placements: Arc<Placements>,
     cache: RwLock<HashMap<String, String>>,
 }
 
 impl Catalog {
-    /// An empty cache over `sets`.
-    pub fn new(sets: Arc<Sets>, placement: Placement) -> Self {
+    /// An empty cache over `sets` and the replicated `placements`.
+    pub fn new(sets: Arc<Sets>, placement: Placement, placements: Arc<Placements>) -> Self {
         Catalog {
             sets,
             placement,
+            placements,
             cache: RwLock::default(),
         }
+    }
+
+    /// The replicated placements behind the cache.
+    pub fn placements(&self) -> &Arc<Placements> {
+        &self.placements
     }
 
     /// The sets this catalog places on.
@@ -123,6 +139,15 @@ impl Catalog {
         counts
     }
 
+    /// Brings the cache up to every placement the masters have made, so
+    /// that `least_loaded` counts what every master placed, not only this
+    /// one (one linearizable read of the placements).
+    pub async fn sync_placements(&self) -> Result<(), Status> {
+        let placed = self.placements.all().await?;
+        self.cache.write().extend(placed);
+        Ok(())
+    }
+
     /// The set a new database `db` goes to; `None` when no set is known.
     pub fn place(&self, db: &str) -> Option<Arc<ReplicaSet>> {
         let names = self.sets.names();
@@ -138,15 +163,76 @@ impl Catalog {
         self.sets.get(&chosen)
     }
 
-    /// The set holding `db`: cached, else located, else the one it would be
-    /// placed on (which answers NOT_FOUND for it).
+    /// The set holding `db`: cached, else placed or located, else the one
+    /// it would be placed on (which answers NOT_FOUND for it).
     pub async fn route(&self, db: &str, hop: &Hop) -> Result<Arc<ReplicaSet>, Status> {
         if let Some(set) = self.cached(db) {
             return Ok(set);
         }
-        match self.locate(db, hop).await? {
+        match self.find(db, hop).await? {
             Some(set) => Ok(set),
             None => self.place(db).ok_or_else(no_sets),
+        }
+    }
+
+    /// The set holding `db` by its placement, or, for a database that has
+    /// none (made on a set directly, or before the catalog was
+    /// replicated), by asking every set; what is found is placed, so the
+    /// next lookup is one read.
+    pub async fn find(&self, db: &str, hop: &Hop) -> Result<Option<Arc<ReplicaSet>>, Status> {
+        if let Some(name) = self.placements.lookup(db).await? {
+            let set = self.sets.get(&name).ok_or_else(|| unknown_set(db, &name))?;
+            self.insert(db, &name);
+            return Ok(Some(set));
+        }
+        let Some(set) = self.locate(db, hop).await? else {
+            return Ok(None);
+        };
+        if let Err(status) = self.placements.place(db, set.name()).await {
+            tracing::warn!(database = db, set = set.name(), %status, "cannot record a located database");
+        }
+        Ok(Some(set))
+    }
+
+    /// [`Catalog::find`], but while the placement says a move is under way,
+    /// waits (within the request's deadline) for it to switch.
+    pub async fn find_settled(
+        &self,
+        db: &str,
+        hop: &Hop,
+    ) -> Result<Option<Arc<ReplicaSet>>, Status> {
+        while let Some(target) = self
+            .placements
+            .placement(db)
+            .await?
+            .and_then(|p| p.moving_to)
+        {
+            if hop.remaining() <= SWITCH_POLL {
+                return Err(Error::Unavailable(format!(
+                    "databases/{db} is being moved to replica set {target}; retry"
+                ))
+                .into());
+            }
+            tokio::time::sleep(SWITCH_POLL).await;
+        }
+        self.find(db, hop).await
+    }
+
+    /// Places the new database `db` on `set`, unless another master placed
+    /// it first: the set that holds its placement.
+    pub async fn record(&self, db: &str, set: &ReplicaSet) -> Result<Arc<ReplicaSet>, Status> {
+        let name = self.placements.place(db, set.name()).await?;
+        self.insert(db, &name);
+        self.sets.get(&name).ok_or_else(|| unknown_set(db, &name))
+    }
+
+    /// Forgets `db` here and in the placements (it was deleted).
+    pub async fn remove(&self, db: &str) {
+        self.forget(db);
+        if let Err(status) = self.placements.remove(db).await {
+            // The set deleted it, so routing finds nothing either way; the
+            // stale placement is overwritten if the id is made again.
+            tracing::warn!(database = db, %status, "cannot remove the placement of a deleted database");
         }
     }
 
@@ -183,6 +269,7 @@ impl Catalog {
         let hop = Hop::new(&MetadataMap::new(), timeout, false);
         let sets = self.sets.all();
         let listings = join_all(sets.iter().map(|set| self.refresh_set(set, &hop))).await;
+        let placed = self.placements.all().await;
         let mut cache = self.cache.write();
         for (set, listing) in sets.iter().zip(listings) {
             match listing {
@@ -196,6 +283,12 @@ impl Catalog {
                     tracing::warn!(set = set.name(), %status, "catalog refresh: set did not answer");
                 }
             }
+        }
+        // Placements win over listings: a database being made is placed
+        // before its set lists it.
+        match placed {
+            Ok(placed) => cache.extend(placed),
+            Err(status) => tracing::warn!(%status, "catalog refresh: placements not read"),
         }
     }
 
@@ -246,6 +339,15 @@ fn score(set: &str, db: &str) -> [u8; 8] {
     first
 }
 
+/// UNAVAILABLE: `db` is placed on a set no worker has registered (yet).
+fn unknown_set(db: &str, set: &str) -> Status {
+    Error::Unavailable(format!(
+        "database {db} is placed on replica set {set:?}, which this master does not know yet: \
+         configure it in master.sets or let its workers register"
+    ))
+    .into()
+}
+
 /// UNAVAILABLE: a master that knows no set cannot serve data.
 pub fn no_sets() -> Status {
     Error::Unavailable(
@@ -260,6 +362,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::master::MasterConfig;
 
     fn two_sets() -> Arc<Sets> {
         Arc::new(Sets::configured(&BTreeMap::from([
@@ -268,10 +371,16 @@ mod tests {
         ])))
     }
 
-    #[test]
-    fn hash_placement_is_the_same_everywhere_and_uses_both_sets() {
-        let one = Catalog::new(two_sets(), Placement::Hash);
-        let other = Catalog::new(two_sets(), Placement::Hash);
+    /// A catalog of one, in memory: the master's default.
+    async fn placements() -> Arc<Placements> {
+        let config = MasterConfig::from_yaml("name: m\n").unwrap();
+        Arc::new(Placements::open(&config, Default::default()).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn hash_placement_is_the_same_everywhere_and_uses_both_sets() {
+        let one = Catalog::new(two_sets(), Placement::Hash, placements().await);
+        let other = Catalog::new(two_sets(), Placement::Hash, placements().await);
         let mut on_a = 0;
         for i in 0..100 {
             let db = format!("db{i}");
@@ -282,12 +391,44 @@ mod tests {
         assert!((30..=70).contains(&on_a), "{on_a} of 100 on set a");
     }
 
-    #[test]
-    fn least_loaded_placement_fills_the_emptier_set() {
-        let catalog = Catalog::new(two_sets(), Placement::LeastLoaded);
+    #[tokio::test]
+    async fn least_loaded_placement_fills_the_emptier_set() {
+        let catalog = Catalog::new(two_sets(), Placement::LeastLoaded, placements().await);
         catalog.insert("x", "a");
         assert_eq!(catalog.place("y").unwrap().name(), "b");
         catalog.insert("y", "b");
         assert_eq!(catalog.place("z").unwrap().name(), "a");
+    }
+
+    #[tokio::test]
+    async fn the_first_placement_of_a_database_wins_and_is_found_again() {
+        let placements = placements().await;
+        let sets = two_sets();
+        let catalog = Catalog::new(sets.clone(), Placement::Hash, placements.clone());
+        let a = sets.get("a").unwrap();
+        let b = sets.get("b").unwrap();
+        assert_eq!(catalog.record("shop", &a).await.unwrap().name(), "a");
+        // A second master choosing another set for the same id loses.
+        let other = Catalog::new(sets.clone(), Placement::Hash, placements.clone());
+        assert_eq!(other.record("shop", &b).await.unwrap().name(), "a");
+        assert_eq!(
+            placements.lookup("shop").await.unwrap().as_deref(),
+            Some("a")
+        );
+        assert_eq!(placements.lookup("other").await.unwrap(), None);
+        catalog.record("other", &b).await.unwrap();
+        let all = placements.all().await.unwrap();
+        assert_eq!(
+            all.into_iter().collect::<Vec<_>>(),
+            [
+                ("other".to_owned(), "b".to_owned()),
+                ("shop".to_owned(), "a".to_owned())
+            ]
+        );
+        catalog.remove("shop").await;
+        assert_eq!(placements.lookup("shop").await.unwrap(), None);
+        assert!(catalog.cached("shop").is_none());
+        // Removing what is gone is fine.
+        placements.remove("shop").await.unwrap();
     }
 }

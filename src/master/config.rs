@@ -25,6 +25,15 @@
 //!     ca_file: /etc/distgo/ca.pem
 //!     server_name: worker.internal   # optional; default: the host of each member address
 //!   workers_token_file: /etc/distgo/master-token   # the token every call to a worker carries
+//! wal:                    # the catalog's log, as the worker's wal.*; no path: in memory
+//!   path: data/master-1
+//! cluster:                # the masters' catalog group, as the worker's cluster.*; absent: a catalog of one
+//!   node_id: 1
+//!   bootstrap: true       # on one master: form the group at its first start
+//!   peers:                # every master of the group, this one included
+//!     1: 127.0.0.1:55056
+//!     2: 127.0.0.1:55057
+//!     3: 127.0.0.1:55058
 //! ```
 //!
 //! | key | type | default | meaning |
@@ -37,6 +46,8 @@
 //! | `master.workers_tls.ca_file` | path | none: plaintext | the workers serve TLS: call them over TLS, trusting the PEM CA certificates in this file (and presenting the master's own `grpc.tls` certificate, if it has one, for workers with `grpc.tls.client_ca`) |
 //! | `master.workers_tls.server_name` | DNS name or IP | the host of each member address | the name every worker's certificate must carry |
 //! | `master.workers_token_file` | path | none: the client's token is passed on | a file whose first line is the token every call to a worker carries, in place of the client's: an `admin` token of the workers' `auth.tokens_file`. Needs `auth.tokens_file`, since the master then is the only check of who may do what |
+//! | `wal.*` | | | the catalog's log ([`super::placements`]), every key as the worker's `wal.*`; without `wal.path` the catalog is kept in memory and a restarted master finds databases by asking the sets |
+//! | `cluster.*` | | none: a catalog of one | the masters that keep the catalog together, every key as the worker's `cluster.*` (`node_id`, `peers` listing the masters' own addresses, `bootstrap`, `heartbeat`, `election_timeout`, `token_file`, ...); needs `wal.path`, and is refused beside `grpc.tls` (catalog writes between masters are plaintext) |
 //!
 //! Parsing reuses the worker's own pieces (`RawGrpc`, `RawLogging`,
 //! `RawAuth`, the error wording of [`ConfigError`]), so a key that both
@@ -54,9 +65,9 @@ use serde::Deserialize;
 
 use crate::{
     config::{
-        AuthConfig, ConfigError, GrpcConfig, LoggingConfig, OutboundTls, RawAuth, RawGrpc,
-        RawLogging, RawOutboundTls, check_peer_address, parse_duration, parse_yaml, read_file,
-        token_file,
+        AuthConfig, ClusterConfig, Config, ConfigError, GrpcConfig, LoggingConfig, OutboundTls,
+        RawAuth, RawCluster, RawGrpc, RawLogging, RawOutboundTls, RawWal, WalConfig,
+        check_peer_address, parse_duration, parse_yaml, read_file, token_file, validate_log,
     },
     names::{IdKind, check_id},
 };
@@ -80,6 +91,10 @@ pub struct MasterConfig {
     pub auth: AuthConfig,
     /// Replica sets, placement and refresh.
     pub master: MasterSection,
+    /// `wal.*`: where the catalog's log is kept (`None` path: in memory).
+    pub wal: WalConfig,
+    /// `cluster.*`: the masters' catalog group; `None`: a catalog of one.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `master.*`
@@ -122,6 +137,9 @@ struct RawMasterConfig {
     auth: Option<RawAuth>,
     #[serde(default)]
     master: RawMaster,
+    #[serde(default)]
+    wal: RawWal,
+    cluster: Option<RawCluster>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +192,16 @@ impl RawMasterConfig {
             .auth
             .map_or(Ok(AuthConfig::default()), RawAuth::validate)?;
         let master = self.master.validate()?;
+        let (wal, cluster) = validate_log(self.wal, self.cluster, &auth)?;
+        let grpc = self.grpc.validate(DEFAULT_MASTER_PORT)?;
+        if cluster.is_some() && grpc.tls.is_some() {
+            // The Raft calls between masters would speak TLS, but a catalog
+            // write sent to the leading master would not.
+            return Err(invalid(
+                "cluster",
+                "a catalog group of masters does not speak TLS yet: remove grpc.tls or cluster",
+            ));
+        }
         if master.workers_token_file.is_some() && auth.tokens_file.is_none() {
             // The workers see the master's token, not the client's: without
             // tokens of its own the master would lend its role to anyone.
@@ -184,11 +212,32 @@ impl RawMasterConfig {
         }
         Ok(MasterConfig {
             name: self.name,
-            grpc: self.grpc.validate(DEFAULT_MASTER_PORT)?,
+            grpc,
             logging: self.logging.validate()?,
             auth,
             master,
+            wal,
+            cluster,
         })
+    }
+}
+
+impl MasterConfig {
+    /// The catalog's member, described as a worker's configuration: the
+    /// catalog is a replica set whose members are the masters, on the
+    /// worker's own log, store and Raft code ([`super::placements`]).
+    pub fn catalog_member(&self) -> Config {
+        Config {
+            name: self.name.clone(),
+            grpc: self.grpc.clone(),
+            logging: self.logging.clone(),
+            wal: self.wal.clone(),
+            transactions: crate::txn::Limits::default(),
+            auth: self.auth.clone(),
+            cluster: self.cluster.clone(),
+            metrics: None,
+            master: None,
+        }
     }
 }
 
@@ -277,6 +326,30 @@ mod tests {
         assert_eq!(tls.ca_file, Path::new("ca.pem"));
         assert_eq!(tls.server_name.as_deref(), Some("w.internal"));
         assert_eq!(config.master.workers_token_file.unwrap(), Path::new("tok"));
+    }
+
+    #[test]
+    fn the_catalog_fixtures_are_one_group_of_three_masters() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/master/catalog");
+        let configs: Vec<MasterConfig> = (1..=3)
+            .map(|n| MasterConfig::load(&dir.join(format!("master-{n}.yaml"))).unwrap())
+            .collect();
+        let first = configs[0].cluster.clone().unwrap();
+        let mut bootstraps = 0;
+        for (index, config) in configs.iter().enumerate() {
+            let cluster = config.cluster.as_ref().unwrap();
+            assert_eq!(cluster.node_id, index as u64 + 1);
+            assert_eq!(cluster.peers, first.peers, "the same group everywhere");
+            let own = format!("127.0.0.1:{}", config.grpc.port);
+            assert_eq!(
+                cluster.peers[&cluster.node_id], own,
+                "its own entry is its port"
+            );
+            assert!(config.wal.path.is_some());
+            assert_eq!(config.master.sets, configs[0].master.sets);
+            bootstraps += usize::from(cluster.bootstrap);
+        }
+        assert_eq!(bootstraps, 1, "exactly one master forms the group");
     }
 
     /// Every file in `fixtures/master/bad/` starts with `# expect: MESSAGE`.

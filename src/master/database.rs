@@ -4,10 +4,10 @@
 //! - **CreateDatabase** picks the id when the client sent none (20
 //!   characters of `[a-z0-9]`, as a worker would), so that it can place
 //!   it, then sends the create to the set that already holds that id if
-//!   any (its ALREADY_EXISTS is the answer), else to the placed set
-//!   ([`super::catalog`]). The catalog learns the placement when the set
-//!   has created it.
-//! - **DeleteDatabase** forgets the placement only after the set has
+//!   any (its ALREADY_EXISTS is the answer), else records the placement in
+//!   the replicated catalog ([`super::placements`]: the first master to
+//!   place an id wins) and sends the create to that set.
+//! - **DeleteDatabase** removes the placement only after the set has
 //!   deleted the database: a failed delete leaves it routable.
 //! - **ListDatabases** merges every set's listing ([`super::merge`]).
 //! - **GetDatabase** and **UpdateDatabase** are routed like any request.
@@ -111,9 +111,15 @@ impl DatabaseService for MasterDatabases {
         };
         let hop = self.router.hop(&request, CREATE);
         let catalog = self.router.catalog();
-        let set = match catalog.locate(&db, &hop).await? {
+        let set = match catalog.find(&db, &hop).await? {
             Some(holder) => holder,
-            None => catalog.place(&db).ok_or_else(no_sets)?,
+            None => {
+                if self.placing.is_some() {
+                    catalog.sync_placements().await?;
+                }
+                let chosen = catalog.place(&db).ok_or_else(no_sets)?;
+                catalog.record(&db, &chosen).await?
+            }
         };
         let created: Response<Database> = self
             .router
@@ -144,7 +150,7 @@ impl DatabaseService for MasterDatabases {
         let name = request.get_ref().name.clone();
         let deleted = self.router.unary(&name, DELETE, request).await?;
         if let Some(db) = database_of(&name) {
-            self.router.catalog().forget(db);
+            self.router.catalog().remove(db).await;
         }
         Ok(deleted)
     }

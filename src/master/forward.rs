@@ -108,6 +108,12 @@ impl Hop {
         }
     }
 
+    /// With header `key` (value `1`) on every call of this hop.
+    pub fn with(mut self, key: &'static str) -> Self {
+        self.metadata.insert(key, MetadataValue::from_static("1"));
+        self
+    }
+
     /// What remains of the deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
@@ -262,12 +268,17 @@ where
 
 /// A call that failed in the connection rather than in the worker is
 /// UNAVAILABLE, like a connection that could not be opened. tonic makes
-/// such a status itself, as UNKNOWN "transport error" with the cause as its
-/// source; a status the worker sent has no source. (Seen with mutual TLS:
-/// under TLS 1.3 a worker refuses a missing client certificate only after
-/// the master has sent its request, and the call breaks.)
+/// such a status itself, as UNKNOWN "transport error" or CANCELLED
+/// "operation was canceled" with the cause as its source; a status the
+/// worker sent has no source. (Seen with mutual TLS: under TLS 1.3 a
+/// worker refuses a missing client certificate only after the master has
+/// sent its request, and the call breaks; and when a worker is killed
+/// under a call.)
 fn broken_connection(status: Status, address: &str) -> Status {
-    if status.code() != Code::Unknown {
+    // hyper reports a connection that closed under a call (the worker was
+    // killed mid-request) as CANCELLED "operation was canceled", also with
+    // a local source: the write's outcome is unknown, as with UNKNOWN.
+    if !matches!(status.code(), Code::Unknown | Code::Cancelled) {
         return status;
     }
     let Some(cause) = std::error::Error::source(&status).map(describe) else {
@@ -316,6 +327,21 @@ mod tests {
     };
 
     const FORGET: &str = "/worker.cluster.v1.ClusterService/ForgetConnection";
+
+    #[test]
+    fn a_call_broken_in_the_connection_is_unavailable_and_a_workers_answer_is_not() {
+        for code in [Code::Unknown, Code::Cancelled] {
+            let mut local = Status::new(code, "operation was canceled");
+            let cause = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "peer gone");
+            local.set_source(Arc::new(cause));
+            let mapped = broken_connection(local, "127.0.0.1:1");
+            assert_eq!(mapped.code(), Code::Unavailable, "{code:?}");
+            assert!(mapped.message().contains("127.0.0.1:1"), "{mapped:?}");
+            // The same code sent by the worker itself (no source) stands.
+            let sent = broken_connection(Status::new(code, "from the worker"), "127.0.0.1:1");
+            assert_eq!(sent.code(), code);
+        }
+    }
 
     /// A member that refuses, without naming a leader, until the set as a
     /// whole has refused `refusals` calls: an election that takes long.

@@ -9,9 +9,14 @@
 //!    way, so the client gets exactly the INVALID_ARGUMENT (with all its
 //!    field violations) that a worker gives;
 //! 2. finds the set ([`Catalog::route`]) and forwards ([`forward::unary`]);
-//! 3. if the set answers that the *database* is not found while the
-//!    master had it cached there, the entry was stale: it locates the
-//!    database again and, if another set has it, retries there once.
+//! 3. if the set answers NOT_FOUND, the answer may come from the wrong set
+//!    (a stale cache entry, or the source of a move that has fenced it):
+//!    the master reads the database's placement and, if it names another
+//!    set (or a move that has fenced this one: then it waits, within the
+//!    deadline, for the move to switch), retries there once. A database
+//!    with no placement is looked for on every set, but only when the set
+//!    said the database itself is missing. A NOT_FOUND that stands costs
+//!    one placement read.
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,8 +29,11 @@ use super::{
 };
 use crate::{
     names::{IdKind, check_id},
+    proto::master::database::{Database, GetDatabaseRequest},
     server::methods::{self, Kind},
 };
+
+const GET_DATABASE: &str = "/worker.database.v1.DatabaseService/GetDatabase";
 
 /// Forwards requests to the set of their database.
 #[derive(Clone, Debug)]
@@ -43,6 +51,11 @@ impl Router {
     /// The catalog routed by.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// `grpc.timeout`: how long one forwarded call may take at most.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The hop of a request to the worker method `path`.
@@ -72,21 +85,62 @@ impl Router {
             let set = self.any_set()?;
             return self.send(&set, &hop, path, message).await;
         };
-        let cached = self.catalog.cached(db).is_some();
         let set = self.catalog.route(db, &hop).await?;
         let answer = self.send(&set, &hop, path, message.clone()).await;
         match answer {
-            Err(status) if cached && says_database_missing(&status, db) => {
-                self.catalog.forget(db);
-                match self.catalog.locate(db, &hop).await? {
-                    Some(other) if other.name() != set.name() => {
-                        self.send(&other, &hop, path, message).await
-                    }
-                    _ => Err(status),
+            Err(status) if status.code() == Code::NotFound => {
+                match self.elsewhere(db, &set, &hop, &status).await? {
+                    Some(other) => self.send(&other, &hop, path, message).await,
+                    None => Err(status),
                 }
             }
             answer => answer,
         }
+    }
+
+    /// After `set` answered NOT_FOUND for something in `db`: the set that
+    /// holds `db` instead, if the answer came from the wrong one (a stale
+    /// cache, or a move that fenced the source); `None` if it stands.
+    async fn elsewhere(
+        &self,
+        db: &str,
+        set: &ReplicaSet,
+        hop: &Hop,
+        status: &Status,
+    ) -> Result<Option<Arc<ReplicaSet>>, Status> {
+        let placement = self.catalog.placements().placement(db).await?;
+        let found = match placement {
+            // Moving away from the set that answered: the answer stands
+            // until the source is fenced; then wait for the switch.
+            Some(p) if p.moving_to.is_some() && p.set == set.name() => {
+                if self.holds(set, db, hop).await {
+                    return Ok(None);
+                }
+                self.catalog.find_settled(db, hop).await?
+            }
+            Some(p) if p.moving_to.is_some() || p.set != set.name() => {
+                self.catalog.find_settled(db, hop).await?
+            }
+            Some(_) => return Ok(None),
+            // Not placed: only a missing database can mean another set.
+            None if says_database_missing(status, db) => {
+                self.catalog.forget(db);
+                self.catalog.find(db, hop).await?
+            }
+            None => return Ok(None),
+        };
+        Ok(found.filter(|other| other.name() != set.name()))
+    }
+
+    /// Whether `set` holds database `db` (an unreachable set is taken to:
+    /// its first answer then stands).
+    async fn holds(&self, set: &ReplicaSet, db: &str, hop: &Hop) -> bool {
+        let request = GetDatabaseRequest {
+            name: format!("databases/{db}"),
+        };
+        let answer: Result<Response<Database>, Status> =
+            self.send(set, hop, GET_DATABASE, request).await;
+        !matches!(answer, Err(status) if status.code() == Code::NotFound)
     }
 
     /// Sends to one set, wrapping the answer for tonic.

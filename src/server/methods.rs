@@ -231,6 +231,11 @@ pub const MASTER_METHODS: &[Method] = &[
         Kind::Write,
         Role::Admin,
     ),
+    m(
+        "/master.admin.v1.AdminService/MoveDatabase",
+        Kind::Write,
+        Role::Admin,
+    ),
 ];
 
 /// The method at `path`, if the worker or the master serves it. A

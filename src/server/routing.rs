@@ -62,13 +62,27 @@ pub struct RoutingLayer {
     /// `grpc.timeout`: with the client's `grpc-timeout`, the deadline a
     /// forward must answer before.
     timeout: Duration,
+    /// Only requests whose path starts with this are routed.
+    scope: &'static str,
 }
 
 impl RoutingLayer {
     /// Routing for the member that holds `replica`, whose requests are
     /// bounded by `timeout`.
     pub fn new(replica: Arc<Replica>, timeout: Duration) -> Self {
-        RoutingLayer { replica, timeout }
+        RoutingLayer {
+            replica,
+            timeout,
+            scope: "/",
+        }
+    }
+
+    /// Routes only the requests whose path starts with `scope`: a master
+    /// routes the `/worker.` services of its catalog member this way and
+    /// answers its own `/master.` services itself.
+    pub fn only_under(mut self, scope: &'static str) -> Self {
+        self.scope = scope;
+        self
     }
 }
 
@@ -80,6 +94,7 @@ impl<S> Layer<S> for RoutingLayer {
             inner,
             replica: self.replica.clone(),
             timeout: self.timeout,
+            scope: self.scope,
         }
     }
 }
@@ -90,6 +105,7 @@ pub struct Routing<S> {
     inner: S,
     replica: Arc<Replica>,
     timeout: Duration,
+    scope: &'static str,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
@@ -110,7 +126,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let replica = self.replica.clone();
-        if replica.raft().is_none() {
+        if replica.raft().is_none() || !request.uri().path().starts_with(self.scope) {
             return Box::pin(self.inner.call(request));
         }
         // The inner service was made ready for this call; keep it for the

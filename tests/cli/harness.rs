@@ -65,10 +65,19 @@ impl Worker {
 
     /// A master (`distgo-master`) in front of `set`, one replica set `a`.
     pub fn start_master(set: &Worker) -> Self {
+        Self::start_master_over(&[set])
+    }
+
+    /// A master over `sets`, named `a`, `b`, ... in order.
+    pub fn start_master_over(sets: &[&Worker]) -> Self {
+        let listed: String = sets
+            .iter()
+            .zip('a'..)
+            .map(|(set, name)| format!("    {name}: [{}]\n", set.address))
+            .collect();
         let yaml = format!(
             "name: m\ngrpc:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  level: error\n\
-             master:\n  sets:\n    a: [{}]\n",
-            set.address
+             master:\n  sets:\n{listed}"
         );
         Self::serve_on_thread(move |listener, stopped| async move {
             let config = MasterConfig::from_yaml(&yaml).expect("a valid master config");

@@ -9,8 +9,10 @@
 //! |---|---|
 //! | [`nodes`] | the processes, their YAML, and bounded waits |
 //! | [`failover`] | masters without a catalog group, a set's leader change behind a master, registrations expiring |
+//! | [`catalog_group`] | three masters keeping the catalog in their own Raft group: placements survive leader kills and a full restart |
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test's unwrap is its assertion
 
+mod catalog_group;
 mod failover;
 mod nodes;
