@@ -20,17 +20,26 @@ cluster-test *ARGS:
     CLUSTER_KILLS="${CLUSTER_KILLS:-20}" CLUSTER_SOAK_SECS="${CLUSTER_SOAK_SECS:-300}" CLUSTER_SNAPSHOT_WRITES="${CLUSTER_SNAPSHOT_WRITES:-10000}" cargo test -p distgo-db --test cluster -- --nocapture {{ARGS}}
 
 # `just cluster` runs the three members of fixtures/cluster in the
-# foreground, each line prefixed with its member's name. Non-interactive
-# bash starts background jobs with SIGINT ignored, so Ctrl-C reaches only
-# this script, whose trap stops the members with SIGTERM (an orderly
-# drain) and waits for them. A member killed by hand leaves the other two
-# running; restart it with its own file (see src/replication/raft/mod.rs).
+# foreground, each line prefixed with its member's name; `just cluster
+# full` runs nine processes: the two sets of fixtures/cluster/full (a on
+# 56001-56003, b on 56011-56013) and the three masters of
+# fixtures/master/catalog (55056-55058) that route to them and keep the
+# catalog together. Non-interactive bash starts background jobs with
+# SIGINT ignored, so Ctrl-C reaches only this script, whose trap stops
+# every process with SIGTERM (an orderly drain) and waits for them. A
+# process killed by hand leaves the others running; restart it with its
+# own file (see src/replication/raft/mod.rs).
 
-# Start the three-member replica set of fixtures/cluster (release build, 127.0.0.1:55061-55063); Ctrl-C stops all three.
-cluster:
+# Start a replica set of fixtures/cluster (127.0.0.1:55061-55063), or with `full` two sets and three masters (release build); Ctrl-C stops all.
+cluster what="set":
     #!/usr/bin/env bash
     set -euo pipefail
-    cargo build --release --bin distgo-worker
+    case "{{what}}" in
+        set) members=(fixtures/cluster/node-1.yaml fixtures/cluster/node-2.yaml fixtures/cluster/node-3.yaml); masters=() ;;
+        full) members=(fixtures/cluster/full/*.yaml); masters=(fixtures/master/catalog/*.yaml) ;;
+        *) echo "just cluster [set|full]: unknown '{{what}}'" >&2; exit 2 ;;
+    esac
+    cargo build --release --bin distgo-worker --bin distgo-master
     pids=()
     stop() {
         if [ "${#pids[@]}" -gt 0 ]; then
@@ -39,13 +48,22 @@ cluster:
         fi
     }
     trap stop EXIT
-    trap 'echo "stopping the replica set"; exit 130' INT TERM
-    for n in 1 2 3; do
-        ./target/release/distgo-worker --config "fixtures/cluster/node-$n.yaml" \
-            > >(sed -u "s/^/[node-$n] /") 2>&1 &
+    trap 'echo "stopping the cluster"; exit 130' INT TERM
+    for config in "${members[@]}"; do
+        name=$(basename "$config" .yaml)
+        ./target/release/distgo-worker --config "$config" > >(sed -u "s/^/[$name] /") 2>&1 &
         pids+=("$!")
     done
-    echo "replica set on 127.0.0.1:55061, :55062, :55063 (data in data/cluster/); Ctrl-C stops it"
+    for config in "${masters[@]}"; do
+        name=$(basename "$config" .yaml)
+        ./target/release/distgo-master --config "$config" > >(sed -u "s/^/[$name] /") 2>&1 &
+        pids+=("$!")
+    done
+    if [ "{{what}}" = full ]; then
+        echo "masters on 127.0.0.1:55056-55058, sets a (56001-56003) and b (56011-56013); data in data/; Ctrl-C stops all nine"
+    else
+        echo "replica set on 127.0.0.1:55061, :55062, :55063 (data in data/cluster/); Ctrl-C stops it"
+    fi
     wait "${pids[@]}" || true
 
 # Check formatting, clippy lints and rustdoc, all warnings as errors (what CI runs).

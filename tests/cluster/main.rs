@@ -30,6 +30,12 @@
 //! | [`fixtures`] | `fixtures/cluster/` (what `just cluster` runs) is one valid set |
 //! | [`conformance_cases`] | the suite's cluster cases (CLUSTER-1..4) pass against every member |
 //!
+//! And issue 11's whole cluster, nine processes:
+//!
+//! | module | what it shows |
+//! |---|---|
+//! | [`masters_and_sets`] | three masters before two sets: catalog leader and set leader killed, a master cut off, a database moved, under writers |
+//!
 //! Knobs (environment; CI runs the short defaults, `just cluster-test` the
 //! long ones): `CLUSTER_KILLS` (kill rounds, default 3),
 //! `CLUSTER_SOAK_SECS` (default 15), `CLUSTER_SNAPSHOT_WRITES` (default
@@ -50,6 +56,7 @@ mod fixtures;
 mod leader_kills;
 mod linearizable_soak;
 mod load_history;
+mod masters_and_sets;
 mod network_partitions;
 mod partitioned_member;
 mod processes;

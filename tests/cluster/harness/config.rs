@@ -39,6 +39,30 @@ pub struct WorkerConfig {
     pub wal: Vec<(String, String)>,
     /// Top-level YAML appended as is, e.g. the `cluster:` section.
     pub extra: String,
+    /// Which binary runs it.
+    pub program: Program,
+}
+
+/// The binary a node runs. A master reads the same `name`, `grpc`,
+/// `logging`, `wal` and `cluster` keys as a worker, so one renderer serves
+/// both; its `master:` section is added with [`WorkerConfig::section`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Program {
+    /// `distgo-worker`.
+    #[default]
+    Worker,
+    /// `distgo-master`.
+    Master,
+}
+
+impl Program {
+    /// The path of the binary cargo built for this test.
+    pub fn path(self) -> &'static str {
+        match self {
+            Program::Worker => env!("CARGO_BIN_EXE_distgo-worker"),
+            Program::Master => env!("CARGO_BIN_EXE_distgo-master"),
+        }
+    }
 }
 
 impl WorkerConfig {
@@ -52,7 +76,14 @@ impl WorkerConfig {
             port: 0,
             wal: Vec::new(),
             extra: String::new(),
+            program: Program::Worker,
         }
+    }
+
+    /// Runs `distgo-master` instead of `distgo-worker`.
+    pub fn master(mut self) -> WorkerConfig {
+        self.program = Program::Master;
+        self
     }
 
     /// Sets `wal.sync`.

@@ -12,11 +12,13 @@ use std::{fs::File, net::SocketAddr, path::Path};
 
 use super::config::{LOG_FILE, STDERR_FILE};
 
-/// The `address` of a `distgo worker listening` JSON log line.
+/// The `address` of a `distgo worker listening` (or, for a master,
+/// `distgo master listening`) JSON log line.
 pub fn listening_address(line: &str) -> Option<SocketAddr> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     let fields = value.get("fields")?;
-    if fields.get("message")?.as_str()? != "distgo worker listening" {
+    let message = fields.get("message")?.as_str()?;
+    if message != "distgo worker listening" && message != "distgo master listening" {
         return None;
     }
     fields.get("address")?.as_str()?.parse().ok()

@@ -287,7 +287,7 @@ impl Worker {
             .open(self.path.join(STDERR_FILE))
             .map_err(HarnessError::io("open the worker's stderr file"))?;
         let mut line: Vec<OsString> = vec![
-            env!("CARGO_BIN_EXE_distgo-worker").into(),
+            self.config.program.path().into(),
             "--config".into(),
             config_path.into(),
         ];
@@ -296,7 +296,7 @@ impl Worker {
         }
         let child =
             spawn_with_parent_death_signal(line, Stdio::null(), Stdio::null(), Stdio::from(stderr))
-                .map_err(HarnessError::io("spawn distgo-worker"))?;
+                .map_err(HarnessError::io("spawn the node's binary"))?;
         self.child = Some(child);
         self.paused = false;
         Ok(offset)
