@@ -84,3 +84,53 @@ async fn every_case_passes_through_a_master_as_against_its_worker() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     reference.stop().await;
 }
+
+/// `bench --api master`: the load generator measures a master against the
+/// worker behind it (as `--baseline`), in the same rounds. Every call of
+/// both sides must succeed: under the worker's package the master would
+/// answer UNIMPLEMENTED to every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_measures_a_master_against_the_worker_behind_it() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: distgo_conformance::bench::BenchArgs,
+    }
+
+    let reference = Reference::start(config_yaml("")).await;
+    let (master, _stop) = master_over(&reference.addr()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let cli = Cli::parse_from([
+        "bench",
+        "--baseline",
+        reference.addr().as_str(),
+        "--addr",
+        master.as_str(),
+        "--api",
+        "master",
+        "--docs",
+        "200",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+        "--no-pin",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    distgo_conformance::bench::run(cli.bench).await.unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{report}");
+    for run in runs {
+        assert!(run["ok"].as_u64().unwrap() > 0, "{run}");
+        let errors = run["errors"].as_object().unwrap();
+        assert!(errors.is_empty(), "{run}");
+    }
+    let ratio = report["ratio"]["throughput"].as_f64().unwrap();
+    assert!(ratio > 0.0, "{report}");
+}

@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// The CA of the target's TLS certificate (for an https:// --addr).
     #[arg(long, value_name = "PEM")]
     pub tls_ca: Option<PathBuf>,
+    /// The package the --addr target serves: `worker`, or `master` for a
+    /// distgo-master (the --baseline is always spoken to as a worker, so a
+    /// master can be measured against the set leader behind it).
+    #[arg(long, value_enum, default_value_t)]
+    pub api: crate::api::Api,
     /// Measure null and target alternately this many times; the report's
     /// ratio is the median of the rounds' ratios (steadier on a busy machine).
     #[arg(long, default_value_t = 1)]

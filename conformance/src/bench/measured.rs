@@ -30,6 +30,7 @@ use super::{
     procfs::CpuSource,
     report::RunReport,
 };
+use crate::api::{Api, Packaged};
 
 /// A server under measurement: how to reach it and where its CPU time is read.
 #[derive(Debug)]
@@ -76,7 +77,8 @@ impl MeasuredServer {
         for _ in 0..connections.max(1) {
             let channel = endpoint.connect().await;
             let channel = channel.with_context(|| format!("cannot connect to {addr}"))?;
-            channels.push(InterceptedService::new(channel, headers.clone()));
+            let channel = InterceptedService::new(channel, headers.clone());
+            channels.push(Packaged::new(channel, access.api));
         }
         Ok(MeasuredServer {
             label: label.to_owned(),
@@ -110,8 +112,9 @@ impl MeasuredServer {
     }
 }
 
-/// One HTTP/2 connection whose calls carry the target's headers.
-pub type Conn = InterceptedService<Channel, Headers>;
+/// One HTTP/2 connection whose calls carry the target's headers, under
+/// the target's package.
+pub type Conn = Packaged<InterceptedService<Channel, Headers>>;
 
 /// How to reach a target that needs TLS or credentials.
 #[derive(Clone, Debug, Default)]
@@ -120,6 +123,8 @@ pub struct Access {
     pub tls_ca: Option<PathBuf>,
     /// `KEY=VALUE` metadata sent with every call.
     pub headers: Vec<String>,
+    /// The package the target serves the database API under.
+    pub api: Api,
 }
 
 /// Metadata added to every call (none for a target without `--header`).

@@ -153,6 +153,7 @@ async fn single(
         let access = measured::Access {
             tls_ca: args.tls_ca.clone(),
             headers: args.headers.clone(),
+            api: args.api,
         };
         let target =
             MeasuredServer::connect_with("target", &addr, args.connections, cpu, &access).await?;
