@@ -227,14 +227,21 @@ async fn a_database_moves_to_the_other_set_under_eight_writers_losing_nothing() 
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
-    let moved = AdminServiceClient::new(channel.clone())
-        .move_database(MoveDatabaseRequest {
-            name: format!("databases/{DB}"),
-            to_set: to.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut admin = AdminServiceClient::new(channel.clone());
+    let request = MoveDatabaseRequest {
+        name: format!("databases/{DB}"),
+        to_set: to.into(),
+    };
+    let first = tokio::spawn({
+        let mut admin = admin.clone();
+        let request = request.clone();
+        async move { admin.move_database(request).await }
+    });
+    // A second move of the same database while the first copies: refused.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = admin.move_database(request).await.unwrap_err();
+    assert_eq!(second.code(), Code::FailedPrecondition, "{second:?}");
+    let moved = first.await.unwrap().unwrap().into_inner();
     let took = started.elapsed();
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);

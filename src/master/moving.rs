@@ -42,14 +42,18 @@
 //! the source is fenced): MoveDatabase to the same set again starts over
 //! while the source still holds the database, and after the fence finishes
 //! the move, replaying the source's log from the `since` the placement
-//! keeps.
+//! keeps. One move per database at a time: a master refuses a second
+//! MoveDatabase of a database it is moving, and every master refuses one
+//! to another set while the placement names a move (FAILED_PRECONDITION).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    sync::Arc,
     time::Duration,
 };
 
 use futures_util::{StreamExt, stream};
+use parking_lot::Mutex;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status, metadata::MetadataMap};
 
@@ -101,12 +105,39 @@ const SHORT_ROUND: usize = 200;
 #[derive(Clone, Debug)]
 pub struct MasterAdmin {
     router: Router,
+    /// The databases this master is moving now: one move per database.
+    moving: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl MasterAdmin {
     /// The service over `router`.
     pub fn new(router: Router) -> Self {
-        MasterAdmin { router }
+        MasterAdmin {
+            router,
+            moving: Arc::default(),
+        }
+    }
+}
+
+/// Marks a database as being moved by this master, until dropped.
+struct Moving {
+    moving: Arc<Mutex<BTreeSet<String>>>,
+    db: String,
+}
+
+impl Moving {
+    /// `None` when this master is moving `db` already.
+    fn start(moving: &Arc<Mutex<BTreeSet<String>>>, db: &str) -> Option<Moving> {
+        moving.lock().insert(db.to_owned()).then(|| Moving {
+            moving: moving.clone(),
+            db: db.to_owned(),
+        })
+    }
+}
+
+impl Drop for Moving {
+    fn drop(&mut self) {
+        self.moving.lock().remove(&self.db);
     }
 }
 
@@ -129,6 +160,11 @@ impl AdminService for MasterAdmin {
             .sets()
             .get(&request.to_set)
             .ok_or_else(|| invalid("to_set", format!("no replica set {:?}", request.to_set)))?;
+        let _moving = Moving::start(&self.moving, db).ok_or_else(|| {
+            Status::from(Error::FailedPrecondition(format!(
+                "databases/{db} is being moved already"
+            )))
+        })?;
         let mover = Mover {
             router: &self.router,
             metadata,
@@ -205,10 +241,19 @@ impl Mover<'_> {
             .into());
         }
         let placements = catalog.placements();
-        let interrupted = placements
-            .placement(&self.db)
-            .await?
-            .filter(|p| p.moving_to.as_deref() == Some(to.name()));
+        let placement = placements.placement(&self.db).await?;
+        if let Some(elsewhere) = placement
+            .as_ref()
+            .and_then(|p| p.moving_to.as_deref())
+            .filter(|target| *target != to.name())
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "databases/{} is being moved to replica set {elsewhere}; move it there again to finish that move",
+                self.db
+            ))
+            .into());
+        }
+        let interrupted = placement.filter(|p| p.moving_to.as_deref() == Some(to.name()));
 
         // 2. The probe's commit time: every later write has a later one.
         let source = match self
