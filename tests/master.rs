@@ -302,6 +302,82 @@ async fn a_transaction_runs_on_the_set_of_its_database() {
     }
 }
 
+/// TXN-COMMIT-4 through a master whose placement would now choose the
+/// other set: the database was deleted while a transaction on it was
+/// open, so the Commit must still reach the set that holds the
+/// transaction (its FAILED_PRECONDITION), not the set a new database of
+/// that id would go to (NOT_FOUND for the transaction).
+#[tokio::test]
+async fn a_commit_after_its_database_was_deleted_reaches_the_set_that_held_it() {
+    let a = TestWorker::start().await;
+    let b = TestWorker::start().await;
+    let master = TestMaster::with_sets(&format!(
+        "  sets:\n    a: [{}]\n    b: [{}]\n  placement: least_loaded\n  refresh: 100ms\n",
+        a.address, b.address
+    ))
+    .await;
+    let channel = master.plain_channel().await;
+    let mut databases = DatabaseServiceClient::new(channel.clone());
+    let mut transactions = TransactionServiceClient::new(channel.clone());
+    create_db(&mut databases, "shop").await; // both empty: the first set, a
+    assert!(worker_databases(&a).await.contains("databases/shop"));
+    // Two more databases made on set a directly: a is now the fuller set.
+    let mut on_a =
+        worker_pb::database_service_client::DatabaseServiceClient::new(a.channel().await);
+    for db in ["extra1", "extra2"] {
+        on_a.create_database(worker_pb::CreateDatabaseRequest {
+            database_id: db.into(),
+            database: Some(worker_pb::Database {
+                display_name: db.into(),
+                ..worker_pb::Database::default()
+            }),
+        })
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await; // a refresh counts them
+    let id = transactions
+        .begin(BeginRequest {
+            database_name: "databases/shop".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .transaction_id;
+    transactions
+        .execute(ExecuteRequest {
+            database_name: "databases/shop".into(),
+            transaction_id: id.clone(),
+            operations: vec![Operation {
+                mutation_type: MutationType::Create as i32,
+                entity_type: EntityType::Collection as i32,
+                name: "databases/shop/collections/late".into(),
+                value: "{}".into(),
+            }],
+        })
+        .await
+        .unwrap();
+    databases
+        .delete_database(DeleteDatabaseRequest {
+            name: "databases/shop".into(),
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await; // and forgets the deleted one
+    let committed = transactions
+        .commit(CommitRequest {
+            database_name: "databases/shop".into(),
+            transaction_id: id,
+        })
+        .await;
+    let status = committed.expect_err("a commit into a deleted database");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // Made again, the id is made on the set it had.
+    create_db(&mut databases, "shop").await;
+    assert!(worker_databases(&a).await.contains("databases/shop"));
+    assert!(!worker_databases(&b).await.contains("databases/shop"));
+}
+
 #[tokio::test]
 async fn the_wal_of_both_sets_is_one_listing_in_commit_time_order() {
     let (_a, _b, master) = two_sets().await;

@@ -226,14 +226,32 @@ impl Catalog {
         self.sets.get(&name).ok_or_else(|| unknown_set(db, &name))
     }
 
-    /// Forgets `db` here and in the placements (it was deleted).
-    pub async fn remove(&self, db: &str) {
-        self.forget(db);
-        if let Err(status) = self.placements.remove(db).await {
-            // The set deleted it, so routing finds nothing either way; the
-            // stale placement is overwritten if the id is made again.
-            tracing::warn!(database = db, %status, "cannot remove the placement of a deleted database");
+    /// Marks the placement of `db` deleted (the set deleted it). The cache
+    /// keeps the entry: requests for the id still go to that set, which
+    /// answers them in its own words.
+    pub async fn bury(&self, db: &str) {
+        if let Err(status) = self.placements.bury(db).await {
+            // The set deleted it: routing by the live placement still
+            // reaches that set, which says so.
+            tracing::warn!(database = db, %status, "cannot mark the placement of a deleted database");
         }
+    }
+
+    /// Makes the placement of `db` live again, on `set` (the database was
+    /// made again under a deleted id).
+    pub async fn revive(&self, db: &str, set: &ReplicaSet) -> Result<(), Status> {
+        let buried = self
+            .placements
+            .placement(db)
+            .await?
+            .is_some_and(|p| p.deleted);
+        if buried {
+            self.placements
+                .set(db, &super::placements::Placement::on(set.name()))
+                .await?;
+        }
+        self.insert(db, set.name());
+        Ok(())
     }
 
     /// Asks every set whether it holds `db`, at once.
@@ -425,10 +443,20 @@ mod tests {
                 ("shop".to_owned(), "a".to_owned())
             ]
         );
-        catalog.remove("shop").await;
-        assert_eq!(placements.lookup("shop").await.unwrap(), None);
-        assert!(catalog.cached("shop").is_none());
-        // Removing what is gone is fine.
-        placements.remove("shop").await.unwrap();
+        // A deleted database keeps its set, out of the counted placements.
+        catalog.bury("shop").await;
+        assert_eq!(
+            placements.lookup("shop").await.unwrap().as_deref(),
+            Some("a")
+        );
+        assert!(placements.placement("shop").await.unwrap().unwrap().deleted);
+        assert_eq!(placements.all().await.unwrap().len(), 1);
+        // Made again, it is live again on its set.
+        catalog.revive("shop", &a).await.unwrap();
+        assert!(!placements.placement("shop").await.unwrap().unwrap().deleted);
+        assert_eq!(placements.all().await.unwrap().len(), 2);
+        // Burying what was never placed is fine.
+        placements.bury("never").await.unwrap();
+        assert_eq!(placements.lookup("never").await.unwrap(), None);
     }
 }

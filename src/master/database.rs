@@ -7,8 +7,11 @@
 //!   any (its ALREADY_EXISTS is the answer), else records the placement in
 //!   the replicated catalog ([`super::placements`]: the first master to
 //!   place an id wins) and sends the create to that set.
-//! - **DeleteDatabase** removes the placement only after the set has
-//!   deleted the database: a failed delete leaves it routable.
+//! - **DeleteDatabase** marks the placement deleted once the set has
+//!   deleted the database (a failed delete leaves it as it was). The id
+//!   keeps its set: a Commit of a transaction begun before the delete is
+//!   still answered by the set that holds the transaction, and a database
+//!   made again under the id is made there.
 //! - **ListDatabases** merges every set's listing ([`super::merge`]).
 //! - **GetDatabase** and **UpdateDatabase** are routed like any request.
 
@@ -125,7 +128,11 @@ impl DatabaseService for MasterDatabases {
             .router
             .send(&set, &hop, CREATE, request.into_inner())
             .await?;
-        catalog.insert(&db, set.name());
+        if let Err(status) = catalog.revive(&db, &set).await {
+            // Made on its set all the same: routing reaches it there.
+            tracing::warn!(database = %db, %status, "cannot mark a placement live again");
+            catalog.insert(&db, set.name());
+        }
         tracing::info!(database = %db, set = set.name(), "database placed");
         Ok(created)
     }
@@ -150,7 +157,7 @@ impl DatabaseService for MasterDatabases {
         let name = request.get_ref().name.clone();
         let deleted = self.router.unary(&name, DELETE, request).await?;
         if let Some(db) = database_of(&name) {
-            self.router.catalog().remove(db).await;
+            self.router.catalog().bury(db).await;
         }
         Ok(deleted)
     }

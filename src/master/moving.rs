@@ -302,6 +302,7 @@ impl Mover<'_> {
                         seconds: t.seconds,
                         nanos: t.nanos,
                     }),
+                    deleted: false,
                 },
             )
             .await?;

@@ -33,7 +33,10 @@
 //! The first placement of a database wins: placing is a CreateDocument
 //! with the database id as document id, so two masters placing the same
 //! new database at once get one answer, ALREADY_EXISTS for the second,
-//! which then reads the winner's choice.
+//! which then reads the winner's choice. A deleted database's placement
+//! stays, marked `"deleted": true`: requests for the id keep reaching the
+//! set that answers them (left out: these marks are never collected, one
+//! small document per deleted id).
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -66,7 +69,6 @@ pub const PLACEMENTS: &str = "placements";
 
 const CREATE_DOCUMENT: &str = "/worker.database.v1.DocumentService/CreateDocument";
 const UPDATE_DOCUMENT: &str = "/worker.database.v1.DocumentService/UpdateDocument";
-const DELETE_DOCUMENT: &str = "/worker.database.v1.DocumentService/DeleteDocument";
 const CREATE_DATABASE: &str = "/worker.database.v1.DatabaseService/CreateDatabase";
 const CREATE_COLLECTION: &str = "/worker.database.v1.CollectionService/CreateCollection";
 
@@ -87,6 +89,12 @@ pub struct Placement {
     /// that a move interrupted after its fence can be finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Since>,
+    /// The database was deleted. Its id keeps the set, so that requests
+    /// for it (a Commit of a transaction begun before the delete, say) go
+    /// on reaching the set that answers them, and a database made again
+    /// under the id is made there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// A commit time, as `{"seconds": S, "nanos": N}`.
@@ -105,6 +113,7 @@ impl Placement {
             set: set.to_owned(),
             moving_to: None,
             since: None,
+            deleted: false,
         }
     }
 }
@@ -188,7 +197,8 @@ impl Placements {
         }
     }
 
-    /// Every placement: database id → set, in id order.
+    /// Every placement of a database that exists: database id → set, in
+    /// id order.
     pub async fn all(&self) -> Result<BTreeMap<String, String>, Status> {
         let deadline = Instant::now() + self.timeout;
         loop {
@@ -213,7 +223,10 @@ impl Placements {
             let page = self.documents.list_documents(request).await?.into_inner();
             for document in page.documents {
                 if let Some(db) = document.name.rsplit('/').next() {
-                    all.insert(db.to_owned(), placement_of(&document)?.set);
+                    let placement = placement_of(&document)?;
+                    if !placement.deleted {
+                        all.insert(db.to_owned(), placement.set);
+                    }
                 }
             }
             if page.next_page_token.is_empty() {
@@ -320,21 +333,17 @@ impl Placements {
         .await
     }
 
-    /// Forgets where `db` is (it was deleted); a placement already gone is
-    /// fine.
-    pub async fn remove(&self, db: &str) -> Result<(), Status> {
-        let request = pb::DeleteDocumentRequest {
-            name: document_name(db),
+    /// Marks the placement of `db` deleted (the set deleted the database);
+    /// no placement is fine.
+    pub async fn bury(&self, db: &str) -> Result<(), Status> {
+        let Some(placement) = self.placement(db).await? else {
+            return Ok(());
         };
-        let removed = self
-            .write::<_, (), _, _>(DELETE_DOCUMENT, request, |r| async {
-                self.documents
-                    .delete_document(Request::new(r))
-                    .await
-                    .map(drop)
-            })
-            .await;
-        match removed {
+        let buried = Placement {
+            deleted: true,
+            ..placement
+        };
+        match self.set(db, &buried).await {
             Err(status) if status.code() == Code::NotFound => Ok(()),
             other => other,
         }
