@@ -8,7 +8,7 @@
 //! set's listing, and checked whenever it could be wrong:
 //!
 //! ```text
-//!   route(db) ── cached? ──yes──▶ that set ──answer──▶ "databases/db not found"? ──▶ find again, retry once
+//!   route(db) ── cached? ──yes──▶ that set ──answer──▶ NOT_FOUND? ──▶ placement names another set? ──▶ retry there once
 //!                  │ no
 //!                  ▼
 //!               find: the placement of db (one linearizable read)
@@ -32,9 +32,10 @@
 //! directly, or through a master whose catalog is in memory and was
 //! restarted) are still found by asking the sets, and placed then.
 //!
-//! The cache may be stale (a database deleted through *another* master); a
-//! stale entry answers "not found" from the old set, which makes this
-//! master find it again and retry once, so the client never sees it.
+//! The cache may be stale (a database moved, or made again elsewhere after
+//! a delete through *another* master); a stale entry gets NOT_FOUND from
+//! the old set, which makes this master read the placement and retry once
+//! on the set it names ([`super::router`]), so the client never sees it.
 //!
 //! ## Placement
 //!

@@ -108,7 +108,12 @@ impl Router {
         hop: &Hop,
         status: &Status,
     ) -> Result<Option<Arc<ReplicaSet>>, Status> {
-        let placement = self.catalog.placements().placement(db).await?;
+        // A master that cannot read the catalog (cut off from the other
+        // masters) lets the set's answer stand rather than turn a
+        // NOT_FOUND into UNAVAILABLE.
+        let Ok(placement) = self.catalog.placements().placement(db).await else {
+            return Ok(None);
+        };
         let found = match placement {
             // Moving away from the set that answered: the answer stands
             // until the source is fenced; then wait for the switch.
