@@ -114,21 +114,23 @@ impl DatabaseService for MasterDatabases {
         };
         let hop = self.router.hop(&request, CREATE);
         let catalog = self.router.catalog();
-        let set = match catalog.find(&db, &hop).await? {
-            Some(holder) => holder,
+        // `held`: the id had a placement already (live, or of a deleted
+        // database); a new placement is live from the start.
+        let (set, held) = match catalog.find(&db, &hop).await? {
+            Some(holder) => (holder, true),
             None => {
                 if self.placing.is_some() {
                     catalog.sync_placements().await?;
                 }
                 let chosen = catalog.place(&db).ok_or_else(no_sets)?;
-                catalog.record(&db, &chosen).await?
+                (catalog.record(&db, &chosen).await?, false)
             }
         };
         let created: Response<Database> = self
             .router
             .send(&set, &hop, CREATE, request.into_inner())
             .await?;
-        if let Err(status) = catalog.revive(&db, &set).await {
+        if held && let Err(status) = catalog.revive(&db, &set).await {
             // Made on its set all the same: routing reaches it there.
             tracing::warn!(database = %db, %status, "cannot mark a placement live again");
             catalog.insert(&db, set.name());

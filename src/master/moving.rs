@@ -58,7 +58,6 @@ use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status, metadata::MetadataMap};
 
 use super::{
-    forward::Hop,
     placements::{Placement, Since},
     router::{Router, database_of},
     sets::ReplicaSet,
@@ -227,7 +226,7 @@ struct Round {
 impl Mover<'_> {
     async fn run(&self, to: &ReplicaSet) -> Result<MoveDatabaseResponse, Status> {
         let catalog = self.router.catalog();
-        let hop = self.hop(false);
+        let hop = self.router.hop_for(&self.metadata, GET_DATABASE);
         let from = catalog
             .find(&self.db, &hop)
             .await?
@@ -710,10 +709,6 @@ impl Mover<'_> {
         format!("databases/{}", self.db)
     }
 
-    fn hop(&self, write: bool) -> Hop {
-        Hop::new(&self.metadata, self.router.timeout(), write)
-    }
-
     /// One call to a set, with its own deadline (`grpc.timeout`).
     async fn call<Req, Resp>(
         &self,
@@ -725,8 +720,7 @@ impl Mover<'_> {
         Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let write = crate::server::methods::kind(path) == crate::server::methods::Kind::Write;
-        let hop = self.hop(write);
+        let hop = self.router.hop_for(&self.metadata, path);
         self.router
             .send::<Req, Resp>(set, &hop, path, message)
             .await

@@ -20,7 +20,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request, Response, Status, metadata::MetadataMap};
 
 use super::{
     catalog::{Catalog, no_sets},
@@ -53,18 +53,15 @@ impl Router {
         &self.catalog
     }
 
-    /// `grpc.timeout`: how long one forwarded call may take at most.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// The hop of a request to the worker method `path`.
     pub fn hop<T>(&self, request: &Request<T>, path: &str) -> Hop {
-        Hop::new(
-            request.metadata(),
-            self.timeout,
-            methods::kind(path) == Kind::Write,
-        )
+        self.hop_for(request.metadata(), path)
+    }
+
+    /// The hop of a call to the worker method `path` made on behalf of a
+    /// request that carried `metadata` (its token, its request id).
+    pub fn hop_for(&self, metadata: &MetadataMap, path: &str) -> Hop {
+        Hop::new(metadata, self.timeout, methods::kind(path) == Kind::Write)
     }
 
     /// Forwards `request` to the worker method `path` on the set holding the
